@@ -1,0 +1,97 @@
+"""Shared pieces of identification attacks: encodings -> identity scores -> AttackResult."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..metrics import genuine_impostor_scores, identification_metrics, per_subject_exposure
+from ..result import AttackResult
+from ..scores import ScoreMatrix
+
+__all__ = ["FeatureSet", "identity_scores", "attack_result", "top_matches"]
+
+
+@dataclass
+class FeatureSet:
+    """Feature vectors with one id and one label per row (label = identity, or None)."""
+
+    X: np.ndarray
+    ids: list[str]
+    labels: list[str | None]
+    info: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.X = np.asarray(self.X, dtype=np.float64).reshape(len(self.ids), -1) if len(self.ids) else \
+            np.zeros((0, self.X.shape[1] if np.ndim(self.X) == 2 else 0))
+        if len(self.labels) != len(self.ids):
+            raise ValueError(f"{len(self.labels)} labels for {len(self.ids)} feature rows")
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def identity_scores(probes: np.ndarray, gallery: np.ndarray, gallery_labels: list[str], *,
+                    block: int = 4096) -> tuple[np.ndarray, list[str]]:
+    """Similarity of each probe to each identity: minus the smallest Euclidean distance to any of
+    that identity's gallery vectors (the attacker's best match). Computed in probe blocks so
+    memory stays bounded; distances are exact (no approximation)."""
+    identities = sorted(set(gallery_labels))
+    col = {name: j for j, name in enumerate(identities)}
+    lab = np.array([col[l] for l in gallery_labels])
+    G = np.asarray(gallery, dtype=np.float64)
+    g2 = np.einsum("ij,ij->i", G, G)
+    out = np.empty((len(probes), len(identities)))
+    for s in range(0, len(probes), block):
+        P = np.asarray(probes[s:s + block], dtype=np.float64)
+        d2 = np.einsum("ij,ij->i", P, P)[:, None] + g2[None, :] - 2.0 * P @ G.T
+        d = np.sqrt(np.maximum(d2, 0.0))
+        best = np.full((len(P), len(identities)), np.inf)
+        for j in range(len(identities)):
+            best[:, j] = d[:, lab == j].min(axis=1)
+        out[s:s + block] = -best
+    return out, identities
+
+
+def top_matches(sm: ScoreMatrix, *, k: int = 5) -> list[dict[str, Any]]:
+    """Per probe: its top-k candidates and scores, and the true identity's rank if known."""
+    order = np.argsort(-sm.scores, axis=1, kind="stable")[:, :k]
+    idx = sm.truth_index()
+    rows = []
+    for i in range(sm.n_probes):
+        cand = [sm.identities[j] for j in order[i]]
+        row = {"probe": sm.probes[i], "truth": sm.truth[i],
+               "candidates": cand, "scores": [float(sm.scores[i, j]) for j in order[i]]}
+        if idx[i] >= 0:
+            true = sm.scores[i, idx[i]]
+            row["true_rank"] = int((sm.scores[i] > true).sum() + 1)
+            row["true_score"] = float(true)
+        rows.append(row)
+    return rows
+
+
+def _hist(values: np.ndarray, edges: np.ndarray) -> list[float]:
+    if values.size == 0:
+        return [0.0] * (len(edges) - 1)
+    h, _ = np.histogram(np.clip(values, edges[0], edges[-1]), bins=edges)
+    return (h / values.size).tolist()
+
+
+def attack_result(name: str, cue: str, sm: ScoreMatrix, *, criterion: str = "singling_out",
+                  notes: list[str] | None = None, details: dict[str, Any] | None = None) -> AttackResult:
+    """Score a ScoreMatrix and package it (risk is filled by :func:`auditkit.risk.assess`)."""
+    m = identification_metrics(sm)
+    cmc = m.pop("cmc")
+    gen, imp = genuine_impostor_scores(sm)
+    allv = np.concatenate([gen, imp]) if gen.size + imp.size else np.array([0.0, 1.0])
+    lo, hi = float(np.min(allv)), float(np.max(allv))
+    if hi <= lo:
+        hi = lo + 1.0
+    edges = np.linspace(lo, hi, 41)
+    d = {"per_subject": per_subject_exposure(sm),
+         "score_hist": {"edges": edges.tolist(), "genuine": _hist(gen, edges), "impostor": _hist(imp, edges)},
+         "matches": top_matches(sm)}
+    d.update(details or {})
+    return AttackResult(name=name, cue=cue, criterion=criterion, n_probes=sm.n_probes,
+                        n_identities=sm.n_identities, metrics=m, cmc=cmc, notes=list(notes or []), details=d)

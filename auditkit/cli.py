@@ -1,0 +1,139 @@
+"""Command line: ``auditkit run | demo | report``.
+
+Exit codes: 0 audit done; 1 verdict at or above ``--fail-on``; 2 usage or input error.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from . import __version__
+
+EXIT_OK, EXIT_FAIL_ON, EXIT_INPUT = 0, 1, 2
+LEVELS = ("low", "medium", "high", "critical")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse exits 2 too; keep its message format
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_INPUT, f"{self.prog}: error: {message}\n")
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, default=None, help="output folder (default: %(default)s → ./auditkit-out)")
+    p.add_argument("--jobs", type=int, default=1, help="parallel feature-extraction processes (default: 1)")
+    p.add_argument("--cache-dir", type=Path, default=None,
+                   help="feature cache folder (default: $AUDITKIT_CACHE_DIR or the user cache directory)")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the feature cache")
+    p.add_argument("--fail-on", choices=LEVELS, default=None,
+                   help="exit with status 1 when the overall risk is at or above this level (default: never)")
+    p.add_argument("--detector", choices=("hog", "cnn"), default="hog", help="face detector (default: hog)")
+    p.add_argument("--upsample", type=int, default=1,
+                   help="times images are upsampled before face detection, for small faces (default: 1)")
+    p.add_argument("--encoder", choices=("dlib", "fast"), default="dlib",
+                   help="face encoder implementation (default: dlib)")
+    p.add_argument("--show-examples", action="store_true",
+                   help="show identity labels and example images in the HTML report (off by default: private)")
+    p.add_argument("--no-redact", action="store_true",
+                   help="with --show-examples, show example faces unredacted (default: redacted)")
+    p.add_argument("--seed", type=int, default=0, help="random seed for every sampler (default: 0)")
+    p.add_argument("--quiet", action="store_true", help="no progress output on stderr")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = _Parser(prog="auditkit", description="Privacy-risk audit of de-identified releases: plays the "
+                 "motivated intruder against a release with a reference gallery and reports the risk.")
+    ap.add_argument("--version", action="version", version=f"auditkit {__version__}")
+    sub = ap.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="audit a release against a gallery")
+    run.add_argument("--release", type=Path, required=True, help="release folder (images, optional manifest.csv)")
+    run.add_argument("--gallery", type=Path, required=True, help="gallery folder: gallery/<identity>/<images>")
+    run.add_argument("--attacks", default=None,
+                     help="comma-separated attacks to run (default: all available: face.naive)")
+    run.add_argument("--title", default=None, help="report title")
+    _add_common(run)
+
+    demo = sub.add_parser("demo", help="blur real faces into a release and audit it")
+    demo.add_argument("--faces", type=Path, default=None,
+                      help="folder of <identity>/<image> faces (default: $AUDITKIT_DEMO_FACES, else Olivetti faces)")
+    demo.add_argument("--obfuscation", default="blur:sigma=6",
+                      help="obfuscation applied to build the release (default: %(default)s)")
+    demo.add_argument("--identities", type=int, default=None, help="use only the first N identities")
+    _add_common(demo)
+
+    rep = sub.add_parser("report", help="re-render the HTML report from results.json")
+    rep.add_argument("results", type=Path, help="a results.json written by auditkit")
+    rep.add_argument("--out", type=Path, default=None, help="output folder (default: the results file's folder)")
+    return ap
+
+
+def _config(args, release: Path, gallery: Path, out: Path, title: str | None):
+    from .audit import ATTACKS, AuditConfig
+
+    attacks = tuple(a.strip() for a in args.attacks.split(",") if a.strip()) if getattr(args, "attacks", None) else ATTACKS
+    return AuditConfig(release=release, gallery=gallery, out=out, attacks=attacks, jobs=args.jobs,
+                       cache_dir=args.cache_dir, use_cache=not args.no_cache, detector=args.detector,
+                       upsample=args.upsample, encoder=args.encoder, fail_on=args.fail_on,
+                       show_examples=args.show_examples, redact_examples=not args.no_redact,
+                       seed=args.seed, progress=not args.quiet, title=title)
+
+
+def _finish(results: dict, out: Path, fail_on: str | None) -> int:
+    from .report import write_outputs
+
+    paths = write_outputs(results, out)
+    v = results["verdict"]
+    print(f"verdict: {(v['risk'] or 'not scored').upper()} — {v['summary']}")
+    for name, p in paths.items():
+        print(f"  {name}: {p}")
+    if fail_on and v["risk"] and LEVELS.index(v["risk"]) >= LEVELS.index(fail_on):
+        return EXIT_FAIL_ON
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .data.inputs import InputError
+
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "report":
+            from .report import load_results, write_outputs
+
+            results = load_results(args.results)
+            out = args.out or args.results.parent
+            p = write_outputs(results, out)
+            print(f"report: {p['report']}")
+            return EXIT_OK
+        if args.jobs < 1:
+            raise InputError(f"--jobs must be >= 1, got {args.jobs}")
+        from .audit import run_audit
+
+        if args.command == "demo":
+            from .demo import build_demo
+            from .obfuscation import parse_spec
+
+            out = args.out or Path("auditkit-demo")
+            spec = parse_spec(args.obfuscation)
+            gallery, release = build_demo(out / "data", faces=args.faces, spec=spec,
+                                          max_identities=args.identities, seed=args.seed)
+            cfg = _config(args, release, gallery, out, f"Demo: is a {spec.label} release anonymized?")
+        else:
+            out = args.out or Path("auditkit-out")
+            cfg = _config(args, args.release, args.gallery, out, args.title)
+        return _finish(run_audit(cfg), out, args.fail_on)
+    except InputError as e:
+        print(f"auditkit: error: {e}", file=sys.stderr)
+        return EXIT_INPUT
+    except ValueError as e:
+        print(f"auditkit: error: {e}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("auditkit: interrupted; finished features are cached, re-run to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""Safe decoding and hashing of media files.
+
+Every decoding problem becomes a :class:`MediaError` naming the file and the problem; callers
+turn it into a ``Skipped`` record so one bad file never aborts an audit.
+"""
+from __future__ import annotations
+
+import hashlib
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "VIDEO_EXTENSIONS",
+    "MAX_PIXELS",
+    "MediaError",
+    "sha256_file",
+    "load_image",
+    "is_image",
+    "is_video",
+]
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".webp", ".tif", ".tiff"})
+VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mov", ".mkv"})
+
+#: Images above this many pixels are refused as possible decompression bombs (about 8K x 8K).
+MAX_PIXELS = 64_000_000
+
+_CHUNK = 1 << 20
+
+
+class MediaError(Exception):
+    """A file that cannot be used, with the reason. ``str()`` names the file."""
+
+    def __init__(self, path: str | Path, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+def sha256_file(path: str | Path) -> str:
+    """SHA-256 of a file's bytes, streamed (constant memory)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(_CHUNK), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def is_image(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def is_video(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in VIDEO_EXTENSIONS
+
+
+def _to_rgb8(img: Image.Image, path: Path) -> np.ndarray:
+    """Any PIL mode -> HxWx3 uint8 RGB. 16-bit and float images are rescaled, not clipped."""
+    mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        if mode.startswith("I;16"):
+            arr = arr / 65535.0 * 255.0
+        else:  # 32-bit int or float: use the observed range
+            lo, hi = float(np.nanmin(arr)), float(np.nanmax(arr))
+            arr = (arr - lo) / (hi - lo) * 255.0 if hi > lo else np.zeros_like(arr)
+        grey = np.clip(np.rint(arr), 0, 255).astype(np.uint8)
+        return np.repeat(grey[:, :, None], 3, axis=2)
+    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info):
+        # Composite on white: a transparent background must not turn into black faces.
+        rgba = img.convert("RGBA")
+        bg = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(bg, rgba)
+    arr = np.asarray(img.convert("RGB"), dtype=np.uint8)
+    return np.ascontiguousarray(arr)
+
+
+def load_image(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Decode an image to HxWx3 uint8 RGB with its EXIF orientation applied.
+
+    Raises :class:`MediaError` (naming the file) for missing, empty, truncated, non-image,
+    oversized (decompression bomb) or undecodable files.
+    """
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+    except OSError as e:
+        raise MediaError(p, f"cannot read file ({e.strerror or e})") from None
+    if size == 0:
+        raise MediaError(p, "empty file (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(p) as img:
+                w, h = img.size
+                if w * h > max_pixels:
+                    raise MediaError(
+                        p, f"image too large: {w}x{h} = {w * h:,} pixels (limit {max_pixels:,}); "
+                        "possible decompression bomb"
+                    )
+                img.load()  # full decode: truncated data fails here
+                img = ImageOps.exif_transpose(img)
+                return _to_rgb8(img, p)
+    except MediaError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise MediaError(p, f"refused as a possible decompression bomb ({e})") from None
+    except UnidentifiedImageError:
+        raise MediaError(p, "not a readable image (unknown or corrupt format)") from None
+    except OSError as e:
+        msg = str(e)
+        if "truncated" in msg.lower():
+            raise MediaError(p, f"truncated image ({msg})") from None
+        raise MediaError(p, f"cannot decode image ({msg})") from None
+    except (ValueError, SyntaxError, MemoryError) as e:
+        raise MediaError(p, f"cannot decode image ({type(e).__name__}: {e})") from None

@@ -1,0 +1,115 @@
+"""On-disk feature cache keyed by file content, extractor, its version and its parameters.
+
+Entries are ``.npz`` files written atomically (temp file + rename) with a SHA-256 of their
+payload inside; an entry that fails to load or whose checksum does not match is deleted and
+recomputed, never trusted. A killed audit therefore resumes from whatever was finished.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["FeatureCache", "default_cache_dir", "cache_key"]
+
+
+def default_cache_dir() -> Path:
+    """``$AUDITKIT_CACHE_DIR``, else the user's cache directory (platformdirs)."""
+    env = os.environ.get("AUDITKIT_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("auditkit")) / "features"
+
+
+def cache_key(content_sha256: str, extractor: str, version: str, params: dict[str, Any]) -> str:
+    blob = json.dumps({"sha": content_sha256, "x": extractor, "v": version, "p": params},
+                      sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _payload_digest(arrays: dict[str, np.ndarray]) -> str:
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(name.encode())
+        h.update(str(a.dtype).encode())
+        h.update(repr(a.shape).encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+class FeatureCache:
+    """A directory of cached feature arrays. ``FeatureCache(None)`` is a disabled cache.
+
+    Counters ``hits``, ``misses`` and ``corrupt`` are kept for the report.
+    """
+
+    def __init__(self, root: str | Path | None):
+        self.root = Path(root) if root is not None else None
+        self.hits = self.misses = self.corrupt = 0
+        if self.root is not None:
+            self.root.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def enabled(self) -> bool:
+        return self.root is not None
+
+    def _path(self, key: str) -> Path:
+        assert self.root is not None
+        return self.root / key[:2] / f"{key}.npz"
+
+    def get(self, key: str) -> dict[str, np.ndarray] | None:
+        if self.root is None:
+            return None
+        p = self._path(key)
+        if not p.exists():
+            self.misses += 1
+            return None
+        try:
+            with np.load(p, allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+            stored = str(arrays.pop("__digest__"))
+            if stored != _payload_digest(arrays):
+                raise ValueError("checksum mismatch")
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError):
+            self.corrupt += 1
+            self.misses += 1
+            try:
+                p.unlink()
+            except OSError:
+                pass
+            return None
+        self.hits += 1
+        return arrays
+
+    def put(self, key: str, arrays: dict[str, np.ndarray]) -> None:
+        if self.root is None:
+            return
+        p = self._path(key)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        buf = io.BytesIO()
+        np.savez(buf, __digest__=np.array(_payload_digest(arrays)), **arrays)
+        fd, tmp = tempfile.mkstemp(dir=p.parent, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(buf.getvalue())
+            os.replace(tmp, p)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+
+    def stats(self) -> dict[str, Any]:
+        return {"enabled": self.enabled, "dir": str(self.root) if self.root else None,
+                "hits": self.hits, "misses": self.misses, "corrupt_recomputed": self.corrupt}

@@ -1,0 +1,308 @@
+"""Faces: detection, 5-point landmarks and 128-d encodings with dlib's models.
+
+The same models and steps as ``face_recognition`` (HOG or CNN detector with upsampling, the
+5-point shape predictor, ``dlib_face_recognition_resnet_model_v1``), called through dlib
+directly so that nothing is loaded at import time and every step is parameterised.
+
+Boxes are ``(x, y, w, h)`` in pixels of the original image everywhere in auditkit.
+A face the detector misses is not dropped: the attacker still encodes the region given by
+the manifest box, or the whole image, and the observation records ``source`` so the
+detection rate can be reported as its own finding.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from .cache import FeatureCache, cache_key
+
+__all__ = ["FaceParams", "FaceModels", "ImageFaces", "extract_faces", "extract_many",
+           "model_path", "box_iou", "EXTRACTOR_VERSION"]
+
+EXTRACTOR_VERSION = "1"
+ENCODING_DIM = 128
+SOURCES = ("detector", "manifest_box", "whole_image")
+
+
+def model_path(name: str) -> Path:
+    """Path of a model file shipped by ``face_recognition_models`` (no import side effects)."""
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("face_recognition_models is not installed; install auditkit's dependencies")
+    p = Path(list(spec.submodule_search_locations)[0]) / "models" / name
+    if not p.is_file():
+        raise RuntimeError(f"model file missing: {p}")
+    return p
+
+
+@dataclass(frozen=True)
+class FaceParams:
+    """Parameters of the face extractor; all of them enter the cache key."""
+
+    detector: str = "hog"  # "hog" | "cnn"
+    upsample: int = 1  # times the image is upsampled before detection (finds small faces)
+    jitters: int = 1  # dlib num_jitters for the encoding
+    max_side: int = 1600  # detection runs on a copy downscaled to this side; boxes mapped back
+    encoder: str = "dlib"  # "dlib" (dlib-bin) | "fast" (same network in numpy, issue 7)
+
+    def __post_init__(self) -> None:
+        if self.detector not in ("hog", "cnn"):
+            raise ValueError(f"detector must be 'hog' or 'cnn', got {self.detector!r}")
+        if not 0 <= self.upsample <= 4:
+            raise ValueError(f"upsample must be in 0..4, got {self.upsample!r}")
+        if self.jitters < 1:
+            raise ValueError(f"jitters must be >= 1, got {self.jitters!r}")
+        if self.encoder not in ("dlib", "fast"):
+            raise ValueError(f"encoder must be 'dlib' or 'fast', got {self.encoder!r}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class FaceModels:
+    """dlib models, loaded once (per process) on first use."""
+
+    def __init__(self, params: FaceParams):
+        import dlib
+
+        self.params = params
+        self.dlib = dlib
+        if params.detector == "hog":
+            self._hog = dlib.get_frontal_face_detector()
+        else:
+            self._cnn = dlib.cnn_face_detection_model_v1(str(model_path("mmod_human_face_detector.dat")))
+        self.shape5 = dlib.shape_predictor(str(model_path("shape_predictor_5_face_landmarks.dat")))
+        if params.encoder == "fast":
+            from .fast_encoder import load_resnet  # issue 7
+
+            self._fast = load_resnet(threads=1)
+            self.encoder_id = f"fast:{self._fast.weights_sha256[:12]}"
+        else:
+            self._dlib_enc = dlib.face_recognition_model_v1(
+                str(model_path("dlib_face_recognition_resnet_model_v1.dat")))
+            self.encoder_id = "dlib:dlib_face_recognition_resnet_model_v1"
+
+    def detect(self, img: np.ndarray) -> tuple[list[tuple[int, int, int, int]], list[float]]:
+        """Faces in an RGB image: boxes (x, y, w, h) in its pixels, and detector scores."""
+        h, w = img.shape[:2]
+        scale = 1.0
+        work = img
+        if max(h, w) > self.params.max_side:
+            import cv2
+
+            scale = self.params.max_side / max(h, w)
+            work = cv2.resize(img, (max(1, round(w * scale)), max(1, round(h * scale))),
+                              interpolation=cv2.INTER_AREA)
+        boxes, scores = [], []
+        if self.params.detector == "hog":
+            rects, sc, _ = self._hog.run(work, self.params.upsample, 0.0)
+            pairs = zip(rects, sc)
+        else:
+            dets = self._cnn(work, self.params.upsample)
+            pairs = ((d.rect, d.confidence) for d in dets)
+        for r, s in pairs:
+            x0 = max(0, r.left()) / scale
+            y0 = max(0, r.top()) / scale
+            x1 = min(work.shape[1], r.right()) / scale
+            y1 = min(work.shape[0], r.bottom()) / scale
+            if x1 - x0 < 1 or y1 - y0 < 1:
+                continue
+            boxes.append((int(round(x0)), int(round(y0)), int(round(x1 - x0)), int(round(y1 - y0))))
+            scores.append(float(s))
+        return boxes, scores
+
+    def encode(self, img: np.ndarray, boxes: Sequence[tuple[int, int, int, int]]) -> np.ndarray:
+        """128-d encodings of the faces in ``boxes`` (5-point alignment, as face_recognition)."""
+        if not boxes:
+            return np.zeros((0, ENCODING_DIM))
+        d = self.dlib
+        shapes = [self.shape5(img, d.rectangle(int(x), int(y), int(x + w), int(y + h))) for x, y, w, h in boxes]
+        if self.params.encoder == "fast":
+            return self._fast.encode_faces(img, shapes)
+        out = [np.asarray(self._dlib_enc.compute_face_descriptor(img, s, self.params.jitters)) for s in shapes]
+        return np.vstack(out).astype(np.float64)
+
+
+@dataclass
+class ImageFaces:
+    """Faces found in one image. Arrays have one row per face."""
+
+    width: int
+    height: int
+    boxes: np.ndarray  # (n, 4) int: x, y, w, h
+    scores: np.ndarray  # (n,) detector score; NaN for a fallback region
+    sources: np.ndarray  # (n,) str: detector | manifest_box | whole_image
+    encodings: np.ndarray  # (n, 128)
+    n_detected: int
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        return {"size": np.array([self.width, self.height]), "boxes": self.boxes, "scores": self.scores,
+                "sources": self.sources.astype("U16"), "encodings": self.encodings,
+                "n_detected": np.array(self.n_detected)}
+
+    @classmethod
+    def from_arrays(cls, a: dict[str, np.ndarray]) -> "ImageFaces":
+        return cls(int(a["size"][0]), int(a["size"][1]), a["boxes"].reshape(-1, 4).astype(int),
+                   a["scores"].astype(float), a["sources"].astype(str),
+                   a["encodings"].reshape(-1, ENCODING_DIM).astype(float), int(a["n_detected"]))
+
+
+def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
+    """Intersection over union of two (x, y, w, h) boxes."""
+    ax1, ay1, bx1, by1 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]
+    iw = max(0.0, min(ax1, bx1) - max(a[0], b[0]))
+    ih = max(0.0, min(ay1, by1) - max(a[1], b[1]))
+    inter = iw * ih
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _clip_box(box: tuple[int, int, int, int], w: int, h: int) -> tuple[int, int, int, int] | None:
+    x, y, bw, bh = box
+    x0, y0, x1, y1 = max(0, x), max(0, y), min(w, x + bw), min(h, y + bh)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return None
+    return (x0, y0, x1 - x0, y1 - y0)
+
+
+def extract_faces(img: np.ndarray, models: FaceModels, *,
+                  hint_box: tuple[int, int, int, int] | None = None, fallback: bool = True) -> ImageFaces:
+    """Detect and encode every face; if none is found and ``fallback``, encode ``hint_box``
+    (the manifest box) or else the whole image, marked as such."""
+    h, w = img.shape[:2]
+    boxes, scores = models.detect(img)
+    sources = ["detector"] * len(boxes)
+    n_det = len(boxes)
+    fb = _clip_box(hint_box, w, h) if hint_box is not None else None
+    if fb is not None and not any(box_iou(fb, b) >= 0.3 for b in boxes):
+        # the manifest says a person is here and no detection overlaps it: encode the box anyway
+        boxes, sources, scores = boxes + [fb], sources + ["manifest_box"], scores + [float("nan")]
+    elif not boxes and fallback:
+        boxes, sources, scores = [(0, 0, w, h)], ["whole_image"], [float("nan")]
+    enc = models.encode(img, boxes)
+    return ImageFaces(w, h, np.array(boxes, dtype=int).reshape(-1, 4), np.array(scores, dtype=float),
+                      np.array(sources, dtype="U16"), enc, n_det)
+
+
+# ---------------------------------------------------------------- parallel, cached extraction
+
+_WORKER_MODELS: FaceModels | None = None
+
+
+def _init_worker(params: FaceParams) -> None:
+    global _WORKER_MODELS
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    _WORKER_MODELS = FaceModels(params)
+
+
+def _work(task: tuple[str, tuple | None, FaceParams]) -> tuple[str, dict | None, str | None]:
+    from ..data.media import MediaError, load_image
+
+    path, hint, params = task
+    global _WORKER_MODELS
+    if _WORKER_MODELS is None:
+        _WORKER_MODELS = FaceModels(params)
+    try:
+        img = load_image(path)
+    except MediaError as e:
+        return path, None, e.reason
+    try:
+        res = extract_faces(img, _WORKER_MODELS, hint_box=hint)
+    except Exception as e:  # dlib errors on odd inputs must not abort the audit
+        return path, None, f"face extraction failed ({type(e).__name__}: {e})"
+    return path, res.to_arrays(), None
+
+
+@dataclass
+class Task:
+    path: str
+    sha256: str
+    hint_box: tuple[int, int, int, int] | None = None
+
+
+class Progress:
+    """A minimal progress line on stderr (a bar on a terminal, sparse lines otherwise)."""
+
+    def __init__(self, label: str, total: int, *, enabled: bool = True):
+        self.label, self.total, self.done = label, total, 0
+        self.enabled = enabled and total > 0
+        self.tty = sys.stderr.isatty()
+        self.t0 = time.monotonic()
+        self._last_pct = -1
+
+    def update(self, n: int = 1) -> None:
+        self.done += n
+        if not self.enabled:
+            return
+        pct = int(100 * self.done / self.total)
+        el = time.monotonic() - self.t0
+        rate = self.done / el if el > 0 else 0.0
+        eta = (self.total - self.done) / rate if rate > 0 else 0.0
+        if self.tty:
+            bar = "#" * (pct // 4) + "." * (25 - pct // 4)
+            sys.stderr.write(f"\r{self.label} [{bar}] {self.done}/{self.total} {rate:.1f}/s eta {eta:.0f}s")
+            if self.done >= self.total:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
+        elif pct // 10 != self._last_pct // 10 or self.done >= self.total:
+            self._last_pct = pct
+            sys.stderr.write(f"{self.label}: {self.done}/{self.total} ({pct}%) {rate:.1f}/s\n")
+            sys.stderr.flush()
+
+
+def extract_many(tasks: Iterable[Task], params: FaceParams, cache: FeatureCache, *, jobs: int = 1,
+                 progress: bool = True, label: str = "faces") -> dict[tuple, ImageFaces | str]:
+    """Extract faces for many files, reusing the cache; returns ``{(path, hint): ImageFaces or error}``.
+
+    Work is keyed by file content, so the same image listed twice is computed once.
+    """
+    tasks = list(tasks)
+    out: dict[tuple, ImageFaces | str] = {}
+    todo: dict[str, tuple[Task, str]] = {}
+    keys: dict[tuple, str] = {}
+    for t in tasks:
+        k = cache_key(t.sha256, "faces", EXTRACTOR_VERSION, {**params.as_dict(), "hint": t.hint_box})
+        keys[(t.path, t.hint_box)] = k
+        if k in todo or (t.path, t.hint_box) in out:
+            continue
+        got = cache.get(k)
+        if got is not None:
+            out[(t.path, t.hint_box)] = ImageFaces.from_arrays(got)
+        else:
+            todo[k] = (t, k)
+    prog = Progress(label, len(todo), enabled=progress)
+    results: dict[str, ImageFaces | str] = {}
+    work = [(t.path, t.hint_box, params) for t, _ in todo.values()]
+    order = list(todo)
+    if jobs > 1 and len(work) > 1:
+        with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(params,)) as ex:
+            for k, (path, arrays, err) in zip(order, ex.map(_work, work, chunksize=4)):
+                results[k] = _store(cache, k, arrays, err)
+                prog.update()
+    else:
+        if _WORKER_MODELS is None or _WORKER_MODELS.params != params:
+            _init_worker(params)
+        for k, w in zip(order, work):
+            _, arrays, err = _work(w)
+            results[k] = _store(cache, k, arrays, err)
+            prog.update()
+    for t in tasks:
+        key = (t.path, t.hint_box)
+        if key not in out:
+            out[key] = results[keys[key]]
+    return out
+
+
+def _store(cache: FeatureCache, key: str, arrays: dict | None, err: str | None) -> ImageFaces | str:
+    if arrays is None:
+        return err or "unknown error"
+    cache.put(key, arrays)
+    return ImageFaces.from_arrays(arrays)

@@ -1,0 +1,113 @@
+"""The risk policy: from an attack's advantage over chance (with its interval) to a level.
+
+Policy (documented in the report's method section and in README):
+
+* The **advantage** is ``(p - p0) / (1 - p0)``: the attacker's success rate ``p`` corrected
+  for what guessing achieves (``p0``). It is judged by the **lower bound** of its 95% Wilson
+  interval, so a level is only claimed when the data support it:
+
+  ======== ==================================
+  level    lower bound of advantage interval
+  ======== ==================================
+  critical >= 0.50
+  high     >= 0.20
+  medium   >= 0.05
+  low      below 0.05
+  ======== ==================================
+
+* A release is reported **anonymized** against the attacks run only if every scored attack's
+  advantage *upper* bound is below 0.05 (the data rule out a material advantage). A "low"
+  attack whose upper bound is above 0.05 is inconclusive (too few probes), and is said so.
+* The overall risk is the **strongest** attack's level, never an average.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable
+
+from .result import AttackResult
+
+__all__ = ["LEVELS", "THRESHOLDS", "level_for", "assess", "verdict", "level_at_least"]
+
+LEVELS = ("low", "medium", "high", "critical")
+THRESHOLDS = {"critical": 0.50, "high": 0.20, "medium": 0.05}
+ANONYMIZED_MAX_ADVANTAGE = 0.05
+SMALL_SAMPLE = 30
+
+
+def level_for(advantage_ci: tuple[float, float]) -> str | None:
+    """Risk level from the advantage interval; None when it cannot be computed."""
+    lo = advantage_ci[0] if advantage_ci else math.nan
+    if lo is None or (isinstance(lo, float) and math.isnan(lo)):
+        return None
+    for level in ("critical", "high", "medium"):
+        if lo >= THRESHOLDS[level]:
+            return level
+    return "low"
+
+
+def level_at_least(level: str | None, floor: str) -> bool:
+    if level is None:
+        return False
+    return LEVELS.index(level) >= LEVELS.index(floor)
+
+
+def _n_scored(a: AttackResult) -> int:
+    m = a.metrics
+    return int(m.get("n_mated", m.get("n", 0)) or 0)
+
+
+def assess(attack: AttackResult) -> AttackResult:
+    """Fill ``attack.risk`` and add policy notes (small sample, inconclusive, no better than chance)."""
+    ci = attack.metrics.get("advantage_ci") or (math.nan, math.nan)
+    attack.risk = level_for(tuple(ci))
+    n = _n_scored(attack)
+    if attack.risk is None:
+        attack.notes.append("not scored: no probe with ground truth in the gallery")
+        return attack
+    hi = ci[1]
+    if n < SMALL_SAMPLE:
+        attack.notes.append(f"small sample: {n} scored probes; intervals are wide")
+    if attack.risk == "low" and hi is not None and hi >= ANONYMIZED_MAX_ADVANTAGE:
+        attack.notes.append(
+            f"inconclusive: the advantage interval reaches {hi:.1%}, so a material risk is not ruled out")
+    adv = attack.metrics.get("advantage")
+    if adv is not None and not math.isnan(adv) and ci[0] <= 0 <= ci[1]:
+        attack.notes.append("no better than chance within the 95% interval")
+    return attack
+
+
+def verdict(attacks: Iterable[AttackResult], *, what: str = "the de-identification") -> dict[str, Any]:
+    """Overall verdict: risk of the strongest attack, and a plain-language summary."""
+    scored = [a for a in attacks if a.risk is not None]
+    if not scored:
+        return {"risk": None, "anonymized": False, "strongest_attack": None,
+                "summary": "Re-identification could not be scored: no release item has ground truth "
+                           "matching a gallery identity. Candidate matches are listed, but accuracy is unknown."}
+    strongest = max(scored, key=lambda a: (LEVELS.index(a.risk), a.metrics.get("advantage") or -1))
+    anonymized = all((a.metrics.get("advantage_ci") or (0, 1))[1] < ANONYMIZED_MAX_ADVANTAGE for a in scored)
+    m = strongest.metrics
+    rate = m.get("rank1", m.get("success_rate"))
+    ci = m.get("rank1_ci", m.get("success_rate_ci"))
+    p0 = m.get("chance_rank1", m.get("baseline"))
+    n = _n_scored(strongest)
+    fig = f"{_pct(rate)} re-identified (95% CI {_pct(ci[0])}-{_pct(ci[1])}, n={n}), chance {_pct(p0)}"
+    if anonymized:
+        summary = (f"No attack run re-identified people materially better than chance: strongest "
+                   f"({strongest.name}) {fig}. {what.capitalize()} held against these attacks.")
+    elif strongest.risk == "low":
+        summary = (f"Not shown to be anonymized: the strongest attack ({strongest.name}) {fig}; the "
+                   f"sample is too small to rule out a material risk.")
+    else:
+        summary = (f"{what.capitalize()} does not anonymize: {fig} by {strongest.name}. "
+                   f"Risk: {strongest.risk}.")
+    return {"risk": strongest.risk, "anonymized": anonymized, "strongest_attack": strongest.name,
+            "summary": summary}
+
+
+def _pct(x: float | None) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    if 0 < x < 0.001:
+        return "< 0.1%"
+    return f"{100 * x:.1f}%".replace(".0%", "%")
