@@ -98,6 +98,16 @@ class Pseudonyms:
             return str(label)
         return self.map.get(label, "person ?")
 
+    def text(self, text: Any) -> str:
+        """Replace identity labels used as gallery folder names (``label/``) in free text."""
+        text = str(text)
+        if self.reveal or not self.map:
+            return text
+        if not hasattr(self, "_rx"):
+            alts = "|".join(re.escape(l) for l in sorted(self.map, key=len, reverse=True))
+            self._rx = re.compile(rf"(?<![\w/])({alts})(?=/)")
+        return self._rx.sub(lambda m: self.map[m.group(1)], text)
+
     def path(self, path: str) -> str:
         """Hide the identity folder of a gallery path (gallery/<identity>/file)."""
         if self.reveal:
@@ -205,7 +215,8 @@ def render_html(results: dict) -> str:
     env = Environment(loader=FileSystemLoader(str(template_dir())),
                       autoescape=select_autoescape(default=True, default_for_string=True),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(pct=pct, num=num, ci=ci, adv_ci=adv_ci, who=pseudo, gpath=pseudo.path)
+    env.filters.update(pct=pct, num=num, ci=ci, adv_ci=adv_ci, who=pseudo, gpath=pseudo.path,
+                       redact=pseudo.text)
     env.globals["attack_template"] = lambda a: _attack_template(env, a)
     tmpl = env.get_template("report.html.j2")
     return tmpl.render(r=results, figs=_figures(results), reveal=reveal,

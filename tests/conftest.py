@@ -36,3 +36,53 @@ def shared_dataset(name: str) -> Path:
     if SHARED is None or not (SHARED / "datasets" / name).is_dir():
         pytest.skip(f"shared dataset {name!r} not found under ../shared/datasets")
     return SHARED / "datasets" / name
+
+
+# ---------------------------------------------------------------- shared audit fixtures
+
+def build_blurred_att(dest: Path, *, n_ids: int = 10, n_gallery: int = 3, n_release: int = 2,
+                      sigma: float = 3.0) -> tuple[Path, Path]:
+    """A small blurred release of real AT&T faces (copied out of ../shared, never written there)."""
+    import csv
+    import shutil
+
+    from PIL import Image
+
+    from auditkit.data.media import load_image
+    from auditkit.obfuscation import ObfuscationSpec, apply_obfuscation
+
+    src = shared_dataset("att_orl_faces")
+    g, r = dest / "gallery", dest / "release"
+    rows = []
+    for s in range(1, n_ids + 1):
+        (g / f"s{s}").mkdir(parents=True, exist_ok=True)
+        for k in range(1, n_gallery + 1):
+            shutil.copy(src / f"s{s}" / f"{k}.pgm", g / f"s{s}" / f"{k}.pgm")
+        r.mkdir(parents=True, exist_ok=True)
+        for k in range(10 - n_release + 1, 11):
+            img = apply_obfuscation(load_image(src / f"s{s}" / f"{k}.pgm"), ObfuscationSpec("blur", sigma))
+            Image.fromarray(img).save(r / f"p{s}_{k}.png")
+            rows.append({"path": f"p{s}_{k}.png", "subject": f"s{s}"})
+    with open(r / "manifest.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, ["path", "subject"])
+        w.writeheader()
+        w.writerows(rows)
+    return g, r
+
+
+@pytest.fixture(scope="session")
+def feature_cache_dir(tmp_path_factory) -> Path:
+    """One feature cache for the whole session, so each face is encoded once."""
+    return tmp_path_factory.mktemp("feature-cache")
+
+
+@pytest.fixture(scope="session")
+def att_audit(tmp_path_factory, feature_cache_dir):
+    """An audit of a blurred AT&T release (10 identities), run once per session."""
+    from auditkit.audit import AuditConfig, run_audit
+
+    base = tmp_path_factory.mktemp("att")
+    gallery, release = build_blurred_att(base)
+    cfg = AuditConfig(release=release, gallery=gallery, out=base / "out", cache_dir=feature_cache_dir,
+                      progress=False)
+    return {"gallery": gallery, "release": release, "config": cfg, "results": run_audit(cfg)}
