@@ -18,7 +18,7 @@ import numpy as np
 
 from . import __version__
 from .attacks.base import FeatureSet
-from .attacks.face import face_naive
+from .attacks.face import face_naive, face_parrot
 from .data.inputs import Gallery, InputError, Release, load_gallery, load_release
 from .features.cache import FeatureCache, default_cache_dir
 from .features.faces import FaceParams, ImageFaces, Task, box_iou, extract_many
@@ -29,7 +29,7 @@ from .stats import wilson_interval
 __all__ = ["AuditConfig", "run_audit", "SCHEMA", "ATTACKS"]
 
 SCHEMA = "auditkit.results/1"
-ATTACKS = ("face.naive",)
+ATTACKS = ("face.naive", "face.parrot")
 
 
 @dataclass
@@ -47,6 +47,8 @@ class AuditConfig:
     upsample: int = 1
     jitters: int = 1
     encoder: str = "dlib"
+    obfuscation: str | None = None  # declared, e.g. "blur:sigma=6"; else from the manifest
+    obfuscation_scope: str = "face"  # "face": the face region was obfuscated; "frame": whole image
     fail_on: str = "high"
     show_examples: bool = False
     redact_examples: bool = True
@@ -58,6 +60,12 @@ class AuditConfig:
         bad = [a for a in self.attacks if a not in ATTACKS]
         if bad:
             raise ValueError(f"unknown attack(s) {', '.join(bad)}; available: {', '.join(ATTACKS)}")
+        if self.obfuscation is not None:
+            from .obfuscation import parse_spec
+
+            self.obfuscation = parse_spec(self.obfuscation).label
+        if self.obfuscation_scope not in ("face", "frame"):
+            raise ValueError(f"obfuscation_scope must be 'face' or 'frame', got {self.obfuscation_scope!r}")
         if self.jobs < 1:
             raise ValueError(f"jobs must be >= 1, got {self.jobs!r}")
 
@@ -94,7 +102,7 @@ def _gallery_features(gallery: Gallery, results: dict, skipped: list[Skipped]) -
         if it.file.kind != "image":
             skipped.append(Skipped(f"gallery/{it.file.rel}", "video in the gallery: not used by face attacks yet", "faces"))
             continue
-        r = results[(str(it.file.path), None)]
+        r = results[(str(it.file.path), None, None)]
         if isinstance(r, str):
             skipped.append(Skipped(f"gallery/{it.file.rel}", r, "decode"))
             continue
@@ -104,7 +112,8 @@ def _gallery_features(gallery: Gallery, results: dict, skipped: list[Skipped]) -
         X.append(r.encodings[j])
         ids.append(f"gallery/{it.file.rel}")
         labels.append(it.identity)
-        info.append({"source": str(r.sources[j]), "box": r.boxes[j].tolist()})
+        info.append({"source": str(r.sources[j]), "box": r.boxes[j].tolist(), "path": str(it.file.path),
+                     "sha256": it.file.sha256})
     stats = {"images": n_img, "detected": n_det,
              "rate": n_det / n_img if n_img else math.nan,
              "rate_ci": wilson_interval(n_det, n_img) if n_img else (math.nan, math.nan)}
@@ -119,7 +128,7 @@ def _release_features(release: Release, results: dict, skipped: list[Skipped]) -
         if it.file.kind != "image":
             skipped.append(Skipped(it.file.rel, "video in the release: not used by face attacks yet", "faces"))
             continue
-        r = results[(str(it.file.path), it.box)]
+        r = results[(str(it.file.path), it.box, None)]
         if isinstance(r, str):
             skipped.append(Skipped(it.file.rel, r, "decode"))
             continue
@@ -149,6 +158,52 @@ def _release_features(release: Release, results: dict, skipped: list[Skipped]) -
              "rate_ci": wilson_interval(n_det, n_items) if n_items else (math.nan, math.nan),
              "other_faces_in_labelled_images": extra_faces}
     return FeatureSet(np.array(X).reshape(len(X), -1), ids, labels, info), stats
+
+
+def _declared_obfuscation(config: AuditConfig, release: Release, notes: list[str]) -> tuple[str | None, str]:
+    """The obfuscation the attacker re-applies: declared by the user, else a single value of the
+    manifest's ``obfuscation`` column. Returns (spec label or None, where it came from)."""
+    from .obfuscation import parse_spec
+
+    if config.obfuscation:
+        return config.obfuscation, "declared (--obfuscation)"
+    vals = {it.meta.get("obfuscation", "").strip() for it in release.items} - {""}
+    if len(vals) == 1:
+        try:
+            return parse_spec(vals.pop()).label, "declared in manifest.csv (obfuscation column)"
+        except ValueError as e:
+            notes.append(f"manifest obfuscation column not understood ({e}); face.parrot not run")
+    elif len(vals) > 1:
+        notes.append(f"manifest declares {len(vals)} different obfuscations; face.parrot needs one "
+                     "(declare it with --obfuscation)")
+    return None, ""
+
+
+def _expand(box: list[int], frac: float = 0.25) -> tuple[int, int, int, int]:
+    x, y, w, h = box
+    return (int(x - frac * w), int(y - frac * h), int(w * (1 + 2 * frac)), int(h * (1 + 2 * frac)))
+
+
+def _parrot_gallery(gfs: FeatureSet, spec: str, scope: str, params: FaceParams, cache: FeatureCache,
+                    config: AuditConfig, skipped: list[Skipped]) -> FeatureSet:
+    """Obfuscate each gallery face as the release was, and encode it (the parrot's gallery)."""
+    tasks = []
+    for inf in gfs.info:
+        box = tuple(inf["box"])
+        region = None if scope == "frame" else _expand(inf["box"])
+        tasks.append(Task(inf["path"], inf["sha256"], hint_box=box, obfuscation=(spec, region)))
+    got = extract_many(tasks, params, cache, jobs=config.jobs, progress=config.progress, label="parrot gallery")
+    X, ids, labels = [], [], []
+    for t, gid, lab in zip(tasks, gfs.ids, gfs.labels):
+        r = got[t.key]
+        if isinstance(r, str):
+            skipped.append(Skipped(gid, r, "parrot"))
+            continue
+        j = int(np.argmax([box_iou(t.hint_box, b) for b in r.boxes]))
+        X.append(r.encodings[j])
+        ids.append(gid)
+        labels.append(lab)
+    return FeatureSet(np.array(X).reshape(len(X), -1), ids, labels)
 
 
 def run_audit(config: AuditConfig) -> dict[str, Any]:
@@ -194,6 +249,16 @@ def run_audit(config: AuditConfig) -> dict[str, Any]:
         _, res = face_naive(gfs, pfs)
         res.details["encoder"] = encoder_id
         attacks.append(assess(res))
+    spec, spec_src = _declared_obfuscation(config, release, notes)
+    if "face.parrot" in config.attacks:
+        if spec is None:
+            notes.append("face.parrot not run: the obfuscation is unknown (declare it with --obfuscation, "
+                         "e.g. blur:sigma=6, or an 'obfuscation' manifest column)")
+        else:
+            pg = _parrot_gallery(gfs, spec, config.obfuscation_scope, params, cache, config, skipped)
+            _, res = face_parrot(pg, pfs, spec=spec, source=spec_src, scope=config.obfuscation_scope)
+            res.details["encoder"] = encoder_id
+            attacks.append(assess(res))
     v = verdict(attacks, what="the de-identification")
     if pstats["items"]:
         det = pstats["rate"]
@@ -222,7 +287,7 @@ def run_audit(config: AuditConfig) -> dict[str, Any]:
         "notes": notes,
         "detection": {"release": pstats, "gallery": gstats, "finding": finding},
         "attacks": [a.to_dict() for a in attacks],
-        "obfuscation": None,
+        "obfuscation": {"declared": spec, "source": spec_src, "scope": config.obfuscation_scope} if spec else None,
         "tables": None,
         "verdict": v,
         "runtime": {"seconds": round(time.monotonic() - t0, 2), "feature_seconds": round(t_feat, 2),

@@ -52,8 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--release", type=Path, required=True, help="release folder (images, optional manifest.csv)")
     run.add_argument("--gallery", type=Path, required=True, help="gallery folder: gallery/<identity>/<images>")
     run.add_argument("--attacks", default=None,
-                     help="comma-separated attacks to run (default: all available: face.naive)")
+                     help="comma-separated attacks to run (default: all: face.naive,face.parrot)")
     run.add_argument("--title", default=None, help="report title")
+    run.add_argument("--obfuscation", default=None,
+                     help="obfuscation the release applied, for the parrot attack, e.g. blur:sigma=6 or "
+                          "pixelate:block=8 (default: the manifest's obfuscation column, if any)")
+    run.add_argument("--obfuscation-scope", choices=("face", "frame"), default="face",
+                     help="whether the obfuscation covers face regions or whole frames (default: face)")
     _add_common(run)
 
     demo = sub.add_parser("demo", help="blur real faces into a release and audit it")
@@ -78,7 +83,9 @@ def _config(args, release: Path, gallery: Path, out: Path, title: str | None):
                        cache_dir=args.cache_dir, use_cache=not args.no_cache, detector=args.detector,
                        upsample=args.upsample, encoder=args.encoder, fail_on=args.fail_on,
                        show_examples=args.show_examples, redact_examples=not args.no_redact,
-                       seed=args.seed, progress=not args.quiet, title=title)
+                       seed=args.seed, progress=not args.quiet, title=title,
+                       obfuscation=getattr(args, "obfuscation", None),
+                       obfuscation_scope=getattr(args, "obfuscation_scope", "face"))
 
 
 def _finish(results: dict, out: Path, fail_on: str | None) -> int:
@@ -119,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             spec = parse_spec(args.obfuscation)
             gallery, release = build_demo(out / "data", faces=args.faces, spec=spec,
                                           max_identities=args.identities, seed=args.seed)
+            args.obfuscation_scope = "frame"  # the demo obfuscates whole face images
             cfg = _config(args, release, gallery, out, f"Demo: is a {spec.label} release anonymized?")
         else:
             out = args.out or Path("auditkit-out")

@@ -62,9 +62,9 @@ def build_blurred_att(dest: Path, *, n_ids: int = 10, n_gallery: int = 3, n_rele
         for k in range(10 - n_release + 1, 11):
             img = apply_obfuscation(load_image(src / f"s{s}" / f"{k}.pgm"), ObfuscationSpec("blur", sigma))
             Image.fromarray(img).save(r / f"p{s}_{k}.png")
-            rows.append({"path": f"p{s}_{k}.png", "subject": f"s{s}"})
+            rows.append({"path": f"p{s}_{k}.png", "subject": f"s{s}", "obfuscation": f"blur:sigma={sigma:g}"})
     with open(r / "manifest.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, ["path", "subject"])
+        w = csv.DictWriter(f, ["path", "subject", "obfuscation"])
         w.writeheader()
         w.writerows(rows)
     return g, r
@@ -84,5 +84,5 @@ def att_audit(tmp_path_factory, feature_cache_dir):
     base = tmp_path_factory.mktemp("att")
     gallery, release = build_blurred_att(base)
     cfg = AuditConfig(release=release, gallery=gallery, out=base / "out", cache_dir=feature_cache_dir,
-                      progress=False)
+                      progress=False, obfuscation_scope="frame")
     return {"gallery": gallery, "release": release, "config": cfg, "results": run_audit(cfg)}

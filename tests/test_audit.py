@@ -163,7 +163,31 @@ def oracle_rank1(gallery, release):
 def test_att_blurred_release_matches_independent_computation(att_audit):
     res = att_audit["results"]
     a = res["attacks"][0]
+    assert a["name"] == "face.naive"
     assert a["metrics"]["n_mated"] == 20 and a["n_identities"] == 10
     assert a["metrics"]["rank1"] >= 0.5  # sigma=3 blur on 92x112 faces is weak
     assert a["metrics"]["rank1"] == pytest.approx(oracle_rank1(att_audit["gallery"], att_audit["release"]), abs=0.02)
     assert res["verdict"]["anonymized"] is False
+
+
+@pytest.mark.shared
+def test_parrot_beats_naive_on_strong_blur(tmp_path, feature_cache_dir):
+    """The literature's finding: where the naive attacker fails against blur, the attacker who
+    blurs the gallery the same way (parrot) still re-identifies."""
+    from conftest import build_blurred_att
+
+    g, r = build_blurred_att(tmp_path, n_ids=15, n_gallery=4, sigma=6.0)
+    res = run_audit(AuditConfig(release=r, gallery=g, cache_dir=feature_cache_dir, progress=False,
+                                obfuscation_scope="frame"))
+    by = {a["name"]: a for a in res["attacks"]}
+    assert res["obfuscation"]["declared"] == "blur:sigma=6"
+    naive, parrot = by["face.naive"]["metrics"], by["face.parrot"]["metrics"]
+    assert parrot["rank1"] >= naive["rank1"] + 0.2, (naive["rank1"], parrot["rank1"])
+    assert parrot["rank1_ci"][0] > parrot["chance_rank1"]
+    assert res["verdict"]["strongest_attack"] == "face.parrot"
+
+
+def test_parrot_not_run_without_known_obfuscation(generated_audit):
+    _, res, _ = generated_audit
+    assert [a["name"] for a in res["attacks"]] == ["face.naive"]
+    assert any("face.parrot not run" in n for n in res["notes"])

@@ -7,10 +7,21 @@ from ..result import AttackResult
 from ..scores import ScoreMatrix
 from .base import FeatureSet, attack_result, identity_scores
 
-__all__ = ["face_naive", "MATCH_DISTANCE"]
+__all__ = ["face_naive", "face_parrot", "MATCH_DISTANCE"]
 
 #: face_recognition's conventional same-person distance threshold.
 MATCH_DISTANCE = 0.6
+
+
+def face_parrot(gallery_obfuscated: FeatureSet, probes: FeatureSet, *, spec: str, source: str,
+                scope: str) -> tuple[ScoreMatrix, AttackResult]:
+    """Parrot attack (Newton, Sweeney & Malin 2005): the attacker applies the release's own
+    obfuscation to the gallery and matches in the obfuscated domain."""
+    sm, res = face_naive(gallery_obfuscated, probes, name="face.parrot")
+    res.notes[0] = (f"parrot attacker: gallery obfuscated with {spec} ({source}; region: {scope}) and "
+                    "matched to the release with the same face encodings")
+    res.details["obfuscation"] = {"spec": spec, "source": source, "scope": scope}
+    return sm, res
 
 
 def face_naive(gallery: FeatureSet, probes: FeatureSet, *, name: str = "face.naive") -> tuple[ScoreMatrix, AttackResult]:

@@ -203,10 +203,10 @@ def _init_worker(params: FaceParams) -> None:
     _WORKER_MODELS = FaceModels(params)
 
 
-def _work(task: tuple[str, tuple | None, FaceParams]) -> tuple[str, dict | None, str | None]:
+def _work(task: tuple) -> tuple[str, dict | None, str | None]:
     from ..data.media import MediaError, load_image
 
-    path, hint, params = task
+    path, hint, params, obf = task
     global _WORKER_MODELS
     if _WORKER_MODELS is None:
         _WORKER_MODELS = FaceModels(params)
@@ -214,6 +214,11 @@ def _work(task: tuple[str, tuple | None, FaceParams]) -> tuple[str, dict | None,
         img = load_image(path)
     except MediaError as e:
         return path, None, e.reason
+    if obf is not None:  # the attacker re-applies the release's obfuscation (parrot)
+        from ..obfuscation import apply_obfuscation, parse_spec
+
+        spec_text, region = obf
+        img = apply_obfuscation(img, parse_spec(spec_text), box=tuple(region) if region else None)
     try:
         res = extract_faces(img, _WORKER_MODELS, hint_box=hint)
     except Exception as e:  # dlib errors on odd inputs must not abort the audit
@@ -226,6 +231,12 @@ class Task:
     path: str
     sha256: str
     hint_box: tuple[int, int, int, int] | None = None
+    #: (obfuscation spec text, region box or None for the whole image) applied before extraction
+    obfuscation: tuple[str, tuple[int, int, int, int] | None] | None = None
+
+    @property
+    def key(self) -> tuple:
+        return (self.path, self.hint_box, self.obfuscation)
 
 
 class Progress:
@@ -260,7 +271,7 @@ class Progress:
 
 def extract_many(tasks: Iterable[Task], params: FaceParams, cache: FeatureCache, *, jobs: int = 1,
                  progress: bool = True, label: str = "faces") -> dict[tuple, ImageFaces | str]:
-    """Extract faces for many files, reusing the cache; returns ``{(path, hint): ImageFaces or error}``.
+    """Extract faces for many files, reusing the cache; returns ``{task.key: ImageFaces or error}``.
 
     Work is keyed by file content, so the same image listed twice is computed once.
     """
@@ -269,18 +280,19 @@ def extract_many(tasks: Iterable[Task], params: FaceParams, cache: FeatureCache,
     todo: dict[str, tuple[Task, str]] = {}
     keys: dict[tuple, str] = {}
     for t in tasks:
-        k = cache_key(t.sha256, "faces", EXTRACTOR_VERSION, {**params.as_dict(), "hint": t.hint_box})
-        keys[(t.path, t.hint_box)] = k
-        if k in todo or (t.path, t.hint_box) in out:
+        k = cache_key(t.sha256, "faces", EXTRACTOR_VERSION,
+                      {**params.as_dict(), "hint": t.hint_box, "obfuscation": t.obfuscation})
+        keys[t.key] = k
+        if k in todo or t.key in out:
             continue
         got = cache.get(k)
         if got is not None:
-            out[(t.path, t.hint_box)] = ImageFaces.from_arrays(got)
+            out[t.key] = ImageFaces.from_arrays(got)
         else:
             todo[k] = (t, k)
     prog = Progress(label, len(todo), enabled=progress)
     results: dict[str, ImageFaces | str] = {}
-    work = [(t.path, t.hint_box, params) for t, _ in todo.values()]
+    work = [(t.path, t.hint_box, params, t.obfuscation) for t, _ in todo.values()]
     order = list(todo)
     if jobs > 1 and len(work) > 1:
         with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(params,)) as ex:
@@ -295,9 +307,8 @@ def extract_many(tasks: Iterable[Task], params: FaceParams, cache: FeatureCache,
             results[k] = _store(cache, k, arrays, err)
             prog.update()
     for t in tasks:
-        key = (t.path, t.hint_box)
-        if key not in out:
-            out[key] = results[keys[key]]
+        if t.key not in out:
+            out[t.key] = results[keys[t.key]]
     return out
 
 
