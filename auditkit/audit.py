@@ -179,6 +179,40 @@ def _declared_obfuscation(config: AuditConfig, release: Release, notes: list[str
     return None, ""
 
 
+def _estimate_obfuscation(pfs: FeatureSet, release: Release, notes: list[str]) -> dict | None:
+    """Estimate what obfuscation the release applied, on each release face region (issue 3)."""
+    from .data.media import MediaError, load_image
+    from .obfuscation_estimate import estimate_release
+
+    by_file: dict[str, list[tuple[int, int, int, int]]] = {}
+    for inf in pfs.info:
+        by_file.setdefault(inf["file"], []).append(tuple(inf["box"]))
+    items = []
+    for rel, boxes in by_file.items():
+        try:
+            img = load_image(release.root / rel)
+        except MediaError:
+            continue
+        items.append((img, boxes, rel))
+    if not items:
+        return None
+    try:
+        return estimate_release(items).to_dict()
+    except Exception as e:  # an estimator failure must not abort the audit
+        notes.append(f"obfuscation estimate failed ({type(e).__name__}: {e})")
+        return None
+
+
+def _spec_label(estimate: dict) -> str | None:
+    from .obfuscation import ObfuscationSpec
+
+    method, strength = estimate.get("method"), estimate.get("strength")
+    try:
+        return ObfuscationSpec(method, float(strength) if strength is not None else 0.0).label
+    except (ValueError, TypeError):
+        return None
+
+
 def _expand(box: list[int], frac: float = 0.25) -> tuple[int, int, int, int]:
     x, y, w, h = box
     return (int(x - frac * w), int(y - frac * h), int(w * (1 + 2 * frac)), int(h * (1 + 2 * frac)))
@@ -250,13 +284,22 @@ def run_audit(config: AuditConfig) -> dict[str, Any]:
         res.details["encoder"] = encoder_id
         attacks.append(assess(res))
     spec, spec_src = _declared_obfuscation(config, release, notes)
+    scope = config.obfuscation_scope
+    estimate = _estimate_obfuscation(pfs, release, notes)
+    if estimate and estimate.get("method") not in (None, "none", "unknown", "mixed"):
+        est_label = _spec_label(estimate)
+        if spec is None and est_label:
+            spec, spec_src = est_label, "estimated from the release"
+            scope = "frame" if estimate.get("coverage") == "whole_frame" else "face"
+        elif spec and est_label and spec.split(":")[0] != est_label.split(":")[0]:
+            notes.append(f"declared obfuscation {spec} differs from the estimated {est_label}")
     if "face.parrot" in config.attacks:
         if spec is None:
             notes.append("face.parrot not run: the obfuscation is unknown (declare it with --obfuscation, "
                          "e.g. blur:sigma=6, or an 'obfuscation' manifest column)")
         else:
-            pg = _parrot_gallery(gfs, spec, config.obfuscation_scope, params, cache, config, skipped)
-            _, res = face_parrot(pg, pfs, spec=spec, source=spec_src, scope=config.obfuscation_scope)
+            pg = _parrot_gallery(gfs, spec, scope, params, cache, config, skipped)
+            _, res = face_parrot(pg, pfs, spec=spec, source=spec_src, scope=scope)
             res.details["encoder"] = encoder_id
             attacks.append(assess(res))
     v = verdict(attacks, what="the de-identification")
@@ -287,7 +330,7 @@ def run_audit(config: AuditConfig) -> dict[str, Any]:
         "notes": notes,
         "detection": {"release": pstats, "gallery": gstats, "finding": finding},
         "attacks": [a.to_dict() for a in attacks],
-        "obfuscation": {"declared": spec, "source": spec_src, "scope": config.obfuscation_scope} if spec else None,
+        "obfuscation": {"declared": spec, "source": spec_src, "scope": scope, "estimate": estimate},
         "tables": None,
         "verdict": v,
         "runtime": {"seconds": round(time.monotonic() - t0, 2), "feature_seconds": round(t_feat, 2),
