@@ -9,7 +9,7 @@ import hashlib
 import math
 import platform
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,8 @@ import numpy as np
 
 from . import __version__
 from .attacks.base import FeatureSet
-from .attacks.face import face_naive, face_parrot
+from .attacks import face as _face_attacks  # noqa: F401  (registers face.naive, face.parrot)
+from .attacks.context import FACE_ATTACKS, FaceContext
 from .data.inputs import Gallery, InputError, Release, load_gallery, load_release
 from .features.cache import FeatureCache, default_cache_dir
 from .features.faces import FaceParams, ImageFaces, Task, box_iou, extract_many
@@ -29,7 +30,11 @@ from .stats import wilson_interval
 __all__ = ["AuditConfig", "run_audit", "SCHEMA", "ATTACKS"]
 
 SCHEMA = "auditkit.results/1"
-ATTACKS = ("face.naive", "face.parrot")
+try:  # adaptive attacks (issue 3): registered when present
+    from .attacks import adaptive as _adaptive  # noqa: F401
+except ImportError:  # pragma: no cover
+    pass
+ATTACKS = tuple(FACE_ATTACKS)
 
 
 @dataclass
@@ -213,33 +218,6 @@ def _spec_label(estimate: dict) -> str | None:
         return None
 
 
-def _expand(box: list[int], frac: float = 0.25) -> tuple[int, int, int, int]:
-    x, y, w, h = box
-    return (int(x - frac * w), int(y - frac * h), int(w * (1 + 2 * frac)), int(h * (1 + 2 * frac)))
-
-
-def _parrot_gallery(gfs: FeatureSet, spec: str, scope: str, params: FaceParams, cache: FeatureCache,
-                    config: AuditConfig, skipped: list[Skipped]) -> FeatureSet:
-    """Obfuscate each gallery face as the release was, and encode it (the parrot's gallery)."""
-    tasks = []
-    for inf in gfs.info:
-        box = tuple(inf["box"])
-        region = None if scope == "frame" else _expand(inf["box"])
-        tasks.append(Task(inf["path"], inf["sha256"], hint_box=box, obfuscation=(spec, region)))
-    got = extract_many(tasks, params, cache, jobs=config.jobs, progress=config.progress, label="parrot gallery")
-    X, ids, labels = [], [], []
-    for t, gid, lab in zip(tasks, gfs.ids, gfs.labels):
-        r = got[t.key]
-        if isinstance(r, str):
-            skipped.append(Skipped(gid, r, "parrot"))
-            continue
-        j = int(np.argmax([box_iou(t.hint_box, b) for b in r.boxes]))
-        X.append(r.encodings[j])
-        ids.append(gid)
-        labels.append(lab)
-    return FeatureSet(np.array(X).reshape(len(X), -1), ids, labels)
-
-
 def run_audit(config: AuditConfig) -> dict[str, Any]:
     """Run the audit described by ``config`` and return the results.json dictionary."""
     t0 = time.monotonic()
@@ -278,11 +256,6 @@ def run_audit(config: AuditConfig) -> dict[str, Any]:
         raise InputError(f"release {release.root}: no usable image (all {len(release.items)} items skipped)")
     encoder_id = "dlib:dlib_face_recognition_resnet_model_v1" if params.encoder == "dlib" else "fast"
 
-    attacks: list[AttackResult] = []
-    if "face.naive" in config.attacks:
-        _, res = face_naive(gfs, pfs)
-        res.details["encoder"] = encoder_id
-        attacks.append(assess(res))
     spec, spec_src = _declared_obfuscation(config, release, notes)
     scope = config.obfuscation_scope
     estimate = _estimate_obfuscation(pfs, release, notes)
@@ -293,14 +266,15 @@ def run_audit(config: AuditConfig) -> dict[str, Any]:
             scope = "frame" if estimate.get("coverage") == "whole_frame" else "face"
         elif spec and est_label and spec.split(":")[0] != est_label.split(":")[0]:
             notes.append(f"declared obfuscation {spec} differs from the estimated {est_label}")
-    if "face.parrot" in config.attacks:
-        if spec is None:
-            notes.append("face.parrot not run: the obfuscation is unknown (declare it with --obfuscation, "
-                         "e.g. blur:sigma=6, or an 'obfuscation' manifest column)")
-        else:
-            pg = _parrot_gallery(gfs, spec, scope, params, cache, config, skipped)
-            _, res = face_parrot(pg, pfs, spec=spec, source=spec_src, scope=scope)
-            res.details["encoder"] = encoder_id
+    ctx = FaceContext(gallery=gfs, probes=pfs, release_root=release.root, params=params, cache=cache,
+                      spec=spec, spec_source=spec_src, scope=scope, jobs=config.jobs,
+                      progress=config.progress, seed=config.seed, encoder_id=encoder_id,
+                      skipped=skipped, notes=notes)
+    attacks: list[AttackResult] = []
+    for name in config.attacks:
+        res = FACE_ATTACKS[name](ctx)
+        if res is not None:
+            res.details.setdefault("encoder", encoder_id)
             attacks.append(assess(res))
     v = verdict(attacks, what="the de-identification")
     if pstats["items"]:

@@ -5,7 +5,6 @@ Exit codes: 0 audit done; 1 verdict at or above ``--fail-on``; 2 usage or input 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 

@@ -234,7 +234,6 @@ def _attack_template(env, attack: dict) -> str:
 
 def _examples(results: dict, pseudo: Pseudonyms, *, limit: int = 6) -> list[dict[str, Any]]:
     """Example release faces with their top candidate, redacted unless asked otherwise."""
-    import numpy as np
     from PIL import Image
 
     from .data.media import MediaError, load_image, sha256_file

@@ -1,6 +1,4 @@
 """Bad input gets a clear error naming the file and the problem; nothing aborts the audit."""
-import io
-import struct
 
 import numpy as np
 import pytest

@@ -1,7 +1,6 @@
 """Rendered reports: escaping, privacy by default, re-rendering from results.json alone."""
 import json
 import re
-from pathlib import Path
 
 import pytest
 

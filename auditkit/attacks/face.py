@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..result import AttackResult
+from ..features.faces import Task, box_iou
+from ..result import AttackResult, Skipped
 from ..scores import ScoreMatrix
 from .base import FeatureSet, attack_result, identity_scores
+from .context import FaceContext, register
 
-__all__ = ["face_naive", "face_parrot", "MATCH_DISTANCE"]
+__all__ = ["face_naive", "face_parrot", "transformed_gallery", "expand_box", "MATCH_DISTANCE"]
 
 #: face_recognition's conventional same-person distance threshold.
 MATCH_DISTANCE = 0.6
@@ -44,3 +46,47 @@ def face_naive(gallery: FeatureSet, probes: FeatureSet, *, name: str = "face.nai
         res.metrics["rank1_within_0.6"] = float(ok.mean())
         res.metrics["rank1_within_0.6_ci"] = wilson_interval(int(ok.sum()), len(mated))
     return sm, res
+
+
+def expand_box(box, frac: float = 0.25) -> tuple[int, int, int, int]:
+    """A face box grown by ``frac`` of its size on each side (obfuscations cover the head)."""
+    x, y, w, h = box
+    return (int(x - frac * w), int(y - frac * h), int(w * (1 + 2 * frac)), int(h * (1 + 2 * frac)))
+
+
+def transformed_gallery(ctx: FaceContext, transform: str, *, label: str, scope: str | None = None) -> FeatureSet:
+    """Apply ``transform`` (an obfuscation spec such as ``blur:sigma=6``) to each gallery image
+    (its face region, or the whole frame) and encode the face at the clear image's box."""
+    scope = scope or ctx.scope
+    tasks = []
+    for inf in ctx.gallery.info:
+        region = None if scope == "frame" else expand_box(inf["box"])
+        tasks.append(Task(inf["path"], inf["sha256"], hint_box=tuple(inf["box"]), obfuscation=(transform, region)))
+    got = ctx.encode(tasks, label=label)
+    X, ids, labels, info = [], [], [], []
+    for t, gid, lab, inf in zip(tasks, ctx.gallery.ids, ctx.gallery.labels, ctx.gallery.info):
+        r = got[t.key]
+        if isinstance(r, str):
+            ctx.skipped.append(Skipped(gid, r, label))
+            continue
+        j = int(np.argmax([box_iou(t.hint_box, b) for b in r.boxes]))
+        X.append(r.encodings[j])
+        ids.append(gid)
+        labels.append(lab)
+        info.append(inf)
+    return FeatureSet(np.array(X).reshape(len(X), -1), ids, labels, info)
+
+
+@register("face.naive")
+def _naive(ctx: FaceContext) -> AttackResult:
+    return face_naive(ctx.gallery, ctx.probes)[1]
+
+
+@register("face.parrot")
+def _parrot(ctx: FaceContext) -> AttackResult | None:
+    if ctx.spec is None:
+        ctx.notes.append("face.parrot not run: the obfuscation is unknown (declare it with --obfuscation, "
+                         "e.g. blur:sigma=6, or an 'obfuscation' manifest column)")
+        return None
+    pg = transformed_gallery(ctx, ctx.spec, label="parrot gallery")
+    return face_parrot(pg, ctx.probes, spec=ctx.spec, source=ctx.spec_source, scope=ctx.scope)[1]

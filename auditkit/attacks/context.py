@@ -1,0 +1,53 @@
+"""What a face attack receives: the extracted features and the means to extract more.
+
+Attacks are functions ``attack(ctx: FaceContext) -> AttackResult | None`` registered in
+:data:`FACE_ATTACKS` with :func:`register`; ``None`` means "could not run here" and the attack
+adds a note saying why. Attacks never read files themselves except through ``ctx.encode``
+(cached, parallel face extraction with an optional transform such as an obfuscation).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ..features.cache import FeatureCache
+from ..features.faces import FaceParams, ImageFaces, Task, extract_many
+from ..result import AttackResult, Skipped
+from .base import FeatureSet
+
+__all__ = ["FaceContext", "FACE_ATTACKS", "register"]
+
+
+@dataclass
+class FaceContext:
+    gallery: FeatureSet  # clear gallery encodings; info rows: path, sha256, box, source
+    probes: FeatureSet  # release faces; info rows: file, box, source, detector_score, camera, timestamp
+    release_root: Path
+    params: FaceParams
+    cache: FeatureCache
+    spec: str | None = None  # obfuscation the attacker assumes (declared or estimated), e.g. "blur:sigma=6"
+    spec_source: str = ""
+    scope: str = "face"  # "face" regions or whole "frame"
+    jobs: int = 1
+    progress: bool = True
+    seed: int = 0
+    encoder_id: str = ""
+    skipped: list[Skipped] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def encode(self, tasks: list[Task], *, label: str = "faces") -> dict[tuple, ImageFaces | str]:
+        """Cached, parallel face extraction (see :func:`auditkit.features.faces.extract_many`)."""
+        return extract_many(tasks, self.params, self.cache, jobs=self.jobs, progress=self.progress, label=label)
+
+
+#: name -> attack function; insertion order is the ladder order in the report.
+FACE_ATTACKS: dict[str, Callable[[FaceContext], AttackResult | None]] = {}
+
+
+def register(name: str):
+    def deco(fn: Callable[[FaceContext], AttackResult | None]):
+        FACE_ATTACKS[name] = fn
+        return fn
+
+    return deco
