@@ -214,11 +214,11 @@ def _work(task: tuple) -> tuple[str, dict | None, str | None]:
         img = load_image(path)
     except MediaError as e:
         return path, None, e.reason
-    if obf is not None:  # the attacker re-applies the release's obfuscation (parrot)
-        from ..obfuscation import apply_obfuscation, parse_spec
+    if obf is not None:  # an attacker's transform: re-applied obfuscation (parrot), reconstruction...
+        from ..transforms import apply_transform
 
-        spec_text, region = obf
-        img = apply_obfuscation(img, parse_spec(spec_text), box=tuple(region) if region else None)
+        text, region = obf
+        img = apply_transform(img, text, region)
     try:
         res = extract_faces(img, _WORKER_MODELS, hint_box=hint)
     except Exception as e:  # dlib errors on odd inputs must not abort the audit
