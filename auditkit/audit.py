@@ -46,6 +46,8 @@ class AuditConfig:
     out: Path = Path("auditkit-out")
     attacks: tuple[str, ...] = ATTACKS
     jobs: int = 1
+    executor: str = "local"  # "local" process pool | "dask" (issue 6)
+    scheduler: str | None = None  # dask scheduler address; None: a local dask cluster
     cache_dir: Path | None = None  # None: default_cache_dir()
     use_cache: bool = True
     detector: str = "hog"
@@ -71,6 +73,8 @@ class AuditConfig:
             self.obfuscation = parse_spec(self.obfuscation).label
         if self.obfuscation_scope not in ("face", "frame"):
             raise ValueError(f"obfuscation_scope must be 'face' or 'frame', got {self.obfuscation_scope!r}")
+        if self.executor not in ("local", "dask"):
+            raise ValueError(f"executor must be 'local' or 'dask', got {self.executor!r}")
         if self.jobs < 1:
             raise ValueError(f"jobs must be >= 1, got {self.jobs!r}")
 

@@ -23,6 +23,10 @@ class _Parser(argparse.ArgumentParser):
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, default=None, help="output folder (default: %(default)s → ./auditkit-out)")
     p.add_argument("--jobs", type=int, default=1, help="parallel feature-extraction processes (default: 1)")
+    p.add_argument("--executor", choices=("local", "dask"), default="local",
+                   help="where feature extraction runs: local process pool, or a Dask cluster (default: local)")
+    p.add_argument("--scheduler", default=None,
+                   help="Dask scheduler address for --executor dask (default: start a local Dask cluster)")
     p.add_argument("--cache-dir", type=Path, default=None,
                    help="feature cache folder (default: $AUDITKIT_CACHE_DIR or the user cache directory)")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the feature cache")
@@ -79,6 +83,7 @@ def _config(args, release: Path, gallery: Path, out: Path, title: str | None):
 
     attacks = tuple(a.strip() for a in args.attacks.split(",") if a.strip()) if getattr(args, "attacks", None) else ATTACKS
     return AuditConfig(release=release, gallery=gallery, out=out, attacks=attacks, jobs=args.jobs,
+                       executor=args.executor, scheduler=args.scheduler,
                        cache_dir=args.cache_dir, use_cache=not args.no_cache, detector=args.detector,
                        upsample=args.upsample, encoder=args.encoder, fail_on=args.fail_on,
                        show_examples=args.show_examples, redact_examples=not args.no_redact,
