@@ -100,3 +100,21 @@ def test_csv_formula_injection_neutralised(results, tmp_path):
     paths = write_outputs(results, tmp_path, html=False)
     text = paths["skipped"].read_text()
     assert "'=HYPERLINK" in text and "'+1" in text
+
+
+def test_report_renders_in_headless_chromium(generated_results_path, tmp_path):
+    """The real browser check: verdict, figures and tables present after load, offline."""
+    import shutil
+    import subprocess
+
+    exe = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if exe is None:
+        pytest.skip("headless Chromium not installed (apt-get install chromium)")
+    html = generated_results_path.parent / "report.html"
+    p = subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                        f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", html.as_uri()],
+                       capture_output=True, text=True, timeout=120)
+    dom = p.stdout
+    assert 'id="verdict"' in dom and "Overall risk" in dom
+    assert dom.count("<img") >= 2 and "<table" in dom
