@@ -212,6 +212,15 @@ def _estimate_obfuscation(pfs: FeatureSet, release: Release, notes: list[str]) -
         return None
 
 
+def _what(spec: str | None) -> str:
+    """Name the de-identification in the verdict ("blurring (blur:sigma=6)")."""
+    if not spec:
+        return "the de-identification"
+    noun = {"blur": "blurring", "box": "box blurring", "pixelate": "pixelation", "mask": "masking",
+            "noise": "adding noise", "none": "the de-identification"}.get(spec.split(":")[0], "the de-identification")
+    return f"{noun} ({spec})"
+
+
 def _spec_label(estimate: dict) -> str | None:
     from .obfuscation import ObfuscationSpec
 
@@ -280,7 +289,7 @@ def run_audit(config: AuditConfig) -> dict[str, Any]:
         if res is not None:
             res.details.setdefault("encoder", encoder_id)
             attacks.append(assess(res))
-    v = verdict(attacks, what="the de-identification")
+    v = verdict(attacks, what=_what(spec))
     if pstats["items"]:
         det = pstats["rate"]
         finding = (f"A face detector still finds a face in {det:.0%} of release images "

@@ -77,6 +77,10 @@ def assess(attack: AttackResult) -> AttackResult:
     return attack
 
 
+def _cap(s: str) -> str:
+    return s[:1].upper() + s[1:]
+
+
 def verdict(attacks: Iterable[AttackResult], *, what: str = "the de-identification") -> dict[str, Any]:
     """Overall verdict: risk of the strongest attack, and a plain-language summary."""
     scored = [a for a in attacks if a.risk is not None]
@@ -94,12 +98,12 @@ def verdict(attacks: Iterable[AttackResult], *, what: str = "the de-identificati
     fig = f"{_pct(rate)} re-identified (95% CI {_pct(ci[0])}-{_pct(ci[1])}, n={n}), chance {_pct(p0)}"
     if anonymized:
         summary = (f"No attack run re-identified people materially better than chance: strongest "
-                   f"({strongest.name}) {fig}. {what.capitalize()} held against these attacks.")
+                   f"({strongest.name}) {fig}. {_cap(what)} held against these attacks.")
     elif strongest.risk == "low":
         summary = (f"Not shown to be anonymized: the strongest attack ({strongest.name}) {fig}; the "
                    f"sample is too small to rule out a material risk.")
     else:
-        summary = (f"{what.capitalize()} does not anonymize: {fig} by {strongest.name}. "
+        summary = (f"{_cap(what)} does not anonymize: {fig} by {strongest.name}. "
                    f"Risk: {strongest.risk}.")
     return {"risk": strongest.risk, "anonymized": anonymized, "strongest_attack": strongest.name,
             "summary": summary}

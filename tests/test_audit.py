@@ -205,3 +205,14 @@ def test_parrot_not_run_when_obfuscation_unknown(tmp_path, feature_cache_dir):
     res = run_audit(AuditConfig(release=r, gallery=g, cache_dir=feature_cache_dir, progress=False,
                                 attacks=("face.naive",)))
     assert [a["name"] for a in res["attacks"]] == ["face.naive"]
+
+
+def test_release_subjects_absent_from_gallery_are_open_set(tmp_path, feature_cache_dir):
+    g, r = make_generated(tmp_path)
+    text = (r / "manifest.csv").read_text().replace("probe3.png,id_3", "probe3.png,stranger_9")
+    (r / "manifest.csv").write_text(text)
+    res = run_audit(AuditConfig(release=r, gallery=g, cache_dir=feature_cache_dir, progress=False,
+                                attacks=("face.naive",)))
+    m = res["attacks"][0]["metrics"]
+    assert m["n_non_mated"] == 1 and m["n_mated"] == 4
+    assert any("not in the gallery" in n and "open-set" in n for n in res["notes"])

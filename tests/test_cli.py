@@ -72,3 +72,20 @@ def test_demo_on_att_faces(tmp_path, feature_cache_dir, shared_datasets, capsys)
     assert rc == 0
     assert (tmp_path / "report.html").is_file()
     assert "verdict:" in capsys.readouterr().out
+
+
+def test_demo_offline_without_faces_says_what_to_do(tmp_path, monkeypatch, capsys):
+    import urllib.error
+
+    import sklearn.datasets
+
+    def offline(*a, **k):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.delenv("AUDITKIT_DEMO_FACES", raising=False)
+    monkeypatch.setattr(sklearn.datasets, "fetch_olivetti_faces", offline)
+    rc = main(["demo", "--out", str(tmp_path)])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "could not obtain scikit-learn's Olivetti faces" in err
+    assert "--faces DIR" in err and "AUDITKIT_DEMO_FACES" in err
