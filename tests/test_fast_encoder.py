@@ -66,7 +66,7 @@ def test_weights_are_read_whole_and_hashed(enc):
     p = default_model_path()
     assert enc.weights_sha256 == hashlib.sha256(p.read_bytes()).hexdigest()
     assert enc.describe()["weights_sha256"] == enc.weights_sha256
-    n_conv = sum(op.kind == "conv" for op in enc._ops)
+    n_conv = sum(op.kind in ("stem", "conv") for op in enc._ops)
     assert n_conv == 29  # 1 stem + 14 residual blocks x 2
     assert enc._ops[-1].kind == "fc" and enc._ops[-1].args["w"].shape == (256, 128)
     # the input averages dlib stores (avg_red/green/blue of the training set)

@@ -355,6 +355,21 @@ def _im2col(x: np.ndarray, k: int, s: int, pad: int) -> tuple[np.ndarray, int, i
     return cols.reshape(n * ho * wo, k * k * c), ho, wo
 
 
+def _stem(x: np.ndarray, wmat: np.ndarray, b: np.ndarray, k: int, s: int, pad: int) -> np.ndarray:
+    """Strided conv of planar ``x`` (N, C, H, W) with patches in (C, kh, kw) order; NHWC out."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    if pad:
+        x = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    n, c, h, w = x.shape
+    ho, wo = 1 + (h - k) // s, 1 + (w - k) // s
+    win = sliding_window_view(x, (k, k), axis=(2, 3))[:, :, :s * (ho - 1) + 1:s, :s * (wo - 1) + 1:s]
+    cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(n * ho * wo, c * k * k)  # one copy
+    y = cols @ wmat
+    y += b
+    return y.reshape(n, ho, wo, -1)
+
+
 def _add_prev(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """dlib's tt::add: element-wise sum over the max of each dimension, missing elements = 0."""
     if a.shape == b.shape:
@@ -388,9 +403,14 @@ def _compile(layers: list[_Layer]) -> list[_Op]:
                 b = b * g + beta
                 i += 1
             f, c, kh, kw = w.shape
-            wmat = np.ascontiguousarray(w.transpose(2, 3, 1, 0).reshape(kh * kw * c, f), dtype=np.float32)
-            ops.append(_Op("conv", {"w": wmat, "b": b.astype(np.float32), "k": kh,
-                                    "s": ly.args["s"], "pad": ly.args["pad"]}))
+            if not ops:  # the stem (7x7, stride 2, 3 channels): patches cut from planar input
+                wmat = np.ascontiguousarray(w.reshape(f, c * kh * kw).T, dtype=np.float32)
+                kind = "stem"
+            else:  # NHWC im2col, patches in (kh, kw, C) order
+                wmat = np.ascontiguousarray(w.transpose(2, 3, 1, 0).reshape(kh * kw * c, f), dtype=np.float32)
+                kind = "conv"
+            ops.append(_Op(kind, {"w": wmat, "b": b.astype(np.float32), "k": kh,
+                                  "s": ly.args["s"], "pad": ly.args["pad"]}))
         elif ly.kind == "affine":
             raise DlibFormatError("affine_ not directly above a con_ is not part of this network")
         elif ly.kind in ("relu", "add_prev", "tag", "skip"):
@@ -447,11 +467,14 @@ class FastFaceEncoder:
 
     # -- forward
     def _forward(self, chips: np.ndarray) -> np.ndarray:
-        x = (chips.astype(np.float32) - self._avg) / np.float32(256.0)
+        # input_rgb_image: (pixel - avg) / 256, planar (N, 3, H, W) for the stem's patches
+        x = (chips.transpose(0, 3, 1, 2).astype(np.float32) - self._avg[:, None, None]) / np.float32(256.0)
         tags: dict[int, np.ndarray] = {}
         for op in self._ops:
             a = op.args
-            if op.kind == "conv":
+            if op.kind == "stem":
+                x = _stem(x, a["w"], a["b"], a["k"], a["s"], a["pad"])
+            elif op.kind == "conv":
                 n = x.shape[0]
                 if a["k"] == 1 and a["s"] == 1:
                     cols, ho, wo = x.reshape(-1, x.shape[3]), x.shape[1], x.shape[2]
