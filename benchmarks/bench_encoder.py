@@ -138,6 +138,16 @@ def run_jobs(kind: str, chips: np.ndarray, repeat: int, jobs: int) -> float:
     return best
 
 
+def loo_agreement(a: np.ndarray, b: np.ndarray) -> int:
+    """How many chips get the same leave-one-out nearest neighbour (Euclidean) under both encodings."""
+    def nn(x: np.ndarray) -> np.ndarray:
+        d = np.linalg.norm(x[:, None, :] - x[None, :, :], axis=2)
+        np.fill_diagonal(d, np.inf)
+        return np.argmin(d, axis=1)
+
+    return int(np.sum(nn(a) == nn(b)))
+
+
 def machine() -> str:
     try:
         out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
@@ -175,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     t_dlib, d_dlib = run_single("dlib", chips, args.repeat)
     t_fast, d_fast = run_single("fast", chips, args.repeat)
     maxdiff = float(np.abs(d_dlib - d_fast).max())
+    same_nn = loo_agreement(d_dlib[:distinct], d_fast[:distinct])
     tj_dlib = run_jobs("dlib", chips, args.repeat, args.jobs)
     tj_fast = run_jobs("fast", chips, args.repeat, args.jobs)
 
@@ -201,7 +212,9 @@ def main(argv: list[str] | None = None) -> int:
         f"against OpenBLAS (issue 7's figure, not re-measured): {1000 * t_fast / n / BLAS_DLIB_MS:.2f}x of it "
         "(target <= 1.5x).",
         f"- Equivalence on these chips: max |fast - dlib| = {maxdiff:.2g} per component "
-        "(tests/test_fast_encoder.py requires <= 1e-4 and identical rank-1 decisions).",
+        "(tests/test_fast_encoder.py requires <= 1e-4 and identical rank-1 decisions); "
+        f"leave-one-out nearest neighbour among the {distinct} distinct chips: {same_nn}/{distinct} "
+        "identical decisions.",
         "",
         f"Reproduce: `.venv/bin/python benchmarks/bench_encoder.py --n {args.n} --repeat {args.repeat}"
         f"{' --faces ' + str(args.faces) if args.faces else ''}`",
