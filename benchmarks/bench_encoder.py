@@ -56,8 +56,8 @@ def collect_chips(faces_dir: Path, n: int) -> tuple[np.ndarray, int]:
     import dlib
     from PIL import Image
 
-    from auditkit.features.fast_encoder import face_chips
     from auditkit.features.faces import model_path
+    from auditkit.features.fast_encoder import face_chips
 
     det = dlib.get_frontal_face_detector()
     sp = dlib.shape_predictor(str(model_path("shape_predictor_5_face_landmarks.dat")))
@@ -175,7 +175,6 @@ def main(argv: list[str] | None = None) -> int:
     warnings.simplefilter("ignore")
     import dlib
 
-    from auditkit.features.fast_encoder import load_resnet
 
     faces = args.faces or _default_faces()
     chips, distinct = collect_chips(faces, args.n)
@@ -196,9 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         SECTION, "",
         f"Machine: {machine()}; numpy {np.__version__}, dlib {dlib.__version__} (dlib-bin wheel, no BLAS).",
-        f"Faces: {n} chips ({distinct} distinct) from `{faces.name}`, 150x150, cut by dlib.get_face_chips "
-        f"(padding 0.25, as compute_face_descriptor). Best of {args.repeat} runs per line; the machine is shared "
-        "with other jobs, so figures vary by ~10-20% between runs.",
+        (f"Faces: {n} chips ({distinct} distinct) from `{faces.name}`, 150x150, cut by dlib.get_face_chips "
+         f"(padding 0.25, as compute_face_descriptor). Best of {args.repeat} runs per line; the machine is shared "
+         "with other jobs, so figures vary by ~10-20% between runs."),
         "",
         "| encoder | faces/s | wall ms/face | speed-up vs dlib-bin (same setting) |",
         "|---|---:|---:|---:|",
@@ -208,16 +207,16 @@ def main(argv: list[str] | None = None) -> int:
         row(f"fast, --jobs {args.jobs} (1 BLAS thread each)", tj_fast, tj_dlib),
         "",
         f"- Per core: fast is {t_dlib / t_fast:.2f}x dlib-bin (target >= 3x).",
-        f"- Fast encoder {1000 * t_fast / n:.1f} ms/face on one core vs {BLAS_DLIB_MS:.0f} ms/face for dlib built "
-        f"against OpenBLAS (issue 7's figure, not re-measured): {1000 * t_fast / n / BLAS_DLIB_MS:.2f}x of it "
-        "(target <= 1.5x).",
-        f"- Equivalence on these chips: max |fast - dlib| = {maxdiff:.2g} per component "
-        "(tests/test_fast_encoder.py requires <= 1e-4 and identical rank-1 decisions); "
-        f"leave-one-out nearest neighbour among the {distinct} distinct chips: {same_nn}/{distinct} "
-        "identical decisions.",
+        (f"- Fast encoder {1000 * t_fast / n:.1f} ms/face on one core vs {BLAS_DLIB_MS:.0f} ms/face for dlib built "
+         f"against OpenBLAS (issue 7's figure, not re-measured): {1000 * t_fast / n / BLAS_DLIB_MS:.2f}x of it "
+         "(target <= 1.5x)."),
+        (f"- Equivalence on these chips: max |fast - dlib| = {maxdiff:.2g} per component "
+         "(tests/test_fast_encoder.py requires <= 1e-4 and identical rank-1 decisions); "
+         f"leave-one-out nearest neighbour among the {distinct} distinct chips: {same_nn}/{distinct} "
+         "identical decisions."),
         "",
-        f"Reproduce: `.venv/bin/python benchmarks/bench_encoder.py --n {args.n} --repeat {args.repeat}"
-        f"{' --faces ' + str(args.faces) if args.faces else ''}`",
+        (f"Reproduce: `.venv/bin/python benchmarks/bench_encoder.py --n {args.n} --repeat {args.repeat}"
+         f"{' --faces ' + str(args.faces) if args.faces else ''}`"),
         "",
     ]
     text = "\n".join(lines)

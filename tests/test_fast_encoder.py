@@ -13,9 +13,15 @@ import numpy as np
 import pytest
 
 from auditkit.features import fast_encoder as fe
-from auditkit.features.fast_encoder import (CHIP_SIZE, DlibFormatError, FastFaceEncoder,
-                                            default_model_path, encode_faces, face_chips, load_resnet)
-
+from auditkit.features.fast_encoder import (
+    CHIP_SIZE,
+    DlibFormatError,
+    FastFaceEncoder,
+    default_model_path,
+    encode_faces,
+    face_chips,
+    load_resnet,
+)
 from tests.conftest import shared_dataset
 
 dlib = pytest.importorskip("dlib")

@@ -48,14 +48,22 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Self
 
 import numpy as np
 
-__all__ = ["FastFaceEncoder", "load_resnet", "encode_faces", "default_model_path",
-           "CHIP_SIZE", "CHIP_PADDING", "ENCODER_VERSION"]
+__all__ = [
+    "CHIP_PADDING",
+    "CHIP_SIZE",
+    "ENCODER_VERSION",
+    "FastFaceEncoder",
+    "default_model_path",
+    "encode_faces",
+    "load_resnet",
+]
 
 CHIP_SIZE = 150
 CHIP_PADDING = 0.25
@@ -69,7 +77,7 @@ def default_model_path() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("face_recognition_models is not installed; it ships the face-encoder "
                            f"weights {MODEL_FILE}")
-    p = Path(list(spec.submodule_search_locations)[0]) / "models" / MODEL_FILE
+    p = Path(next(iter(spec.submodule_search_locations))) / "models" / MODEL_FILE
     if not p.is_file():
         raise RuntimeError(f"face-encoder weights missing: {p}")
     return p
@@ -503,7 +511,7 @@ class FastFaceEncoder:
                 x = m
             elif op.kind == "avg_pool":  # 2x2 stride 2, no padding
                 k, s = a["k"], a["s"]
-                n, h, w, c = x.shape
+                h, w = x.shape[1], x.shape[2]
                 ho, wo = 1 + (h - k) // s, 1 + (w - k) // s
                 acc = None
                 for i in range(k):
@@ -600,7 +608,7 @@ class _blas_limit:
         self.threads = threads
         self._ctl = None
 
-    def __enter__(self) -> "_blas_limit":
+    def __enter__(self) -> Self:
         if self.threads is not None:
             from threadpoolctl import threadpool_limits
 
