@@ -307,6 +307,7 @@ def _parse(data: bytes, name: str) -> tuple[list[_Layer], np.ndarray]:
     r.float()  # margin
     r.float()  # distance threshold
     layers = _network_bottom_up()
+    bottom_version = 0
     # wrapper versions, outermost (top) first
     for i, layer in enumerate(reversed(layers)):
         if layer.kind in ("tag", "skip"):
@@ -321,7 +322,6 @@ def _parse(data: bytes, name: str) -> tuple[list[_Layer], np.ndarray]:
     if (nr, nc) != (CHIP_SIZE, CHIP_SIZE):
         raise r.fail(f"input_rgb_image_sized<{nr}x{nc}>, expected {CHIP_SIZE}x{CHIP_SIZE}")
     # details bottom-up; each add_layer then writes its bookkeeping fields
-    top_version = None
     for i, layer in enumerate(layers):
         if layer.kind in ("tag", "skip"):
             continue
@@ -336,10 +336,8 @@ def _parse(data: bytes, name: str) -> tuple[list[_Layer], np.ndarray]:
                 r.int()  # _sample_expansion_factor
         else:
             r.tensor()  # params_grad (add_layer version 2)
-        top_version = i
     if r.pos != len(data):
         raise r.fail(f"{len(data) - r.pos} trailing bytes after the network")
-    assert top_version == len(layers) - 1
     return layers, avg
 
 
