@@ -315,7 +315,7 @@ def _parse(data: bytes, name: str) -> tuple[list[_Layer], np.ndarray]:
         elif i == len(layers) - 1:
             bottom_version = r.expect_int("add_layer (over the input) version", (2, 3))
         else:
-            r.expect_int("add_layer version", (1, 2))
+            r.expect_int("add_layer version", (2,))  # version 2 carries params_grad, read below
     r.expect_string(("input_rgb_image_sized",))
     avg = np.array([r.float(), r.float(), r.float()], dtype=np.float32)
     nr, nc = r.int(), r.int()
