@@ -35,23 +35,18 @@ class FeatureSet:
 def identity_scores(probes: np.ndarray, gallery: np.ndarray, gallery_labels: list[str], *,
                     block: int = 4096) -> tuple[np.ndarray, list[str]]:
     """Similarity of each probe to each identity: minus the smallest Euclidean distance to any of
-    that identity's gallery vectors (the attacker's best match). Computed in probe blocks so
-    memory stays bounded; distances are exact (no approximation)."""
+    that identity's gallery vectors (the attacker's best match). Computed in blocks with bounded
+    memory by :func:`auditkit.matching.topk_identity_search` (probe blocks of ``block``); the best
+    identity's score is the exact float64 distance, the others float64 to ~1e-8."""
+    from ..matching import topk_identity_search
+
     identities = sorted(set(gallery_labels))
-    col = {name: j for j, name in enumerate(identities)}
-    lab = np.array([col[l] for l in gallery_labels])
-    G = np.asarray(gallery, dtype=np.float64)
-    g2 = np.einsum("ij,ij->i", G, G)
-    out = np.empty((len(probes), len(identities)))
-    for s in range(0, len(probes), block):
-        P = np.asarray(probes[s:s + block], dtype=np.float64)
-        d2 = np.einsum("ij,ij->i", P, P)[:, None] + g2[None, :] - 2.0 * P @ G.T
-        d = np.sqrt(np.maximum(d2, 0.0))
-        best = np.full((len(P), len(identities)), np.inf)
-        for j in range(len(identities)):
-            best[:, j] = d[:, lab == j].min(axis=1)
-        out[s:s + block] = -best
-    return out, identities
+    P = np.asarray(probes, dtype=np.float64).reshape(len(probes), -1)
+    if len(P) == 0:
+        return np.empty((0, len(identities))), identities
+    res = topk_identity_search(P, gallery, list(gallery_labels), k=1, block_probes=block, return_best=True)
+    assert res.identities == identities and res.best is not None
+    return res.best, identities
 
 
 def top_matches(sm: ScoreMatrix, *, k: int = 5) -> list[dict[str, Any]]:
