@@ -30,6 +30,8 @@ class FaceContext:
     spec_source: str = ""
     scope: str = "face"  # "face" regions or whole "frame"
     jobs: int = 1
+    executor: str = "local"  # "local" process pool | "dask" (see auditkit.executors)
+    scheduler: str | None = None  # Dask scheduler address; None: a local Dask cluster
     progress: bool = True
     seed: int = 0
     encoder_id: str = ""
@@ -38,7 +40,8 @@ class FaceContext:
 
     def encode(self, tasks: list[Task], *, label: str = "faces") -> dict[tuple, ImageFaces | str]:
         """Cached, parallel face extraction (see :func:`auditkit.features.faces.extract_many`)."""
-        return extract_many(tasks, self.params, self.cache, jobs=self.jobs, progress=self.progress, label=label)
+        return extract_many(tasks, self.params, self.cache, jobs=self.jobs, progress=self.progress, label=label,
+                            executor=self.executor, scheduler=self.scheduler)
 
 
 #: name -> attack function; insertion order is the ladder order in the report.

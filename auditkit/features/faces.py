@@ -15,7 +15,6 @@ import importlib.util
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -198,18 +197,18 @@ _WORKER_MODELS: FaceModels | None = None
 
 
 def _init_worker(params: FaceParams) -> None:
+    """Load the models once per worker process (a no-op when already loaded with ``params``)."""
     global _WORKER_MODELS
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    _WORKER_MODELS = FaceModels(params)
+    if _WORKER_MODELS is None or _WORKER_MODELS.params != params:
+        _WORKER_MODELS = FaceModels(params)
 
 
 def _work(task: tuple) -> tuple[str, dict | None, str | None]:
     from ..data.media import MediaError, load_image
 
     path, hint, params, obf = task
-    global _WORKER_MODELS
-    if _WORKER_MODELS is None:
-        _WORKER_MODELS = FaceModels(params)
+    _init_worker(params)  # loaded once per process; reloaded only if the parameters differ
     try:
         img = load_image(path)
     except MediaError as e:
@@ -270,11 +269,19 @@ class Progress:
 
 
 def extract_many(tasks: Iterable[Task], params: FaceParams, cache: FeatureCache, *, jobs: int = 1,
-                 progress: bool = True, label: str = "faces") -> dict[tuple, ImageFaces | str]:
+                 progress: bool = True, label: str = "faces", executor: str = "local",
+                 scheduler: str | None = None) -> dict[tuple, ImageFaces | str]:
     """Extract faces for many files, reusing the cache; returns ``{task.key: ImageFaces or error}``.
 
-    Work is keyed by file content, so the same image listed twice is computed once.
+    Work is keyed by file content, so the same image listed twice is computed once. Files are
+    decoded one at a time in the workers (no image is held beyond its own task) and each result
+    is stored in the cache by this process as soon as it arrives, so an interrupted run resumes
+    from what was finished. ``executor`` is ``"local"`` (this process when ``jobs == 1``, else a
+    process pool of ``jobs``) or ``"dask"`` (a Dask cluster at ``scheduler``, or a local one of
+    ``jobs`` workers); see :func:`auditkit.executors.imap`. Results do not depend on it.
     """
+    from ..executors import imap
+
     tasks = list(tasks)
     out: dict[tuple, ImageFaces | str] = {}
     todo: dict[str, tuple[Task, str]] = {}
@@ -294,18 +301,13 @@ def extract_many(tasks: Iterable[Task], params: FaceParams, cache: FeatureCache,
     results: dict[str, ImageFaces | str] = {}
     work = [(t.path, t.hint_box, params, t.obfuscation) for t, _ in todo.values()]
     order = list(todo)
-    if jobs > 1 and len(work) > 1:
-        with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(params,)) as ex:
-            for k, (path, arrays, err) in zip(order, ex.map(_work, work, chunksize=4)):
-                results[k] = _store(cache, k, arrays, err)
-                prog.update()
-    else:
-        if _WORKER_MODELS is None or _WORKER_MODELS.params != params:
-            _init_worker(params)
-        for k, w in zip(order, work):
-            _, arrays, err = _work(w)
-            results[k] = _store(cache, k, arrays, err)
-            prog.update()
+    if executor == "local" and len(work) <= 1:
+        jobs = 1  # not worth starting a pool
+    stream = imap(_work, work, initializer=_init_worker, initargs=(params,), executor=executor,
+                  jobs=jobs, scheduler=scheduler, chunksize=4 if jobs > 1 else 1) if work else iter(())
+    for k, (path, arrays, err) in zip(order, stream):
+        results[k] = _store(cache, k, arrays, err)
+        prog.update()
     for t in tasks:
         if t.key not in out:
             out[t.key] = results[keys[t.key]]
