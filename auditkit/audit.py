@@ -258,7 +258,8 @@ def run_audit(config: AuditConfig) -> dict[str, Any]:
     tasks = [Task(str(it.file.path), it.file.sha256) for it in gallery.items if it.file.kind == "image"]
     tasks += [Task(str(it.file.path), it.file.sha256, it.box) for it in release.items if it.file.kind == "image"]
     t_feat = time.monotonic()
-    faces = extract_many(tasks, params, cache, jobs=config.jobs, progress=config.progress)
+    faces = extract_many(tasks, params, cache, jobs=config.jobs, progress=config.progress,
+                         executor=config.executor, scheduler=config.scheduler)
     t_feat = time.monotonic() - t_feat
     gfs, gstats = _gallery_features(gallery, faces, skipped)
     pfs, pstats = _release_features(release, faces, skipped)
@@ -281,6 +282,7 @@ def run_audit(config: AuditConfig) -> dict[str, Any]:
             notes.append(f"declared obfuscation {spec} differs from the estimated {est_label}")
     ctx = FaceContext(gallery=gfs, probes=pfs, release_root=release.root, params=params, cache=cache,
                       spec=spec, spec_source=spec_src, scope=scope, jobs=config.jobs,
+                      executor=config.executor, scheduler=config.scheduler,
                       progress=config.progress, seed=config.seed, encoder_id=encoder_id,
                       skipped=skipped, notes=notes)
     attacks: list[AttackResult] = []
