@@ -1,0 +1,105 @@
+"""Attacker-ladder cost benchmark (issue 3): the whole ladder vs the naive attack alone.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_ladder.py [--faces DIR] [--spec blur:sigma=6]
+                                                [--jobs 1] [--encoder dlib] [--json OUT.json]
+
+Builds the demo release (``auditkit.demo.build_demo``: per identity 5 clear gallery images,
+the other 5 obfuscated whole-frame with ``--spec``; default faces: the shared AT&T set, 40
+identities, 400 images) and runs ``auditkit.audit.run_audit`` twice in one process, each with
+a fresh, empty temporary feature cache (cold):
+
+* naive: ``attacks=("face.naive",)``;
+* ladder: every registered face attack (``auditkit.audit.ATTACKS``).
+
+Both runs include loading, hashing, the clear extraction and the obfuscation estimate, as an
+audit does. It prints the wall times, the ratio ladder / naive (issue 3's target: <= about 3)
+and each attack's rank-1, as a Markdown table.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _default_faces() -> Path:
+    env = os.environ.get("AUDITKIT_SHARED")
+    for base in ([Path(env)] if env else []) + [ROOT.parent / "shared", ROOT / ".." / ".." / "shared"]:
+        p = base / "datasets" / "att_orl_faces"
+        if p.is_dir():
+            return p.resolve()
+    raise SystemExit("no --faces DIR given and ../shared/datasets/att_orl_faces not found")
+
+
+def _timed_audit(gallery: Path, release: Path, attacks: tuple[str, ...], *, jobs: int, encoder: str,
+                 work: Path) -> tuple[float, dict]:
+    from auditkit.audit import AuditConfig, run_audit
+
+    with tempfile.TemporaryDirectory(prefix="ladder-cache-", dir=work) as cache:
+        cfg = AuditConfig(release=release, gallery=gallery, out=work / "out", attacks=attacks,
+                          cache_dir=Path(cache), jobs=jobs, encoder=encoder, progress=False,
+                          obfuscation_scope="frame")
+        t0 = time.perf_counter()
+        res = run_audit(cfg)
+        return time.perf_counter() - t0, res
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--faces", type=Path, default=None, help="<identity>/<images> folder (default: shared AT&T)")
+    ap.add_argument("--spec", default="blur:sigma=6", help="obfuscation of the release (default: blur:sigma=6)")
+    ap.add_argument("--jobs", type=int, default=1, help="worker processes for extraction (default: 1)")
+    ap.add_argument("--encoder", choices=("dlib", "fast"), default="dlib", help="face encoder (default: dlib)")
+    ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    args = ap.parse_args(argv)
+
+    from auditkit.audit import ATTACKS
+    from auditkit.demo import build_demo
+    from auditkit.obfuscation import parse_spec
+
+    faces = args.faces or _default_faces()
+    with tempfile.TemporaryDirectory(prefix="bench-ladder-") as tmp:
+        work = Path(tmp)
+        gallery, release = build_demo(work / "demo", faces=faces, spec=parse_spec(args.spec), n_gallery=5, seed=0)
+        t_naive, r_naive = _timed_audit(gallery, release, ("face.naive",), jobs=args.jobs,
+                                        encoder=args.encoder, work=work)
+        t_ladder, r_ladder = _timed_audit(gallery, release, ATTACKS, jobs=args.jobs,
+                                          encoder=args.encoder, work=work)
+    n_g = r_ladder["inputs"]["gallery"]["n_files"]
+    n_r = r_ladder["detection"]["release"]["items"]
+    out = {"faces": str(faces), "spec": args.spec, "jobs": args.jobs, "encoder": args.encoder,
+           "gallery_images": n_g, "release_images": n_r,
+           "identities": r_ladder["inputs"]["gallery"]["identities"],
+           "naive_seconds": round(t_naive, 1), "ladder_seconds": round(t_ladder, 1),
+           "ratio": round(t_ladder / t_naive, 2),
+           "attacks": [{"name": a["name"], "rank1": a["metrics"]["rank1"], "rank1_ci": a["metrics"]["rank1_ci"]}
+                       for a in r_ladder["attacks"]],
+           "cache_misses": {"naive": r_naive["runtime"]["cache"]["misses"],
+                            "ladder": r_ladder["runtime"]["cache"]["misses"]},
+           "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}"}
+    print(f"{out['identities']} identities, {n_g} gallery + {n_r} release images, release {args.spec}, "
+          f"jobs {args.jobs}, encoder {args.encoder}; cold cache each run")
+    print("| run | attacks | wall s | face extractions (cache misses) |")
+    print("|---|---|---:|---:|")
+    print(f"| naive only | face.naive | {out['naive_seconds']} | {out['cache_misses']['naive']} |")
+    print(f"| whole ladder | {', '.join(ATTACKS)} | {out['ladder_seconds']} | {out['cache_misses']['ladder']} |")
+    print(f"\nratio ladder / naive: **{out['ratio']}x** (issue 3 target: <= ~3x)")
+    for a in out["attacks"]:
+        print(f"  {a['name']}: rank-1 {a['rank1']:.1%} (95% CI {a['rank1_ci'][0]:.1%}-{a['rank1_ci'][1]:.1%})")
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
