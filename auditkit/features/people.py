@@ -111,6 +111,8 @@ class HogPeopleDetector:
         smallest detectable person 64 px tall instead of 128 px). Boxes are mapped back.
     hit_threshold : float
         SVM margin a window must exceed (OpenCV's ``hitThreshold``); raise it for precision.
+        The default 0.5 was chosen on PETS 2009 S2.L1 frames 0-149 (480x360) among 0, 0.3, 0.5
+        and 0.6 (see benchmarks/README.md, "Video").
     win_stride : int
         Window step in pixels (on the resized image).
     pyramid_scale : float
@@ -126,7 +128,7 @@ class HogPeopleDetector:
 
     name = "hog"
 
-    def __init__(self, *, resize: float = 2.0, hit_threshold: float = 0.0, win_stride: int = 8,
+    def __init__(self, *, resize: float = 2.0, hit_threshold: float = 0.5, win_stride: int = 8,
                  pyramid_scale: float = 1.1, nms_iou: float = 0.4, trim: bool = True):
         _check_positive("resize", resize)
         if not pyramid_scale > 1.0:
