@@ -96,7 +96,10 @@ def _check(probes: np.ndarray, gallery: np.ndarray, gallery_labels: Sequence[str
 
 def _segments(gallery_labels: Sequence[str]) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
     """Identities (sorted), gallery order grouping them, segment starts, identity of each segment."""
-    identities, codes = np.unique(np.asarray(list(gallery_labels), dtype=str), return_inverse=True)
+    arr = np.asarray(gallery_labels)
+    if arr.dtype.kind != "U":
+        arr = np.asarray([str(x) for x in gallery_labels]) if len(arr) else arr.astype(str)
+    identities, codes = np.unique(arr, return_inverse=True)
     order = np.argsort(codes, kind="stable")
     sc = codes[order]
     starts = np.flatnonzero(np.r_[True, sc[1:] != sc[:-1]])
