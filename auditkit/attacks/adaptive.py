@@ -112,7 +112,8 @@ def _pixel_model(seed: int, n_samples: int, n_classes: int):
     from sklearn.pipeline import make_pipeline
 
     k = int(max(2, min(150, n_samples - n_classes, n_samples - 1)))
-    return make_pipeline(PCA(n_components=k, svd_solver="randomized", random_state=seed),
+    solver = "full" if n_samples <= 600 else "randomized"  # exact SVD is faster on small sets
+    return make_pipeline(PCA(n_components=k, svd_solver=solver, random_state=seed),
                          LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto"))
 
 
@@ -339,11 +340,17 @@ def face_learned(ctx: FaceContext, *, factors: tuple[float, ...] = STRENGTH_FACT
         ctx.notes.append(f"face.learned not run: nothing to learn from a gallery obfuscated with {ctx.spec} "
                          f"(learnable: {', '.join(LEARNABLE)})")
         return None
-    model = train_learned(ctx, factors=factors, flips=flips, flip_encodings=flip_encodings, crop_size=crop_size,
-                          probe_like=probe_like)
+    from threadpoolctl import threadpool_limits  # a scikit-learn dependency
+
+    # one BLAS thread: these fits are small, and on a shared machine multi-threaded BLAS
+    # spinning against other processes made them 20x slower (measured: SVD of 108x2304)
+    with threadpool_limits(1):
+        model = train_learned(ctx, factors=factors, flips=flips, flip_encodings=flip_encodings,
+                              crop_size=crop_size, probe_like=probe_like)
     crops = _release_crops(ctx, size=model.crop_size) if model.method != "encodings" else \
         np.zeros((len(ctx.probes), model.crop_size, model.crop_size))
-    scores = model.score(ctx.probes.X, crops)
+    with threadpool_limits(1):
+        scores = model.score(ctx.probes.X, crops)
     sm = ScoreMatrix(scores, list(ctx.probes.ids), list(model.identities), list(ctx.probes.labels))
     cv = model.cv
     cv_txt = (", ".join(f"{k} {v:.0%}" for k, v in cv["rank1"].items()) if "rank1" in cv else cv.get("note", ""))
