@@ -365,3 +365,25 @@ def test_pets_hog_meets_floors():
     fl = PETS_FLOORS["hog"]
     assert dm["recall"] >= fl["det_recall"] and dm["precision"] >= fl["det_precision"], dm
     assert mm["mota"] >= fl["mota"], mm
+
+
+def test_attribute_leaks_after_the_fact():
+    from auditkit.features.leaks import Leak, attribute_leaks
+
+    tracks = [Track(1, np.array([0, 1]), np.array([[0, 0, 40, 100], [10, 0, 40, 100]], float), np.zeros(2), np.ones(2)),
+              Track(2, np.array([1]), np.array([[100, 0, 40, 100]], float), np.zeros(1), np.ones(1))]
+    leaks = [Leak(1, 0.1, (15, 5, 20, 20), 0.4, None, "frame"),    # inside track 1's frame-1 box
+             Leak(1, 0.1, (130, 5, 20, 20), 0.4, None, "frame"),   # half inside track 2 (10/20 px)
+             Leak(1, 0.1, (300, 5, 20, 20), 0.4, None, "frame"),   # outside everything
+             Leak(2, 0.2, (15, 5, 20, 20), 0.4, None, "frame")]    # no track in frame 2
+    got = attribute_leaks(leaks, tracks)
+    assert [lk.track_id for lk in got] == [1, 2, None, None]
+    assert tracks_exposed(got) == 2
+
+
+def test_hog_pyramid_levels_follow_max_height():
+    assert HogPeopleDetector()._nlevels(1.0) == 64
+    d = HogPeopleDetector(resize=2.0, max_height=48)  # 48 px * 2 / 0.75 = 128: one level
+    assert d._nlevels(1.0) == 1
+    # 100 px -> window 266.7 px -> ceil(log(2.083)/log(1.1)) + 1 = 9 levels
+    assert HogPeopleDetector(resize=2.0, max_height=100)._nlevels(1.0) == 9

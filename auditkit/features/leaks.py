@@ -27,7 +27,7 @@ from auditkit.data.video import Frame
 from auditkit.features.people import nms
 from auditkit.features.tracking import Track
 
-__all__ = ["Leak", "scan_face_leaks", "tracks_exposed", "FaceLeakScanner"]
+__all__ = ["Leak", "scan_face_leaks", "tracks_exposed", "attribute_leaks", "FaceLeakScanner"]
 
 MODES = ("frame", "person", "both")
 
@@ -155,6 +155,28 @@ class FaceLeakScanner:
             leaks.append(Leak(frame.index, float(frame.timestamp_s), tuple(float(v) for v in B[k]),
                               float(S[k]), tid, sources[k]))
         return leaks
+
+
+def attribute_leaks(leaks: Iterable[Leak], tracks: Iterable[Track], *, min_inside: float = 0.5) -> list[Leak]:
+    """Re-attribute leaks to tracks after the fact (e.g. when the leak scan ran apart from tracking).
+
+    A leak joins the track whose box in the same frame holds the largest share of the face
+    box, if that share is at least ``min_inside``; otherwise its ``track_id`` is None.
+    """
+    from dataclasses import replace
+
+    persons = _persons_by_frame(tracks)
+    out = []
+    for lk in leaks:
+        ps = persons.get(lk.frame, [])
+        tid = None
+        if ps:
+            inside = _inside_fraction(np.asarray([lk.box], float), np.asarray([b for _, b in ps], float))[0]
+            j = int(np.argmax(inside))
+            if inside[j] >= min_inside:
+                tid = ps[j][0]
+        out.append(replace(lk, track_id=tid))
+    return out
 
 
 def _persons_by_frame(tracks: Iterable[Track]) -> dict[int, list[tuple[int, np.ndarray]]]:
