@@ -1,0 +1,287 @@
+"""Trajectories: sightings (camera, time) of tracks or subjects across cameras.
+
+* Uniqueness given ``p`` known points (de Montjoye, Hidalgo, Verleysen, Blondel, "Unique in the
+  Crowd: the privacy bounds of human mobility", Sci. Rep. 3, 2013): a point is a (camera, time
+  bin); for a sampled trajectory, ``p`` of its points are drawn at random and the trajectory is
+  unique when no other trajectory contains all of them. "Top locations" variant (Zang & Bolot,
+  MobiCom 2011): the attacker knows the ``p`` cameras the person is seen at most often.
+* Coarsening what-if: the same uniqueness for wider time bins (and merged cameras), and the
+  smallest coarsening whose interval is below a target: the strength a release needs.
+* Linkage of release tracks to an auxiliary table of known whereabouts (who was at which camera
+  when): each known person is linked to the track(s) that match most of their points.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..result import AttackResult
+from ..stats import wilson_interval
+from .attacks import score_attack
+from .load import LoadedTable, TableError, prepare_table, require_columns
+
+__all__ = ["load_sightings", "trajectory_uniqueness", "coarsening_curve", "trajectory_linkage", "trajectory_audit"]
+
+DEFAULT_BINS = ("1min", "5min", "15min", "1h", "6h", "1D")
+
+
+def load_sightings(sightings: Any, *, unit_col: str | None = None, camera_col: str = "camera",
+                   time_col: str = "timestamp", name: str = "sightings") -> pd.DataFrame:
+    """Normalise a sightings table to columns ``unit`` (track or subject), ``camera``, ``time``.
+
+    ``unit_col`` defaults to ``track`` when present (what a video release shows), else ``subject``. Times must parse as dates
+    (any format :func:`~auditkit.tables.load.infer_column` accepts) or be numbers of seconds.
+    Extra columns are kept (``subject`` is the ground truth of linkage when present).
+    """
+    from .load import load_table
+    if isinstance(sightings, pd.DataFrame):
+        t = prepare_table(sightings, name=name)
+    elif isinstance(sightings, LoadedTable):
+        t = sightings
+    else:
+        t = load_table(sightings, name=name)
+    df = t.df
+    if unit_col is None:
+        unit_col = "track" if "track" in df.columns else ("subject" if "subject" in df.columns else None)
+        if unit_col is None:
+            raise TableError(f"table {name!r} needs a 'subject' or 'track' column; its columns are {list(df.columns)}")
+    require_columns(t, [unit_col, camera_col, time_col], role="trajectory")
+    tm = df[time_col]
+    if pd.api.types.is_datetime64_any_dtype(tm):
+        secs = (tm - pd.Timestamp(0)).dt.total_seconds()
+    elif pd.api.types.is_numeric_dtype(tm):
+        secs = tm.astype(float)
+    else:
+        raise TableError(f"column {time_col!r} of table {name!r} is not a date/time or a number of seconds "
+                         f"(inferred {t.columns[time_col].kind}); e.g. {str(tm.dropna().iloc[0])!r}")
+    out = pd.DataFrame({"unit": df[unit_col].astype(str), "camera": df[camera_col].astype(str), "time": secs})
+    for extra in ("subject", "track"):
+        if extra in df.columns and extra != unit_col:
+            out[extra] = df[extra].astype(str)
+    bad = out["time"].isna() | df[unit_col].isna() | df[camera_col].isna()
+    if bad.any():
+        out = out[~bad]
+    return out.reset_index(drop=True)
+
+
+def _bin_seconds(b: str | float) -> float:
+    if isinstance(b, (int, float)):
+        return float(b)
+    try:
+        return pd.Timedelta(b).total_seconds()
+    except ValueError as exc:
+        raise TableError(f"time bin {b!r} is not a duration (allowed e.g. '30s', '15min', '1h', '1D')") from exc
+
+
+def _points(s: pd.DataFrame, bin_s: float, camera_map: dict[str, str] | None) -> tuple[np.ndarray, np.ndarray, list]:
+    cams = s["camera"] if camera_map is None else s["camera"].map(lambda c: camera_map.get(c, c))
+    tb = np.floor(s["time"].to_numpy() / bin_s).astype(np.int64) if bin_s > 0 else np.zeros(len(s), np.int64)
+    pt, _ = pd.factorize(pd.Series(list(zip(cams, tb))))
+    unit, units = pd.factorize(s["unit"])
+    pairs = np.unique(np.stack([unit, pt], axis=1), axis=0)
+    return pairs[:, 0], pairs[:, 1], list(units)
+
+
+def _unique_given(pairs_u: np.ndarray, pairs_p: np.ndarray, n_units: int, p: int, n_samples: int,
+                  rng: np.random.Generator, *, random_points: bool) -> tuple[int, int]:
+    """(unique, evaluated) over sampled units (or random point sets when ``random_points``)."""
+    order = np.argsort(pairs_p, kind="stable")
+    up, starts = np.unique(pairs_p[order], return_index=True)
+    ends = np.append(starts[1:], len(order))
+    posting = {int(k): pairs_u[order[a:b]] for k, a, b in zip(up, starts, ends)}
+    by_unit_order = np.argsort(pairs_u, kind="stable")
+    uu, ustarts = np.unique(pairs_u[by_unit_order], return_index=True)
+    uends = np.append(ustarts[1:], len(by_unit_order))
+    unit_pts = {int(u): pairs_p[by_unit_order[a:b]] for u, a, b in zip(uu, ustarts, uends)}
+    all_pts = np.array(list(posting.keys()))
+    if random_points:
+        if len(all_pts) < p:
+            return 0, 0
+        uniq = 0
+        for _ in range(n_samples):
+            pts = rng.choice(all_pts, size=p, replace=False)
+            cand = posting[int(pts[0])]
+            for q in pts[1:]:
+                cand = np.intersect1d(cand, posting[int(q)], assume_unique=True)
+                if len(cand) == 0:
+                    break
+            uniq += int(len(cand) == 1)
+        return uniq, n_samples
+    eligible = [u for u, pts in unit_pts.items() if len(pts) >= p]
+    if not eligible:
+        return 0, 0
+    chosen = eligible if len(eligible) <= n_samples else list(rng.choice(eligible, size=n_samples, replace=False))
+    uniq = 0
+    for u in chosen:
+        pts = rng.choice(unit_pts[int(u)], size=p, replace=False)
+        lists = sorted((posting[int(q)] for q in pts), key=len)
+        cand = lists[0]
+        for other in lists[1:]:
+            cand = np.intersect1d(cand, other, assume_unique=True)
+            if len(cand) <= 1:
+                break
+        uniq += int(len(cand) == 1)
+    return uniq, len(chosen)
+
+
+def _top_unique(s: pd.DataFrame, p: int, camera_map: dict[str, str] | None) -> tuple[int, int]:
+    cams = s["camera"] if camera_map is None else s["camera"].map(lambda c: camera_map.get(c, c))
+    counts = pd.DataFrame({"unit": s["unit"], "camera": cams}).value_counts().reset_index(name="n")
+    counts = counts.sort_values(["unit", "n", "camera"], ascending=[True, False, True])
+    visited = counts.groupby("unit")["camera"].apply(frozenset)
+    top = counts.groupby("unit").head(p).groupby("unit")["camera"].apply(frozenset)
+    top = top[top.map(len) >= p]
+    uniq = 0
+    vis = list(visited.items())
+    for u, tset in top.items():
+        holders = sum(1 for _, v in vis if tset <= v)
+        uniq += int(holders == 1)
+    return uniq, len(top)
+
+
+def trajectory_uniqueness(sightings: pd.DataFrame, *, p_values: Sequence[int] = (1, 2, 3, 4),
+                          time_bin: str | float = "1h", n_samples: int = 1000,
+                          camera_map: dict[str, str] | None = None, random_state: int = 0) -> dict[str, Any]:
+    """Fraction of trajectories unique given ``p`` known points, random and top locations.
+
+    ``sightings``: the output of :func:`load_sightings`. Trajectories with fewer than ``p``
+    distinct points are not evaluated at that ``p`` (their count is reported). Each rate carries
+    its Wilson interval and ``n``; ``baseline`` is the fraction of ``p`` points drawn at random
+    from all points that single out exactly one trajectory.
+    """
+    rng = np.random.default_rng(random_state)
+    bin_s = _bin_seconds(time_bin)
+    pu, pp, units = _points(sightings, bin_s, camera_map)
+    rows = []
+    for p in p_values:
+        u, n = _unique_given(pu, pp, len(units), p, n_samples, rng, random_points=False)
+        bu, bn = _unique_given(pu, pp, len(units), p, n_samples, rng, random_points=True)
+        tu, tn = _top_unique(sightings, p, camera_map)
+        rows.append({"p": int(p), "n": n, "unique": u, "rate": u / n if n else math.nan,
+                     "ci": wilson_interval(u, n), "baseline": bu / bn if bn else math.nan, "baseline_n": bn,
+                     "top_locations": {"n": tn, "unique": tu, "rate": tu / tn if tn else math.nan,
+                                       "ci": wilson_interval(tu, tn)}})
+    n_points = np.bincount(pu, minlength=len(units))
+    return {"time_bin": str(time_bin), "units": len(units), "points_per_unit_median": float(np.median(n_points)),
+            "by_p": rows}
+
+
+def coarsening_curve(sightings: pd.DataFrame, *, p: int = 4, bins: Sequence[str | float] = DEFAULT_BINS,
+                     camera_maps: dict[str, dict[str, str]] | None = None, target: float = 0.05,
+                     n_samples: int = 1000, random_state: int = 0) -> dict[str, Any]:
+    """Uniqueness at ``p`` random points for each time bin (and camera grouping): the what-if.
+
+    ``strength_needed`` is the finest time bin (per camera grouping) whose 95% upper bound on
+    uniqueness is at most ``target``, or ``None`` when none of the tried bins reaches it.
+    """
+    levels = {"cameras as released": None, **(camera_maps or {})}
+    curves = []
+    for label, cmap in levels.items():
+        pts = []
+        needed = None
+        for b in bins:
+            rng = np.random.default_rng(random_state)
+            pu, pp, units = _points(sightings, _bin_seconds(b), cmap)
+            u, n = _unique_given(pu, pp, len(units), p, n_samples, rng, random_points=False)
+            ci = wilson_interval(u, n)
+            pts.append({"time_bin": str(b), "n": n, "rate": u / n if n else math.nan, "ci": ci})
+            if needed is None and n and ci[1] <= target:
+                needed = str(b)
+        curves.append({"space": label, "points": pts, "strength_needed": needed})
+    return {"p": p, "target": target, "curves": curves}
+
+
+def trajectory_linkage(release: pd.DataFrame, aux: pd.DataFrame, *, tolerance: str | float = "5min",
+                       truth_col: str = "subject") -> AttackResult:
+    """``linkage.trajectory``: link each person of ``aux`` (known whereabouts: unit = person,
+    camera, time) to the release track(s) that match most of their points (same camera, times
+    within ``tolerance``); ties are a uniform pick, scored in expectation.
+
+    ``release`` needs the ground truth ``truth_col`` per sighting (release manifest ``subject``),
+    ``aux`` its unit = the person. Baseline: a track drawn uniformly (succeeds with probability
+    #tracks of the person / #tracks). Matching is a join on (camera, time bucket of width
+    ``tolerance``) with the neighbouring buckets, never a cross join.
+    """
+    tol = _bin_seconds(tolerance)
+    if truth_col not in release.columns:
+        raise TableError(f"trajectory linkage needs the ground truth column {truth_col!r} in the release sightings")
+    track_subject = release.groupby("unit")[truth_col].agg(lambda s: s.mode().iloc[0])
+    tracks = track_subject.index.to_numpy()
+    n_tracks = len(tracks)
+    tracks_of = track_subject.value_counts()
+    a = aux.reset_index(drop=True).assign(pid=lambda d: np.arange(len(d)))
+    r = release[["unit", "camera", "time"]]
+    rb = r.assign(b=np.floor(r["time"] / max(tol, 1e-9)).astype(np.int64))
+    ab = a.assign(b=np.floor(a["time"] / max(tol, 1e-9)).astype(np.int64))
+    parts = []
+    for off in (-1, 0, 1):
+        m = ab.assign(b=ab["b"] + off).merge(rb, on=["camera", "b"], suffixes=("_a", "_r"))
+        parts.append(m[np.abs(m["time_a"] - m["time_r"]) <= tol][["pid", "unit_a", "unit_r"]])
+    matched = pd.concat(parts).drop_duplicates()
+    scores = matched.groupby(["unit_a", "unit_r"])["pid"].nunique().rename("score").reset_index()
+    persons = a["unit"].unique()
+    probs = []
+    base = []
+    for person in persons:
+        own = float(tracks_of.get(person, 0))
+        base.append(own / n_tracks)
+        srow = scores[scores["unit_a"] == person]
+        if len(srow) == 0:
+            probs.append(own / n_tracks)
+            continue
+        best = srow[srow["score"] == srow["score"].max()]["unit_r"]
+        probs.append(float(np.mean(track_subject.loc[best].to_numpy() == person)))
+    probs_a = np.array(probs)
+    baseline = float(np.mean(base)) if base else 0.0
+    return score_attack(name="linkage.trajectory", criterion="linkability", cue="trajectory",
+                        successes=float(probs_a.sum()), n=len(persons), baseline=baseline, n_identities=n_tracks,
+                        identification=True, details={"tolerance_s": tol, "aux_points": int(len(a)),
+                                                      "tracks": n_tracks,
+                                                      "persons_with_any_match": int(scores["unit_a"].nunique())})
+
+
+def trajectory_audit(sightings: Any, *, aux: Any = None, unit_col: str | None = None, camera_col: str = "camera",
+                     time_col: str = "timestamp", p_values: Sequence[int] = (1, 2, 3, 4), time_bin: str = "1h",
+                     bins: Sequence[str] = DEFAULT_BINS, camera_maps: dict[str, dict[str, str]] | None = None,
+                     target: float = 0.05, tolerance: str = "5min", n_samples: int = 1000,
+                     random_state: int = 0) -> dict[str, Any]:
+    """Trajectory audit of a release's sightings: uniqueness, coarsening what-if, linkage.
+
+    Returns ``{"trajectories": {...}, "attacks": [AttackResult, ...], "skipped": [...]}``. The
+    attacks are ``singling_out.trajectory`` (random points, at the largest ``p``),
+    ``singling_out.trajectory_top`` (top locations) and, with ``aux``, ``linkage.trajectory``.
+    """
+    s = load_sightings(sightings, unit_col=unit_col, camera_col=camera_col, time_col=time_col)
+    uniq = trajectory_uniqueness(s, p_values=p_values, time_bin=time_bin, n_samples=n_samples,
+                                 random_state=random_state)
+    curve = coarsening_curve(s, p=max(p_values), bins=bins, camera_maps=camera_maps, target=target,
+                             n_samples=n_samples, random_state=random_state)
+    attacks: list[AttackResult] = []
+    skipped: list[str] = []
+    last = uniq["by_p"][-1]
+    n_units = uniq["units"]
+    if last["n"]:
+        base = last["baseline"] if not math.isnan(last["baseline"]) else 0.0
+        attacks.append(score_attack(name="singling_out.trajectory", criterion="singling_out", cue="trajectory",
+                                    successes=last["unique"], n=last["n"], baseline=base, n_identities=n_units,
+                                    details={"p": last["p"], "time_bin": str(time_bin), "mode": "random points"}))
+        top = last["top_locations"]
+        if top["n"]:
+            attacks.append(score_attack(name="singling_out.trajectory_top", criterion="singling_out",
+                                        cue="trajectory", successes=top["unique"], n=top["n"], baseline=base,
+                                        n_identities=n_units, details={"p": last["p"], "mode": "top locations"}))
+    else:
+        skipped.append(f"singling_out.trajectory: no trajectory has {last['p']} distinct points")
+    if aux is not None:
+        a = load_sightings(aux, camera_col=camera_col, time_col=time_col, name="aux whereabouts")
+        truth = "subject" if "subject" in s.columns else None
+        if truth is None:
+            skipped.append("linkage.trajectory: the release sightings have no 'subject' ground truth beside the "
+                           "track, so links cannot be scored")
+        else:
+            attacks.append(trajectory_linkage(s, a, tolerance=tolerance, truth_col=truth))
+    return {"trajectories": {"uniqueness": uniq, "coarsening": curve, "random_state": random_state},
+            "attacks": attacks, "skipped": skipped}
