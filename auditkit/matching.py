@@ -5,7 +5,7 @@ the probe and any gallery vector of that identity (the attacker's best match), a
 ``-min(face_recognition.face_distance(gallery_of_identity, probe))``.
 
 :func:`topk_identity_search` never builds the probes x gallery distance matrix. The gallery is
-sorted by identity once; for each (probe block, gallery block) one BLAS matrix product of
+grouped by identity once; for each (probe block, gallery block) one BLAS matrix product of
 augmented vectors gives the squared distances directly::
 
     [g, 1, |g|^2] . [-2p, |p|^2, 1] = |p|^2 + |g|^2 - 2 p.g = |p - g|^2
@@ -28,7 +28,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-__all__ = ["SearchResult", "topk_identity_search", "brute_force_identity_scores"]
+__all__ = ["SearchResult", "topk_identity_search", "topk_identity_search_dask", "brute_force_identity_scores"]
 
 
 class SearchResult(NamedTuple):
@@ -95,36 +95,38 @@ def _check(probes: np.ndarray, gallery: np.ndarray, gallery_labels: Sequence[str
 
 
 def _segments(gallery_labels: Sequence[str]) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
-    """Identities (sorted), gallery order grouping them, segment starts, identity of each segment."""
+    """Identities (sorted), a gallery order in which each identity's rows are contiguous, the
+    segment starts in that order, and the identity of each segment.
+
+    Segments are ordered by length (then identity), so that a block holds long runs of
+    equal-length segments whose minima are one ``reshape(...).min(axis=1)`` each."""
     arr = np.asarray(gallery_labels)
     if arr.dtype.kind != "U":
         arr = np.asarray([str(x) for x in gallery_labels]) if len(arr) else arr.astype(str)
     identities, codes = np.unique(arr, return_inverse=True)
-    order = np.argsort(codes, kind="stable")
+    codes = codes.reshape(-1)
+    count = np.bincount(codes, minlength=len(identities))
+    order = np.lexsort((np.arange(len(codes)), codes, count[codes]))
     sc = codes[order]
     starts = np.flatnonzero(np.r_[True, sc[1:] != sc[:-1]])
     return [str(x) for x in identities], order, starts, sc[starts]
 
 
-def _segment_min_rows(D: np.ndarray, loc: np.ndarray, *, long: int = 32) -> np.ndarray:
-    """``np.minimum.reduceat(D, loc, axis=0)``, faster on row-major blocks: short segments by
-    row-wise passes (vectorised over the probes), long ones by a contiguous ``min(axis=0)``."""
+def _segment_min_rows(D: np.ndarray, loc: np.ndarray) -> np.ndarray:
+    """``np.minimum.reduceat(D, loc, axis=0)``, faster on row-major blocks: each run of
+    equal-length segments is reduced by one contiguous ``reshape(n, L, m).min(axis=1)``."""
     n = len(D)
     if len(loc) == n:
         return D
     lens = np.diff(np.r_[loc, n])
-    if (lens == lens[0]).all():
+    cuts = np.flatnonzero(np.r_[True, lens[1:] != lens[:-1], True])
+    if len(cuts) == 2:
         return D.reshape(len(loc), int(lens[0]), -1).min(axis=1)
-    out = D[loc]
-    short = lens <= long
-    for j in range(1, int(lens[short].max()) if short.any() else 1):
-        sel = np.flatnonzero(short & (lens > j))
-        if len(sel) == len(loc):
-            np.minimum(out, D[loc + j], out=out)
-        elif len(sel):
-            out[sel] = np.minimum(out[sel], D[loc[sel] + j])
-    for i in np.flatnonzero(~short):
-        out[i] = D[loc[i]:loc[i] + lens[i]].min(axis=0)
+    out = np.empty((len(loc), D.shape[1]), dtype=D.dtype)
+    for r0, r1 in zip(cuts[:-1], cuts[1:]):
+        L, a = int(lens[r0]), int(loc[r0])
+        blk = D[a:a + (r1 - r0) * L]
+        out[r0:r1] = blk if L == 1 else blk.reshape(r1 - r0, L, -1).min(axis=1)
     return out
 
 
@@ -199,6 +201,8 @@ def topk_identity_search(probes: np.ndarray, gallery: np.ndarray, gallery_labels
         P_in = P_in.reshape(0 if P_in.size == 0 else 1, -1)
     _check(P_in, G_in, gallery_labels, k)
     identities, order, starts, seg_ids = _segments(gallery_labels)
+    seg_of_id = np.empty(len(seg_ids), dtype=np.int64)
+    seg_of_id[seg_ids] = np.arange(len(seg_ids))
     n_ids, n_gal, dim = len(identities), len(G_in), G_in.shape[1]
     n_p = len(P_in)
     k = min(k, n_ids)
@@ -308,7 +312,7 @@ def topk_identity_search(probes: np.ndarray, gallery: np.ndarray, gallery_labels
         valid = cand_id < n_ids
         rows, cols = np.nonzero(valid)
         cid = cand_id[rows, cols]
-        dmin, arg = _exact_segment_min(P64, G_in, order, starts[cid], seg_len_all[cid], rows,
+        dmin, arg = _exact_segment_min(P64, G_in, order, starts[seg_of_id[cid]], seg_len_all[seg_of_id[cid]], rows,
                                        max_rows=_refine_rows(max_memory_bytes, dim))
         ex = np.full((m, kk), np.inf)
         ex[rows, cols] = dmin
@@ -332,14 +336,14 @@ def topk_identity_search(probes: np.ndarray, gallery: np.ndarray, gallery_labels
                                 max_rows=_refine_rows(max_memory_bytes, dim))
                 top_ids[ps + i], top_scores[ps + i], top_gal[ps + i] = r
         if best is not None:
-            best[ps:ps + m] = _all_identities(P64, pn2, G_in, order, starts, seg_end_all, bounds, n_ids)
+            best[ps:ps + m] = _all_identities(P64, pn2, G_in, order, starts, seg_end_all, seg_ids, bounds, n_ids)
             # the top-k entries carry the float64 distances computed from differences
             np.put_along_axis(best[ps:ps + m], top_ids[ps:ps + m], top_scores[ps:ps + m], axis=1)
     return SearchResult(identities, top_ids, top_scores, top_gal, best, n_exh)
 
 
 def _all_identities(P64: np.ndarray, pn2: np.ndarray, G: np.ndarray, order: np.ndarray, starts: np.ndarray,
-                    seg_end: np.ndarray, bounds: list[int], n_ids: int) -> np.ndarray:
+                    seg_end: np.ndarray, seg_ids: np.ndarray, bounds: list[int], n_ids: int) -> np.ndarray:
     """Every identity's score for a probe block, in float64 (``|p|^2 + |g|^2 - 2 p.g``)."""
     out = np.empty((len(P64), n_ids))
     carry = None
@@ -354,7 +358,7 @@ def _all_identities(P64: np.ndarray, pn2: np.ndarray, G: np.ndarray, order: np.n
             carry = None
         if seg_end[s1 - 1] > b:
             carry, S, s1 = S[-1].copy(), S[:-1], s1 - 1
-        out[:, s0:s1] = -np.sqrt(np.maximum(S.T, 0.0))
+        out[:, seg_ids[s0:s1]] = -np.sqrt(np.maximum(S.T, 0.0))
     return out
 
 
@@ -385,5 +389,35 @@ def _exhaustive(p: np.ndarray, G: np.ndarray, order: np.ndarray, starts: np.ndar
     n = len(starts)
     dmin, arg = _exact_segment_min(p[None, :], G, order, starts, seg_len, np.zeros(n, dtype=np.int64),
                                    max_rows=max_rows)
-    o = np.argsort(dmin, kind="stable")[:k]  # segments are in identity order already
+    o = np.lexsort((seg_ids, dmin))[:k]  # ties: smaller identity index first
     return seg_ids[o], -dmin[o], arg[o]
+
+
+def topk_identity_search_dask(probes: np.ndarray, gallery: np.ndarray, gallery_labels: Sequence[str], *,
+                              scheduler: str | None = None, jobs: int = 2, chunk_probes: int = 2048,
+                              **options) -> SearchResult:
+    """:func:`topk_identity_search` with the probes split in chunks over a Dask cluster.
+
+    The gallery and its labels are sent to every worker once (``scatter(broadcast=True)``);
+    each chunk of ``chunk_probes`` probes is an independent exact search, so the result is
+    identical to the single-process one. ``scheduler``: address of a running scheduler, else a
+    local cluster of ``jobs`` worker processes (see :func:`auditkit.executors.dask_client`).
+    ``options`` are passed to :func:`topk_identity_search` (``k``, ``max_memory_bytes``...).
+    """
+    from .executors import dask_client
+
+    P = np.asarray(probes)
+    if chunk_probes < 1:
+        raise ValueError(f"chunk_probes must be >= 1, got {chunk_probes!r}")
+    _check(P.reshape(len(P), -1), np.asarray(gallery), gallery_labels, options.get("k", 10))
+    client = dask_client(scheduler=scheduler, jobs=jobs)
+    g_fut = client.scatter(np.asarray(gallery), broadcast=True)
+    l_fut = client.scatter(np.asarray(gallery_labels).astype(str), broadcast=True)
+    futs = [client.submit(topk_identity_search, P[s:s + chunk_probes], g_fut, l_fut, pure=False, **options)
+            for s in range(0, max(len(P), 1), chunk_probes)]
+    parts = client.gather(futs)
+    best = [p.best for p in parts]
+    return SearchResult(parts[0].identities,
+                        np.concatenate([p.top_ids for p in parts]), np.concatenate([p.top_scores for p in parts]),
+                        np.concatenate([p.top_gallery for p in parts]),
+                        None if best[0] is None else np.concatenate(best), sum(p.n_exhaustive for p in parts))
