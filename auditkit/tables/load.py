@@ -207,10 +207,10 @@ def infer_column(s: pd.Series, *, name: str) -> tuple[pd.Series, ColumnInfo, lis
             return parsed, ColumnInfo(name, "date", int(parsed.nunique()), n_missing, chosen), warn
     distinct = int(strs.nunique())
     mean_len = float(strs.str.len().mean())
-    multiword = float(strs.str.contains(r"\s\S+\s").mean())
+    multiword = float((strs.str.count(r"[^\W\d_]{2,}") >= 3).mean())
     if mean_len > TEXT_MEAN_LENGTH or (multiword > 0.5 and distinct / len(strs) > 0.5 and len(strs) >= 20):
         info = ColumnInfo(name, "text", distinct, n_missing,
-                          note=f"free text (mean length {mean_len:.0f} characters, {distinct} distinct values)")
+                          note=f"mean length {mean_len:.0f} characters, {distinct} distinct values")
         return s.astype(object), info, warn
     return s.astype(object), ColumnInfo(name, "categorical", distinct, n_missing), warn
 
