@@ -25,7 +25,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 from PIL import Image
-from sklearn.decomposition import PCA
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
 from ..result import Skipped
@@ -224,6 +223,29 @@ def load_sequences(root: str | Path, *, frame_width: int = USF_FRAME_WIDTH
     return seqs, skipped
 
 
+def _pca(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean, principal axes (rows, by decreasing variance, sign fixed) and their variances.
+
+    Uses the smaller of the two Gram matrices (exact, and much faster than an SVD of a wide
+    matrix when there are fewer samples than pixels).
+    """
+    mean = X.mean(axis=0)
+    Xc = X - mean
+    n, d = Xc.shape
+    if n < d:
+        lam, U = np.linalg.eigh(Xc @ Xc.T)
+        keep = lam > max(lam.max(), 0) * 1e-10
+        lam, U = lam[keep][::-1], U[:, keep][:, ::-1]
+        comps = (Xc.T @ U / np.sqrt(lam)).T
+    else:
+        lam, V = np.linalg.eigh(Xc.T @ Xc)
+        keep = lam > max(lam.max(), 0) * 1e-10
+        lam, comps = lam[keep][::-1], V[:, keep][:, ::-1].T
+    sign = np.sign(comps[np.arange(len(comps)), np.abs(comps).argmax(axis=1)])
+    comps = comps * sign[:, None]
+    return mean, comps, lam / max(n - 1, 1)
+
+
 class GaitModel:
     """PCA + LDA on flattened GEIs, fitted on gallery identities only.
 
@@ -231,7 +253,8 @@ class GaitModel:
     ----------
     pca_variance : fraction of variance PCA keeps (capped at ``n_samples - n_classes``
         components so that LDA's within-class scatter is non-singular).
-    random_state : seed for PCA's randomised solver when it is used.
+    random_state : accepted for the common attack interface; PCA (exact, via the Gram
+        matrix) and LDA are deterministic, so it never changes the result.
     """
 
     def __init__(self, *, pca_variance: float = 0.95, random_state: int | None = 0) -> None:
@@ -239,7 +262,7 @@ class GaitModel:
             raise ValueError(f"pca_variance must be in (0, 1], got {pca_variance!r}")
         self.pca_variance = pca_variance
         self.random_state = random_state
-        self.pca_: PCA | None = None
+        self.components_: np.ndarray | None = None
 
     @staticmethod
     def _flat(geis: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
@@ -261,13 +284,13 @@ class GaitModel:
             raise ValueError(f"need at least 2 gallery identities, got {len(classes)}")
         # LDA needs a non-singular within-class scatter: at most n - c PCA components
         max_comp = max(1, min(X.shape[1], len(X) - len(classes) if len(X) > len(classes) else len(X) - 1))
-        full = PCA(svd_solver="full", random_state=self.random_state).fit(X)
-        cum = np.cumsum(full.explained_variance_ratio_)
+        mean, comps, var = _pca(X)
+        cum = np.cumsum(var) / var.sum()
         k = int(np.searchsorted(cum, self.pca_variance - 1e-12) + 1)
         k = max(1, min(k, max_comp, len(cum)))
         self.n_pca_ = k
-        self.pca_ = PCA(n_components=k, svd_solver="full", random_state=self.random_state).fit(X)
-        Z = self.pca_.transform(X)
+        self.mean_, self.components_ = mean, comps[:k]
+        Z = (X - mean) @ self.components_.T
         if len(X) > len(classes):
             self.lda_ = LinearDiscriminantAnalysis(solver="eigen", shrinkage=None).fit(Z, y)
         else:  # one sample per identity: no within-class scatter, keep the PCA space
@@ -284,9 +307,9 @@ class GaitModel:
 
     def transform(self, geis: np.ndarray) -> np.ndarray:
         """Unit-norm embedding of GEIs in the PCA + LDA space."""
-        if self.pca_ is None:
+        if self.components_ is None:
             raise RuntimeError("GaitModel is not fitted: call fit(geis, labels) first")
-        return self._embed(self.pca_.transform(self._flat(geis)))
+        return self._embed((self._flat(geis) - self.mean_) @ self.components_.T)
 
     def similarity(self, probe_geis: np.ndarray, gallery_geis: np.ndarray | None = None) -> np.ndarray:
         """Cosine similarities in the embedding (higher = more similar).
