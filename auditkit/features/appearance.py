@@ -296,6 +296,8 @@ class AppearanceMetric:
         V /= np.linalg.norm(V, axis=0, keepdims=True)
         ci = V.T @ intra_r @ V
         ce = V.T @ extra @ V + ridge * np.eye(m)
+        self.intra_cov_, self.extra_cov_ = intra, extra  # in the working space (see basis_)
+        self.basis_ = basis
         self.kernel_ = np.linalg.inv(ci) - np.linalg.inv(ce)
         self.kernel_ = 0.5 * (self.kernel_ + self.kernel_.T)
         self.projection_ = V if basis is None else basis @ V
