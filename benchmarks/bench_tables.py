@@ -88,10 +88,10 @@ def naive_linkage(rel, aux) -> float:
 def run_case(case: str, n: int) -> dict:
     t_import = time.perf_counter()
     import pandas as pd  # noqa: F401
+    import sklearn.neighbors  # noqa: F401  (imported lazily by the search; timed apart, as an import)
 
     from auditkit.tables import load_table, run_table_audit
     from auditkit.tables.attacks import exact_linkage, nearest_linkage
-    import sklearn.neighbors  # noqa: F401  (imported lazily by the search; timed apart, as an import)
 
     idle_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     out: dict = {"case": case, "n": n, "import_s": time.perf_counter() - t_import, "idle_rss_mb": idle_rss}
@@ -174,8 +174,10 @@ def main() -> None:
     print(table)
     if args.readme:
         import os
-        cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "?") \
-            if os.path.exists("/proc/cpuinfo") else platform.processor()
+        cpu = platform.processor() or "?"
+        if os.path.exists("/proc/cpuinfo"):
+            with open("/proc/cpuinfo") as fh:
+                cpu = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), cpu)
         import numpy
         import pandas
         import sklearn

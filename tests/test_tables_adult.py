@@ -2,10 +2,8 @@
 (../shared/datasets/uci_adult, see its SOURCE.md). Skipped when the shared data are absent."""
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import shared_dataset
 
 from auditkit.tables import load_table, run_table_audit
@@ -45,8 +43,7 @@ def test_control_is_disjoint_and_sizeable(adult):
     assert 3000 < len(ctl) < 9758
 
 
-def test_k_measured_exactly_and_prosecutor_highest_risk_is_one_over_k(audits, adult):
-    _, releases, _ = adult
+def test_k_measured_exactly_and_prosecutor_highest_risk_is_one_over_k(audits):
     for k, a in audits.items():
         t = a.tables
         assert t["k_anonymity"] == k
@@ -92,7 +89,7 @@ def test_linkage_with_reconstructed_ground_truth_matches_expectation(adult):
 
 
 def test_singling_out_and_inference_use_the_control(audits):
-    for k, a in audits.items():
+    for a in audits.values():
         inf = next(x for x in a.attacks if x.name == f"inference.{SENSITIVE}")
         assert inf.metrics["control"] is not None and inf.metrics["n"] == 1000
         assert inf.metrics["success_rate"] > inf.metrics["baseline"]

@@ -8,21 +8,30 @@ list of :class:`~auditkit.result.AttackResult` for its ``attacks``.
 """
 from __future__ import annotations
 
-import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import pandas as pd
 
 from ..result import AttackResult, to_jsonable
 from .attacks import exact_linkage, inference, nearest_linkage, singling_out
 from .load import LoadedTable, TableError, load_table, prepare_table, require_columns
-from .risk_measures import (class_size_summary, class_sizes, explain_uniqueness, k_anonymity, l_diversity,
-                            reidentification_risks, suggest_qi, t_closeness, uniqueness)
+from .risk_measures import (
+    class_size_summary,
+    class_sizes,
+    explain_uniqueness,
+    k_anonymity,
+    l_diversity,
+    reidentification_risks,
+    suggest_qi,
+    t_closeness,
+    uniqueness,
+)
 from .trajectories import trajectory_audit
 
-__all__ = ["TableAudit", "run_table_audit", "trajectory_audit", "TableError", "load_table", "prepare_table"]
+__all__ = ["TableAudit", "TableError", "load_table", "prepare_table", "run_table_audit", "trajectory_audit"]
 
 TableLike = "str | Path | pd.DataFrame | LoadedTable"
 

@@ -22,8 +22,9 @@ the residual (:func:`auditkit.stats.advantage_interval`); when the reference is 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,8 +34,17 @@ from ..stats import advantage_interval, residual_risk, wilson_interval
 from .load import TableError, numeric_view
 from .risk_measures import joint_class_ids
 
-__all__ = ["MixedEncoding", "encode_mixed", "gower_nearest", "exact_linkage", "nearest_linkage",
-           "singling_out", "inference", "score_attack", "gower_distance_rows"]
+__all__ = [
+    "MixedEncoding",
+    "encode_mixed",
+    "exact_linkage",
+    "gower_distance_rows",
+    "gower_nearest",
+    "inference",
+    "nearest_linkage",
+    "score_attack",
+    "singling_out",
+]
 
 _EPS = 1e-9
 NUMERIC_KINDS = ("numeric", "date")
@@ -210,7 +220,7 @@ def gower_nearest(q: MixedEncoding, c: MixedEncoding, *, brute_cells: int = 4_00
             for j, m, t in zip(idx, dm, tl):
                 dmin[j] = m
                 ties[j] = t.astype(np.int64)
-    return dmin, ties, int(len(todo))
+    return dmin, ties, len(todo)
 
 
 # ---------------------------------------------------------------- linkage
@@ -232,9 +242,9 @@ def _linkage_result(name: str, probs: np.ndarray, truth: np.ndarray | None, n_au
     n = len(probs)
     if truth is None:
         baseline = 1.0 / n_aux
-        notes = notes + ["no ground-truth identities: success is the expected rate of a uniform pick among "
-                         "the closest auxiliary records, assuming each released person is among them "
-                         "(the prosecutor scenario; an upper bound when that is not certain)"]
+        notes = [*notes, ("no ground-truth identities: success is the expected rate of a uniform pick among "
+                          "the closest auxiliary records, assuming each released person is among them "
+                          "(the prosecutor scenario; an upper bound when that is not certain)")]
     else:
         present = float(np.mean(truth >= 0)) if n else 0.0
         baseline = present / n_aux
@@ -494,7 +504,7 @@ def singling_out(release: pd.DataFrame, targets: pd.DataFrame, cols: Sequence[st
     return score_attack(name=name, criterion="singling_out", successes=succ, n=n, baseline=base,
                         control_successes=csucc, control_n=n if csucc is not None else None,
                         n_identities=len(tgt), notes=notes,
-                        details={"columns": cols, "n_cols": k, "n_targets": int(len(tgt)),
+                        details={"columns": cols, "n_cols": k, "n_targets": len(tgt),
                                  "baseline_queries": len(rand),
                                  "baseline_note": "random predicates: a measured rate, used as exact"})
 

@@ -7,16 +7,25 @@ go on (a date column read with one of several possible formats, for instance).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 __all__ = [
-    "TableError", "ColumnInfo", "LoadedTable", "MISSING_VALUES", "DATE_FORMATS",
-    "load_table", "prepare_table", "infer_column", "detect_direct_identifiers", "require_columns",
+    "DATE_FORMATS",
+    "MISSING_VALUES",
+    "ColumnInfo",
+    "LoadedTable",
+    "TableError",
+    "detect_direct_identifiers",
+    "infer_column",
+    "load_table",
+    "prepare_table",
+    "require_columns",
 ]
 
 #: Cell values read as missing (after stripping surrounding blanks).

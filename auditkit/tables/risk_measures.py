@@ -19,7 +19,8 @@ References
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,8 +29,17 @@ from scipy import sparse
 from .load import LoadedTable
 
 __all__ = [
-    "joint_class_ids", "class_ids", "class_sizes", "k_anonymity", "uniqueness", "l_diversity",
-    "t_closeness", "reidentification_risks", "class_size_summary", "suggest_qi", "explain_uniqueness",
+    "class_ids",
+    "class_size_summary",
+    "class_sizes",
+    "explain_uniqueness",
+    "joint_class_ids",
+    "k_anonymity",
+    "l_diversity",
+    "reidentification_risks",
+    "suggest_qi",
+    "t_closeness",
+    "uniqueness",
 ]
 
 
@@ -132,7 +142,7 @@ def t_closeness(df: pd.DataFrame, qi: Sequence[str], sensitive: str, *, ordered:
     """
     if ordered is None:
         ordered = bool(pd.api.types.is_numeric_dtype(df[sensitive]))
-    m, uniq = _class_value_matrix(df, qi, sensitive, sort_values=ordered)
+    m, _ = _class_value_matrix(df, qi, sensitive, sort_values=ordered)
     n_vals = m.shape[1]
     totals = np.asarray(m.sum(axis=1)).ravel()
     q = np.asarray(m.sum(axis=0)).ravel() / totals.sum()
@@ -224,7 +234,7 @@ def class_size_summary(sizes_per_record: np.ndarray) -> dict[str, Any]:
         hist.append({"size": f"{lo}" if lo == hi else (f"{lo}-{hi}" if hi else f"{lo}+"),
                      "classes": int(n_classes_by_size[sel].sum()), "records": int(cls[s_vals[sel]].sum())})
     median_class = float(np.median(np.repeat(s_vals, n_classes_by_size)))
-    return {"n_records": int(len(sizes)), "n_classes": n_classes, "min": int(s_vals.min()),
+    return {"n_records": len(sizes), "n_classes": n_classes, "min": int(s_vals.min()),
             "median": median_class, "mean": float(len(sizes) / n_classes), "max": int(s_vals.max()),
             "histogram": hist}
 
@@ -293,7 +303,7 @@ def suggest_qi(table: LoadedTable, *, exclude: Sequence[str] = (), max_qi: int =
         key, current = best_key.astype(np.int64), best_u
     for c in cands:
         if c not in chosen and c not in reasons:
-            reasons[c] = "not suggested: adds less than {:.1%} uniqueness to the chosen set".format(min_gain)
+            reasons[c] = f"not suggested: adds less than {min_gain:.1%} uniqueness to the chosen set"
     return chosen, reasons
 
 
@@ -312,9 +322,9 @@ def explain_uniqueness(df: pd.DataFrame, qi: Sequence[str]) -> dict[str, Any]:
         rows.append({"attribute": col, "unique_alone": uniqueness(df, [col]), "unique_without": without,
                      "contribution": total - without})
     rows.sort(key=lambda r: -r["contribution"])
-    n_unique = int(round(total * n))
-    words = [f"{total:.1%} of records ({n_unique} of {n}) are unique on the {len(qi)} quasi-identifier(s) "
-             f"{', '.join(qi)}: anyone who knows these values about such a person finds their record."]
+    n_unique = round(total * n)
+    words = [(f"{total:.1%} of records ({n_unique} of {n}) are unique on the {len(qi)} quasi-identifier(s) "
+              f"{', '.join(qi)}: anyone who knows these values about such a person finds their record.")]
     if n_unique == 0:
         words.append("No record is unique on them.")
     else:

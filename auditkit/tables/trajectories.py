@@ -13,7 +13,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,7 +24,7 @@ from ..stats import wilson_interval
 from .attacks import score_attack
 from .load import LoadedTable, TableError, prepare_table, require_columns
 
-__all__ = ["load_sightings", "trajectory_uniqueness", "coarsening_curve", "trajectory_linkage", "trajectory_audit"]
+__all__ = ["coarsening_curve", "load_sightings", "trajectory_audit", "trajectory_linkage", "trajectory_uniqueness"]
 
 DEFAULT_BINS = ("1min", "5min", "15min", "1h", "6h", "1D")
 
@@ -131,14 +132,14 @@ def _top_unique(s: pd.DataFrame, p: int, camera_map: dict[str, str] | None) -> t
     cams = s["camera"] if camera_map is None else s["camera"].map(lambda c: camera_map.get(c, c))
     counts = pd.DataFrame({"unit": s["unit"], "camera": cams}).value_counts().reset_index(name="n")
     counts = counts.sort_values(["unit", "n", "camera"], ascending=[True, False, True])
-    visited = counts.groupby("unit")["camera"].apply(frozenset)
     top = counts.groupby("unit").head(p).groupby("unit")["camera"].apply(frozenset)
     top = top[top.map(len) >= p]
+    holders_of = {cam: set(g) for cam, g in counts.groupby("camera")["unit"]}  # camera -> units seen there
     uniq = 0
-    vis = list(visited.items())
-    for u, tset in top.items():
-        holders = sum(1 for _, v in vis if tset <= v)
-        uniq += int(holders == 1)
+    for tset in top.to_numpy():
+        lists = sorted((holders_of[c] for c in tset), key=len)
+        holders = set.intersection(*lists)
+        uniq += int(len(holders) == 1)
     return uniq, len(top)
 
 
@@ -238,7 +239,7 @@ def trajectory_linkage(release: pd.DataFrame, aux: pd.DataFrame, *, tolerance: s
     baseline = float(np.mean(base)) if base else 0.0
     return score_attack(name="linkage.trajectory", criterion="linkability", cue="trajectory",
                         successes=float(probs_a.sum()), n=len(persons), baseline=baseline, n_identities=n_tracks,
-                        identification=True, details={"tolerance_s": tol, "aux_points": int(len(a)),
+                        identification=True, details={"tolerance_s": tol, "aux_points": len(a),
                                                       "tracks": n_tracks,
                                                       "persons_with_any_match": int(scores["unit_a"].nunique())})
 
