@@ -407,8 +407,9 @@ def test_trajectory_uniqueness_hand_computed():
     s = load_sightings(_sightings())
     u = trajectory_uniqueness(s, p_values=(1, 3), time_bin="1h", n_samples=1000)
     by = {r["p"]: r for r in u["by_p"]}
-    # p=3: t1 and t2 have 3 points each and no one else holds all three -> both unique
-    assert by[3]["n"] == 2 and by[3]["rate"] == 1.0
+    # p=3: t1 and t2 have 3 points each and no one else holds all three -> both unique;
+    # t3 has one point, attacked with it, and shares it -> not unique
+    assert by[3]["n"] == 3 and by[3]["unique"] == 2 and by[3]["fewer_points"] == 1
     # p=1: points (A,8h) shared by t1,t2; (B,9h) by all; (C,10h) only t1; (D,11h) only t2; t3's one point is shared.
     # exact expectation with all 3 units evaluated: t1 unique w.p. 1/3, t2 1/3, t3 0 -> 2/9
     assert by[1]["n"] == 3

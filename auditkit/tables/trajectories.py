@@ -111,13 +111,14 @@ def _unique_given(pairs_u: np.ndarray, pairs_p: np.ndarray, n_units: int, p: int
                     break
             uniq += int(len(cand) == 1)
         return uniq, n_samples
-    eligible = [u for u, pts in unit_pts.items() if len(pts) >= p]
+    eligible = list(unit_pts)
     if not eligible:
         return 0, 0
     chosen = eligible if len(eligible) <= n_samples else list(rng.choice(eligible, size=n_samples, replace=False))
     uniq = 0
     for u in chosen:
-        pts = rng.choice(unit_pts[int(u)], size=p, replace=False)
+        own = unit_pts[int(u)]
+        pts = rng.choice(own, size=min(p, len(own)), replace=False)
         lists = sorted((posting[int(q)] for q in pts), key=len)
         cand = lists[0]
         for other in lists[1:]:
@@ -148,8 +149,10 @@ def trajectory_uniqueness(sightings: pd.DataFrame, *, p_values: Sequence[int] = 
                           camera_map: dict[str, str] | None = None, random_state: int = 0) -> dict[str, Any]:
     """Fraction of trajectories unique given ``p`` known points, random and top locations.
 
-    ``sightings``: the output of :func:`load_sightings`. Trajectories with fewer than ``p``
-    distinct points are not evaluated at that ``p`` (their count is reported). Each rate carries
+    ``sightings``: the output of :func:`load_sightings`. A trajectory with fewer than ``p``
+    distinct points is attacked with all of them (so every trajectory counts at every ``p`` and
+    every coarsening; ``fewer_points`` says how many had fewer than ``p``). Top locations are
+    only defined for trajectories seen at ``p`` distinct cameras or more. Each rate carries
     its Wilson interval and ``n``; ``baseline`` is the fraction of ``p`` points drawn at random
     from all points that single out exactly one trajectory.
     """
@@ -161,7 +164,8 @@ def trajectory_uniqueness(sightings: pd.DataFrame, *, p_values: Sequence[int] = 
         u, n = _unique_given(pu, pp, len(units), p, n_samples, rng, random_points=False)
         bu, bn = _unique_given(pu, pp, len(units), p, n_samples, rng, random_points=True)
         tu, tn = _top_unique(sightings, p, camera_map)
-        rows.append({"p": int(p), "n": n, "unique": u, "rate": u / n if n else math.nan,
+        n_pts = np.bincount(pu, minlength=len(units))
+        rows.append({"p": int(p), "n": n, "unique": u, "fewer_points": int(np.sum(n_pts < p)), "rate": u / n if n else math.nan,
                      "ci": wilson_interval(u, n), "baseline": bu / bn if bn else math.nan, "baseline_n": bn,
                      "top_locations": {"n": tn, "unique": tu, "rate": tu / tn if tn else math.nan,
                                        "ci": wilson_interval(tu, tn)}})
@@ -191,7 +195,12 @@ def coarsening_curve(sightings: pd.DataFrame, *, p: int = 4, bins: Sequence[str 
             pts.append({"time_bin": str(b), "n": n, "rate": u / n if n else math.nan, "ci": ci})
             if needed is None and n and ci[1] <= target:
                 needed = str(b)
-        curves.append({"space": label, "points": pts, "strength_needed": needed})
+        note = None
+        if needed is None and pts and pts[-1]["n"]:
+            note = (f"no tried coarsening brings the 95% upper bound on uniqueness to {target:.0%} or below "
+                    f"(with n = {pts[-1]['n']} trajectories the bound cannot go below "
+                    f"{wilson_interval(0, pts[-1]['n'])[1]:.1%} even with no unique one)")
+        curves.append({"space": label, "points": pts, "strength_needed": needed, "note": note})
     return {"p": p, "target": target, "curves": curves}
 
 
@@ -286,3 +295,45 @@ def trajectory_audit(sightings: Any, *, aux: Any = None, unit_col: str | None = 
             attacks.append(trajectory_linkage(s, a, tolerance=tolerance, truth_col=truth))
     return {"trajectories": {"uniqueness": uniq, "coarsening": curve, "random_state": random_state},
             "attacks": attacks, "skipped": skipped}
+
+
+def sightings_from_boxes(boxes: pd.DataFrame, *, fps: float, frame_size: tuple[int, int], grid: tuple[int, int] = (4, 3),
+                         camera: str = "camera", unit_col: str = "track", frame_col: str = "frame",
+                         box_cols: Sequence[str] = ("x", "y", "w", "h"), camera_col: str | None = None
+                         ) -> pd.DataFrame:
+    """Sightings from person boxes of a video release: one row per box, ``camera`` = camera and zone.
+
+    A box's zone is the cell of a ``grid`` = (columns, rows) over the frame that holds its foot
+    point (bottom centre), so trajectories inside one camera have a spatial part; ``timestamp``
+    is ``frame / fps`` seconds. Feed the result to :func:`trajectory_audit` (with
+    ``camera_maps=zone_maps(...)`` for the space-coarsening what-if).
+    """
+    if fps <= 0:
+        raise TableError(f"fps must be > 0, got {fps!r}")
+    require_columns(boxes, [unit_col, frame_col, *box_cols], role="box", name="boxes")
+    x, y, w, h = (pd.to_numeric(boxes[c], errors="coerce").to_numpy(float) for c in box_cols)
+    W, H = frame_size
+    gx = np.clip(((x + w / 2) / W * grid[0]).astype(int), 0, grid[0] - 1)
+    gy = np.clip(((y + h) / H * grid[1]).astype(int), 0, grid[1] - 1)
+    cams = boxes[camera_col].astype(str).to_numpy() if camera_col else np.full(len(boxes), camera)
+    zone = [f"{c}:{a},{b}" for c, a, b in zip(cams, gx, gy)]
+    out = pd.DataFrame({"track": boxes[unit_col].astype(str).to_numpy(), "camera": zone,
+                        "timestamp": pd.to_numeric(boxes[frame_col]).to_numpy(float) / fps})
+    if "subject" in boxes.columns:
+        out["subject"] = boxes["subject"].astype(str).to_numpy()
+    return out
+
+
+def zone_maps(sightings: pd.DataFrame, grid: tuple[int, int], coarser: Sequence[tuple[int, int]]
+              ) -> dict[str, dict[str, str]]:
+    """Camera maps merging the zones of :func:`sightings_from_boxes` into coarser grids
+    (``(1, 1)`` = the whole camera view), for :func:`coarsening_curve`'s space axis."""
+    maps: dict[str, dict[str, str]] = {}
+    for cg in coarser:
+        m = {}
+        for z in pd.unique(sightings["camera"]):
+            cam, _, cell = str(z).rpartition(":")
+            a, b = (int(v) for v in cell.split(","))
+            m[z] = f"{cam}:{a * cg[0] // grid[0]},{b * cg[1] // grid[1]}"
+        maps[f"zones {cg[0]}x{cg[1]}"] = m
+    return maps
