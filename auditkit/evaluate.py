@@ -26,7 +26,7 @@ from .result import AttackResult, Skipped
 from .scores import ScoreMatrix
 from .stats import advantage, advantage_interval, wilson_interval
 
-__all__ = ["evaluate_reid", "evaluate_gait", "read_reid_manifest"]
+__all__ = ["evaluate_gait", "evaluate_reid", "read_reid_manifest"]
 
 _CMC_MAX = 50
 
@@ -185,15 +185,15 @@ def evaluate_reid(manifest_csv: str | Path, *, repeats: int = 10, random_state: 
         "n_probes_per_split": n_probes, "repeats": repeats,
     }
     notes = [
-        f"Protocol: {len(usable)} subjects seen by both cameras; {repeats} random splits of "
+        (f"Protocol: {len(usable)} subjects seen by both cameras; {repeats} random splits of "
         f"{n_train} training / {len(usable) - n_train} test subjects (seed {random_state}); "
         f"metric learned on the training subjects only; probe camera {probe_camera!r}, "
-        f"gallery camera {gallery_camera!r}.",
-        f"rank1 is the mean over splits (std {summary['rank1']['std']:.3f}, range "
+        f"gallery camera {gallery_camera!r}."),
+        (f"rank1 is the mean over splits (std {summary['rank1']['std']:.3f}, range "
         f"{summary['rank1']['min']:.3f}-{summary['rank1']['max']:.3f}); its interval is Wilson "
-        f"with n = {n_probes} probes (one split), since the splits reuse the same people.",
-        f"Descriptor {DESCRIPTOR_VERSION} (LOMO max-occurrence HSV + SILTP, LAB stripes); "
-        "metric XQDA.",
+        f"with n = {n_probes} probes (one split), since the splits reuse the same people."),
+        (f"Descriptor {DESCRIPTOR_VERSION} (LOMO max-occurrence HSV + SILTP, LAB stripes); "
+        "metric XQDA."),
     ]
     if skipped:
         notes.append(f"{len(skipped)} file(s) not used (see skipped).")
@@ -273,12 +273,12 @@ def evaluate_gait(gallery_dir: str | Path, probe_dir: str | Path, *, random_stat
         mated_top = sm.scores[sm.mated_mask()].max(axis=1)
         open_set["mated_top_score"] = _spread(mated_top.tolist()) if n_mated else None
     notes = [
-        f"Gallery {len(g_seqs)} sequences of {sm.n_identities} subjects; probe {len(p_seqs)} "
+        (f"Gallery {len(g_seqs)} sequences of {sm.n_identities} subjects; probe {len(p_seqs)} "
         f"sequences ({n_mated} of gallery subjects, {n_imp} of subjects absent from the "
-        f"gallery, scored as impostors only). Each sequence is scored on its own.",
-        f"GEI {size[0]}x{size[1]}; PCA keeping {pca_variance:.0%} of the variance "
+        f"gallery, scored as impostors only). Each sequence is scored on its own."),
+        (f"GEI {size[0]}x{size[1]}; PCA keeping {pca_variance:.0%} of the variance "
         f"({model.n_pca_} components) then LDA, fitted on the gallery only; cosine similarity "
-        "to each gallery subject's mean.",
+        "to each gallery subject's mean."),
     ]
     if n_mated == 0:
         notes.append("No probe subject is in the gallery: no closed-set rank can be scored.")

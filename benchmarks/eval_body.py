@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -31,12 +32,13 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=10, help="VIPeR random splits (default 10)")
     ap.add_argument("--seed", type=int, default=0, help="random_state (default 0)")
     ap.add_argument("--sets", nargs="*", default=list("ABCDEFG"),
-                    help="USF probe sets (default A-G)")
+                    help="USF probe sets (default A-G; sets absent from the shared folder are skipped)")
     ap.add_argument("--pca-variance", type=float, default=0.95,
                     help="gait PCA variance kept (default 0.95)")
     ap.add_argument("--skip-viper", action="store_true", help="only USF")
     ap.add_argument("--json", type=Path, default=None, help="write all figures here")
     args = ap.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # progress visible when redirected
     out: dict = {}
 
     if not args.skip_viper:
@@ -64,6 +66,9 @@ def main() -> None:
     out["usf"] = {}
     t0 = time.perf_counter()
     for name in args.sets:
+        if not (usf / f"probe_{name}").is_dir():
+            print(f"(USF probe set {name}: {usf / f'probe_{name}'} not found, skipped)")
+            continue
         r = evaluate_gait(usf / "gallery", usf / f"probe_{name}", random_state=args.seed,
                           pca_variance=args.pca_variance)
         m = r["attack"].metrics

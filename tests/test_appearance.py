@@ -6,15 +6,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import shared_dataset
 from PIL import Image
 
 from auditkit.evaluate import evaluate_reid
 from auditkit.features import appearance as app
-from auditkit.features.appearance import (AppearanceMetric, appearance_descriptor,
-                                          appearance_features, descriptor_layout)
+from auditkit.features.appearance import (
+    AppearanceMetric,
+    appearance_descriptor,
+    descriptor_layout,
+)
 from auditkit.result import AttackResult
-from conftest import shared_dataset
-
 
 # ------------------------------------------------------------------ synthetic pedestrians
 

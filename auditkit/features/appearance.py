@@ -28,8 +28,14 @@ import cv2
 import numpy as np
 from scipy import linalg
 
-__all__ = ["CANONICAL_SIZE", "appearance_descriptor", "appearance_features", "descriptor_layout",
-           "AppearanceMetric", "DESCRIPTOR_VERSION"]
+__all__ = [
+    "CANONICAL_SIZE",
+    "DESCRIPTOR_VERSION",
+    "AppearanceMetric",
+    "appearance_descriptor",
+    "appearance_features",
+    "descriptor_layout",
+]
 
 #: (height, width) every crop is resized to.
 CANONICAL_SIZE = (128, 48)

@@ -29,9 +29,19 @@ from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
 from ..result import Skipped
 
-__all__ = ["GEI_SIZE", "USF_FRAME_WIDTH", "GaitSequence", "normalise_silhouette",
-           "width_signal", "estimate_gait_period", "gait_cycles", "gait_energy_image",
-           "load_usf_strip", "load_sequences", "GaitModel"]
+__all__ = [
+    "GEI_SIZE",
+    "USF_FRAME_WIDTH",
+    "GaitModel",
+    "GaitSequence",
+    "estimate_gait_period",
+    "gait_cycles",
+    "gait_energy_image",
+    "load_sequences",
+    "load_usf_strip",
+    "normalise_silhouette",
+    "width_signal",
+]
 
 #: (height, width) of a normalised silhouette and of a GEI.
 GEI_SIZE = (64, 44)
@@ -71,13 +81,13 @@ def normalise_silhouette(sil: np.ndarray, *, size: tuple[int, int] = GEI_SIZE) -
     cols = np.flatnonzero(m.any(axis=0))
     box = m[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].astype(np.float32)
     h, w = box.shape
-    new_w = max(1, int(round(w * H / h)))
+    new_w = max(1, round(w * H / h))
     scaled = cv2.resize(box, (new_w, H), interpolation=cv2.INTER_LINEAR)
     mass = scaled.sum(axis=0)
     cx = float((mass * np.arange(new_w)).sum() / mass.sum()) if mass.sum() > 0 else new_w / 2
     out = np.zeros((H, W), dtype=np.float32)
     # place column j of `scaled` at column j - cx + W/2 of `out`
-    shift = int(round(W / 2.0 - cx))
+    shift = round(W / 2.0 - cx)
     src0, dst0 = max(0, -shift), max(0, shift)
     n = min(new_w - src0, W - dst0)
     if n > 0:
