@@ -14,6 +14,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 from auditkit.evaluate import evaluate_gait, evaluate_reid
@@ -58,7 +59,8 @@ def main() -> None:
               f"{_pct(m['rank20'])} | {_pct(m['map'])} | {_pct(m['chance_rank1'])} | "
               f"{_pct(m['rank1_ci'][0])}-{_pct(m['rank1_ci'][1])} | "
               f"{_pct(m['rank1_ci_pooled'][0])}-{_pct(m['rank1_ci_pooled'][1])} |\n")
-        out["viper"] = {k: v for k, v in r.items() if k != "attack"}
+        out["viper"] = {k: v for k, v in r.items() if k not in ("attack", "skipped")}
+        out["viper"]["skipped"] = [asdict(x) for x in r["skipped"]]
         out["viper"]["attack"] = r["attack"].to_dict()
 
     usf = args.shared / "usf_gait_silhouettes" / "png"
@@ -80,7 +82,8 @@ def main() -> None:
                     f"({_pct(m['rank5_ci'][0])}-{_pct(m['rank5_ci'][1])}) | {_pct(m['map'])} | "
                     f"{_pct(m['chance_rank1'])} | "
                     f"{_pct(d10['dir']) + ' @ ' + _pct(d10['fpir']) if d10 else '-'} |")
-        out["usf"][name] = {k: v for k, v in r.items() if k not in ("attack", "score_matrix")}
+        out["usf"][name] = {k: v for k, v in r.items() if k not in ("attack", "score_matrix", "skipped")}
+        out["usf"][name]["skipped"] = [asdict(x) for x in r["skipped"]]
         out["usf"][name]["attack"] = r["attack"].to_dict()
     dt = time.perf_counter() - t0
     print(f"### USF HumanID gait (gallery 731 cycles / 71 subjects; PCA {args.pca_variance:.0%} + "
@@ -90,7 +93,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
     if args.json:
-        args.json.write_text(json.dumps(to_jsonable(out), indent=1, default=str))
+        args.json.write_text(json.dumps(to_jsonable(out), indent=1))
 
 
 if __name__ == "__main__":
