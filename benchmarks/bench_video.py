@@ -29,16 +29,21 @@ import time
 from pathlib import Path
 
 import cv2
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from auditkit.data.video import iter_frames, iter_image_frames, probe_video  # noqa: E402
-from auditkit.features.leaks import FaceLeakScanner, attribute_leaks, tracks_exposed  # noqa: E402
-from auditkit.features.mot_eval import detection_metrics, detections_to_table, mot_metrics, read_mot, tracks_to_table  # noqa: E402
-from auditkit.features.people import BackgroundSubtractionDetector, HogPeopleDetector  # noqa: E402
-from auditkit.features.tracking import Tracker  # noqa: E402
+from auditkit.data.video import iter_frames, iter_image_frames, probe_video
+from auditkit.features.leaks import FaceLeakScanner, attribute_leaks, tracks_exposed
+from auditkit.features.mot_eval import (
+    detection_metrics,
+    detections_to_table,
+    mot_metrics,
+    read_mot,
+    tracks_to_table,
+)
+from auditkit.features.people import BackgroundSubtractionDetector, HogPeopleDetector
+from auditkit.features.tracking import Tracker
 
 
 def _shared() -> Path:

@@ -25,8 +25,8 @@ from auditkit.data.media import MediaError
 
 __all__ = [
     "Frame",
-    "VideoReport",
     "FrameIterator",
+    "VideoReport",
     "iter_frames",
     "iter_image_frames",
     "probe_video",
@@ -173,7 +173,7 @@ def _resize(image: np.ndarray, max_side: int | None) -> tuple[np.ndarray, float]
     if side <= max_side:
         return image, 1.0
     s = max_side / side
-    nw, nh = max(1, int(round(w * s))), max(1, int(round(h * s)))
+    nw, nh = max(1, round(w * s)), max(1, round(h * s))
     out = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
     # the factor actually applied (rounding): mean of both axes, which agree to < 1 px
     return out, 0.5 * (nw / w + nh / h)

@@ -27,7 +27,7 @@ from auditkit.data.video import Frame
 from auditkit.features.people import nms
 from auditkit.features.tracking import Track
 
-__all__ = ["Leak", "scan_face_leaks", "tracks_exposed", "attribute_leaks", "FaceLeakScanner"]
+__all__ = ["FaceLeakScanner", "Leak", "attribute_leaks", "scan_face_leaks", "tracks_exposed"]
 
 MODES = ("frame", "person", "both")
 

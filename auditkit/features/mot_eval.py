@@ -33,7 +33,7 @@ from auditkit.features.people import box_iou_matrix
 from auditkit.features.tracking import Track
 from auditkit.stats import wilson_interval
 
-__all__ = ["read_mot", "tracks_to_table", "detections_to_table", "detection_metrics", "mot_metrics"]
+__all__ = ["detection_metrics", "detections_to_table", "mot_metrics", "read_mot", "tracks_to_table"]
 
 COLUMNS = ["frame", "id", "x", "y", "w", "h"]
 
@@ -95,7 +95,7 @@ def _by_frame(df: pd.DataFrame) -> dict[int, tuple[np.ndarray, np.ndarray]]:
 def _restrict(df: pd.DataFrame, frames: Iterable[int] | None) -> pd.DataFrame:
     if frames is None:
         return df
-    return df[df["frame"].isin(set(int(f) for f in frames))]
+    return df[df["frame"].isin({int(f) for f in frames})]
 
 
 def _match(iou: np.ndarray, thr: float) -> list[tuple[int, int]]:

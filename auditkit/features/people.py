@@ -25,12 +25,12 @@ import cv2
 import numpy as np
 
 __all__ = [
-    "Detections",
-    "nms",
-    "box_iou_matrix",
-    "HogPeopleDetector",
     "BackgroundSubtractionDetector",
+    "Detections",
+    "HogPeopleDetector",
+    "box_iou_matrix",
     "boxes_from_manifest",
+    "nms",
 ]
 
 
