@@ -386,3 +386,12 @@ def test_hog_pyramid_levels_follow_max_height():
     assert d._nlevels(1.0) == 1
     # 100 px -> window 266.7 px -> ceil(log(2.083)/log(1.1)) + 1 = 9 levels
     assert HogPeopleDetector(resize=2.0, max_height=100)._nlevels(1.0) == 9
+
+
+def test_clip_without_frame_count_ends_cleanly(monkeypatch, tmp_path):
+    p = _fake(monkeypatch, tmp_path, [0, 100, 200], count=0)
+    it = iter_frames(p)
+    assert len(list(it)) == 3
+    r = it.report
+    assert r.frames_expected is None and r.first_failure is None and not r.truncated
+    assert any("no frame count" in m for m in r.messages)

@@ -262,15 +262,14 @@ class FrameIterator(Iterator[Frame]):
         if ok and bgr is not None:
             return bgr
         expected = self.report.frames_expected
-        if expected is not None and self.report.frames_decoded >= expected:
-            return None  # normal end
+        if expected is None or self.report.frames_decoded >= expected:
+            return None  # normal end (or, without a frame count, indistinguishable from one)
         # a failure before the announced end: note it, try a few more reads (damaged frame)
         self.report.decode_failures += 1
         if self.report.first_failure is None:
             self.report.first_failure = {
                 "index": self._index,
-                "reason": ("decoder returned no frame at index "
-                           f"{self._index} of {expected if expected is not None else 'unknown'} expected"),
+                "reason": f"decoder returned no frame at index {self._index} of {expected} expected",
             }
         for _ in range(self._max_retries):
             ok, bgr = cap.read()
@@ -307,6 +306,9 @@ class FrameIterator(Iterator[Frame]):
             r.messages.append(f"{self.path}: {r.missing_timestamps} missing and {r.non_monotone_timestamps} "
                               "non-increasing timestamps; those frames' times were estimated from the "
                               "frame index and frame rate")
+        if r.frames_expected is None:
+            r.messages.append(f"{self.path}: the container gives no frame count; decoded {r.frames_decoded} "
+                              "frames, cannot tell whether the clip is complete")
         if r.fps_container is None:
             r.messages.append(f"{self.path}: the container gives no frame rate")
 
