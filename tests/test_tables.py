@@ -157,6 +157,17 @@ def test_load_csv_strips_missing_dates_text_identifiers(tmp_path):
         run_table_audit(t, qi=["age", "comment"])
 
 
+def test_ignored_manifest_columns_are_not_analysed():
+    df = pd.DataFrame({"path": [f"img_{i}.jpg" for i in range(30)], "x": range(30),
+                       "cam": ["a", "b", "c"] * 10, "hour": [i % 4 for i in range(30)]})
+    audit = run_table_audit(df, ignore=["path", "x"])
+    assert audit.tables["direct_identifiers"] == [] and set(audit.tables["qi"]) <= {"cam", "hour"}
+    loud = run_table_audit(df, qi="cam,hour")
+    assert any("'path'" in w and "DIRECT IDENTIFIER" in w for w in loud.warnings)
+    with pytest.raises(TableError, match=r"ignored column\(s\) \['nope'\] not found in table 'release'"):
+        run_table_audit(df, ignore=["nope"])
+
+
 def test_phone_values_flagged_under_an_innocent_name():
     df = pd.DataFrame({"contact": [f"+1 (555) 010-{i:04d}" for i in range(40)], "x": ["a", "b"] * 20})
     t = prepare_table(df, name="r")

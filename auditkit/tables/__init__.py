@@ -75,7 +75,8 @@ def _parse_cols(cols: str | Sequence[str] | None) -> list[str] | None:
 
 def run_table_audit(release: Any, *, aux: Any = None, qi: str | Sequence[str] | None = None,
                     sensitive: str | Sequence[str] | None = None, control: Any = None,
-                    population: Any = None, id_col: str | None = None, risk_threshold: float = 0.2,
+                    population: Any = None, id_col: str | None = None, ignore: Sequence[str] = (),
+                    risk_threshold: float = 0.2,
                     n_attacks: int = 500, n_inference: int | None = 2000, singling_out_cols: int = 3,
                     nearest: bool = True, random_state: int = 0) -> TableAudit:
     """Audit a released table: disclosure-risk measures and attacks with baselines.
@@ -93,11 +94,19 @@ def run_table_audit(release: Any, *, aux: Any = None, qi: str | Sequence[str] | 
     population : population table for journalist / marketer risk (default: ``aux``).
     id_col : identity column present in the release and ``aux`` that gives the ground truth of
         linkage (never used by the attacker); default ``"subject"`` when both tables have it.
+    ignore : release columns left out of the analysis altogether (e.g. a manifest's ``path``,
+        ``x``, ``y``, ``w``, ``h``); each must exist.
     risk_threshold : ARX's threshold on a record's re-identification probability (records at risk).
     n_attacks : singling-out predicates per mode. n_inference : targets per inference attack.
     random_state : seed for every random choice.
     """
     rel = _as_table(release, "release")
+    if ignore:
+        require_columns(rel, list(ignore), role="ignored")
+        rel = LoadedTable(name=rel.name, df=rel.df.drop(columns=list(ignore)),
+                          columns={c: i for c, i in rel.columns.items() if c not in ignore},
+                          direct_identifiers=[d for d in rel.direct_identifiers if d["column"] not in ignore],
+                          warnings=rel.warnings, path=rel.path)
     warnings = list(rel.warnings)
     skipped: list[str] = []
     aux_t = _as_table(aux, "aux") if aux is not None else None
