@@ -23,8 +23,9 @@ bytes) plus the block buffers, which ``max_memory_bytes`` bounds.
 """
 from __future__ import annotations
 
-import math
-from typing import NamedTuple, Sequence
+import os
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -161,7 +162,7 @@ def _exact_segment_min(P64: np.ndarray, G: np.ndarray, order: np.ndarray, seg_st
 def topk_identity_search(probes: np.ndarray, gallery: np.ndarray, gallery_labels: Sequence[str], *,
                          k: int = 10, block_probes: int | None = None, block_gallery: int | None = None,
                          max_memory_bytes: int = 512 * 2**20, return_best: bool = False,
-                         margin: int | None = None) -> SearchResult:
+                         margin: int | None = None, threads: int | None = None) -> SearchResult:
     """Each probe's k most similar identities, exactly, in blocks with bounded memory.
 
     Parameters
@@ -182,6 +183,9 @@ def topk_identity_search(probes: np.ndarray, gallery: np.ndarray, gallery_labels
     margin : int, optional
         Extra candidates re-scored exactly per probe (default ``max(k, 8)``); more margin means
         fewer probes that need the exhaustive fallback, never a different answer.
+    threads : int, optional
+        Probe blocks searched at once, each with one BLAS thread (default: the number of CPUs,
+        at most the number of probe blocks); the budget is shared between them.
 
     Returns
     -------
@@ -211,12 +215,21 @@ def topk_identity_search(probes: np.ndarray, gallery: np.ndarray, gallery_labels
     if max_memory_bytes < 2**20:
         raise ValueError(f"max_memory_bytes must be at least 1 MiB, got {max_memory_bytes!r}")
     seg_len_all = np.diff(np.r_[starts, n_gal])
-    max_seg = int(seg_len_all.max())
 
+    threads = int(threads or os.cpu_count() or 1)
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads!r}")
+    if block_probes is None:
+        threads = max(1, min(threads, n_p // 256))  # small searches: not worth the threads
+    else:
+        threads = max(1, min(threads, -(-n_p // block_probes) if n_p else 1))
+    max_memory_bytes = max(max_memory_bytes // threads, 2**20)
     # block sizes: the (gallery block x probe block) float32 product, its reduceat and mask
     per_cell = 4 * 3
-    bp = block_probes or int(min(max(n_p, 1), 4096))
-    bg = block_gallery or int(max(256, min(n_gal, max_memory_bytes // (per_cell * bp))))
+    bp = block_probes or int(min(max(-(-n_p // threads), 1), 4096))
+    # about 2048 gallery rows: large enough for BLAS, small enough that the minima that follow
+    # read the product from cache (measured: 2048 beats 10,000+ rows by ~10%)
+    bg = block_gallery or int(max(256, min(n_gal, 2048, max_memory_bytes // (per_cell * bp))))
     if block_probes is None and bg * bp * per_cell > max_memory_bytes:
         bp = max(1, int(max_memory_bytes // (per_cell * bg)))
     if bp < 1 or bg < 1:
@@ -247,13 +260,14 @@ def topk_identity_search(probes: np.ndarray, gallery: np.ndarray, gallery_labels
     top_scores = np.zeros((n_p, k))
     top_gal = np.zeros((n_p, k), dtype=np.int64)
     best = np.empty((n_p, n_ids)) if return_best else None
-    n_exh = 0
     # float32 rounding bound for a (dim+2)-term dot product: gamma_n * sum|terms|
     u = float(np.finfo(np.float32).eps) / 2
     n_terms = dim + 2
     gamma = n_terms * u / (1 - n_terms * u)
 
-    for ps in range(0, n_p, bp):
+    def one_block(ps: int) -> int:
+        """Search probes ps:ps+bp; writes their rows of the outputs, returns #exhaustive."""
+        n_exh = 0
         P64 = np.asarray(P_in[ps:ps + bp], dtype=np.float64)
         m = len(P64)
         pn2 = np.einsum("ij,ij->i", P64, P64)
@@ -339,6 +353,20 @@ def topk_identity_search(probes: np.ndarray, gallery: np.ndarray, gallery_labels
             best[ps:ps + m] = _all_identities(P64, pn2, G_in, order, starts, seg_end_all, seg_ids, bounds, n_ids)
             # the top-k entries carry the float64 distances computed from differences
             np.put_along_axis(best[ps:ps + m], top_ids[ps:ps + m], top_scores[ps:ps + m], axis=1)
+        return n_exh
+
+    starts_p = list(range(0, n_p, bp))
+    if threads > 1 and len(starts_p) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from threadpoolctl import threadpool_limits
+
+        # one BLAS thread per worker thread: the products and the numpy passes around them
+        # (segment minima, thresholds) all run in parallel, as numpy releases the GIL
+        with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(threads) as ex:
+            n_exh = sum(ex.map(one_block, starts_p))
+    else:
+        n_exh = sum(one_block(ps) for ps in starts_p)
     return SearchResult(identities, top_ids, top_scores, top_gal, best, n_exh)
 
 

@@ -195,27 +195,50 @@ def test_interrupted_extraction_resumes_from_cache(tmp_path, monkeypatch):
         np.testing.assert_array_equal(third[t.key].encodings, reference[t.key].encodings)
 
 
-def test_dask_executor_gives_the_same_results_json_as_the_local_pool(tmp_path):
+@pytest.fixture(scope="module")
+def dask_local_cluster():
+    """One local Dask cluster of 2 worker processes for this module's Dask tests."""
     pytest.importorskip("distributed")
+    from auditkit.executors import close_dask, dask_client
+
+    yield dask_client(jobs=2)
+    close_dask()
+
+
+def test_dask_executor_gives_the_same_results_json_as_the_local_pool(tmp_path, dask_local_cluster):
     from test_audit import make_generated
 
     from auditkit.audit import AuditConfig, run_audit
-    from auditkit.executors import close_dask
 
     g, r = make_generated(tmp_path)
     runs = {}
-    try:
-        for executor, jobs in (("local", 2), ("dask", 2)):
-            cfg = AuditConfig(release=r, gallery=g, out=tmp_path / executor, jobs=jobs, executor=executor,
-                              cache_dir=tmp_path / f"cache-{executor}", progress=False)
-            res = run_audit(cfg)
-            assert res["runtime"]["cache"]["hits"] == 0  # each run computed its own features
-            runs[executor] = res
-    finally:
-        close_dask()
+    for executor, jobs in (("local", 2), ("dask", 2)):
+        cfg = AuditConfig(release=r, gallery=g, out=tmp_path / executor, jobs=jobs, executor=executor,
+                          cache_dir=tmp_path / f"cache-{executor}", progress=False)
+        res = run_audit(cfg)
+        assert res["runtime"]["cache"]["hits"] == 0  # each run computed its own features
+        runs[executor] = res
+    # the Dask workers did the extraction: their processes hold the loaded models
+    loaded = dask_local_cluster.run(lambda: __import__("auditkit.features.faces", fromlist=["x"])._WORKER_MODELS is not None)
+    assert len(loaded) == 2 and all(loaded.values())
     for res in runs.values():
         res.pop("created")
         res.pop("runtime")
         for key in ("executor", "out", "cache_dir"):
             res["parameters"].pop(key)
     assert json.dumps(runs["local"], sort_keys=True) == json.dumps(runs["dask"], sort_keys=True)
+
+
+def test_dask_matching_equals_single_process(dask_local_cluster):
+    from auditkit.matching import topk_identity_search_dask
+
+    rng = np.random.default_rng(5)
+    G = rng.normal(size=(700, 32)).astype(np.float32)
+    labels = [f"id{x:03d}" for x in rng.integers(0, 150, 700)]
+    P = rng.normal(size=(130, 32))
+    one = topk_identity_search(P, G, labels, k=7)
+    dist = topk_identity_search_dask(P, G, labels, k=7, jobs=2, chunk_probes=40)
+    assert dist.identities == one.identities
+    for a, b in zip(one[1:4], dist[1:4]):
+        np.testing.assert_array_equal(a, b)
+    assert_same_topk(dist, P, G, labels, 7)
