@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import atexit
 import itertools
+import warnings
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
-__all__ = ["EXECUTORS", "imap", "dask_client", "close_dask"]
+__all__ = ["EXECUTORS", "close_dask", "dask_client", "imap"]
 
 EXECUTORS = ("local", "dask")
 
@@ -120,8 +122,8 @@ def close_dask() -> None:
             client.close()
             if cluster is not None:
                 cluster.close()
-        except Exception:  # pragma: no cover - best effort at shutdown
-            pass
+        except Exception as e:  # noqa: BLE001 - best effort at shutdown, never mask the real error
+            warnings.warn(f"closing the Dask client failed: {type(e).__name__}: {e}", stacklevel=2)
 
 
 atexit.register(close_dask)
@@ -138,7 +140,7 @@ def _plugin(initializer: Callable[..., None], initargs: tuple):
         def __init__(self) -> None:
             self.initializer, self.initargs = initializer, initargs
 
-        def setup(self, worker) -> None:  # noqa: D401 - dask hook
+        def setup(self, worker) -> None:  # dask's hook: runs once when the worker starts
             self.initializer(*self.initargs)
 
     return _Init()
