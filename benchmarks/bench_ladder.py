@@ -16,6 +16,11 @@ a fresh, empty temporary feature cache (cold):
 Both runs include loading, hashing, the clear extraction and the obfuscation estimate, as an
 audit does. It prints the wall times, the ratio ladder / naive (issue 3's target: <= about 3)
 and each attack's rank-1, as a Markdown table.
+
+With ``--table`` it instead runs the strength sweep (``auditkit.sweep.run_sweep``: blur sigma
+2, 4, 6, 8, 12 and pixelate block 4, 8, 12, 16; 5 calibration images per identity, the other 5
+attacked) and prints the ladder table: each attack's rank-1 with its Wilson 95% interval, per
+strength (``--cache-dir`` keeps the features; ``--json`` writes the whole sweep result).
 """
 from __future__ import annotations
 
@@ -61,7 +66,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=1, help="worker processes for extraction (default: 1)")
     ap.add_argument("--encoder", choices=("dlib", "fast"), default="dlib", help="face encoder (default: dlib)")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    ap.add_argument("--table", action="store_true", help="run the strength sweep and print the ladder table")
+    ap.add_argument("--cache-dir", type=Path, default=None,
+                    help="feature cache for --table (default: a temporary one, removed)")
     args = ap.parse_args(argv)
+    if args.table:
+        return _table(args)
 
     from auditkit.audit import ATTACKS
     from auditkit.demo import build_demo
@@ -98,6 +108,47 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {a['name']}: rank-1 {a['rank1']:.1%} (95% CI {a['rank1_ci'][0]:.1%}-{a['rank1_ci'][1]:.1%})")
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))
+    return 0
+
+
+def ladder_table(res: dict) -> str:
+    """Markdown: one row per family and strength, one column per attack (rank-1 and 95% CI)."""
+    names = res["parameters"]["attacks"]
+    lines = ["| obfuscation | " + " | ".join(names) + " | chance | strongest: advantage (95% CI) |",
+             "|---|" + "---:|" * (len(names) + 2)]
+    for fam, d in res["families"].items():
+        for p in d["points"]:
+            cells = []
+            for n in names:
+                a = p["attacks"].get(n)
+                cells.append(f"{a['rank1']:.1%} ({a['rank1_ci'][0]:.1%}-{a['rank1_ci'][1]:.1%})" if a else "not run")
+            s = p["strongest"]
+            cells.append(f"{p['chance']:.1%}")
+            cells.append(f"{s['name']} {s['advantage']:.2f} ({s['advantage_ci'][0]:.2f} to {s['advantage_ci'][1]:.2f})")
+            lines.append(f"| {p['spec']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _table(args) -> int:
+    from auditkit.sweep import run_sweep
+
+    faces = args.faces or _default_faces()
+    with tempfile.TemporaryDirectory(prefix="bench-sweep-cache-") as tmp:
+        t0 = time.perf_counter()
+        res = run_sweep(faces, families=("blur", "pixelate"),
+                        strengths={"blur": [2, 4, 6, 8, 12], "pixelate": [4, 8, 12, 16]}, n_calibration=5,
+                        cache_dir=args.cache_dir or Path(tmp), jobs=args.jobs, encoder=args.encoder,
+                        seed=0, progress=False)
+        secs = time.perf_counter() - t0
+    sp = res["split"]
+    print(f"{sp['identities']} identities; {sp['calibration_images']} clear gallery images, "
+          f"{sp['probe_images']} obfuscated probes per strength (whole frame); seed 0; {secs:.0f} s\n")
+    print(ladder_table(res))
+    print()
+    for r in res["recommendations"]:
+        print(f"* {r}")
+    if args.json:
+        args.json.write_text(json.dumps(res, indent=1))
     return 0
 
 

@@ -255,7 +255,7 @@ def train_learned(ctx: FaceContext, *, factors: tuple[float, ...] = STRENGTH_FAC
     pix_model = _pixel_model(ctx.seed, len(Xp), len(identities)).fit(Xp, yp)
     assert list(enc_model.classes_) == identities and list(pix_model.classes_) == identities
     return LearnedModel(identities=identities, method=method, enc_model=enc_model, pix_model=pix_model,
-                        variants={"encodings": enc_variants, "pixels": pix_variants + (["+ mirrored"] if flips else [])},
+                        variants={"encodings": enc_variants, "pixels": pix_variants, "pixels_mirrored": flips},
                         n_train={"encodings": len(Xe), "pixels": len(Xp), "gallery_images": int(len(set(ge)))},
                         cv=cv, crop_size=crop_size, fit_seconds=round(time.monotonic() - t0, 2),
                         fit_inputs={"encodings": Xe.shape, "pixels": Xp.shape})
@@ -356,7 +356,8 @@ def face_learned(ctx: FaceContext, *, factors: tuple[float, ...] = STRENGTH_FACT
     cv_txt = (", ".join(f"{k} {v:.0%}" for k, v in cv["rank1"].items()) if "rank1" in cv else cv.get("note", ""))
     notes = [f"learned attacker: LDA classifiers trained on the gallery obfuscated with {ctx.spec} "
              f"({ctx.spec_source or 'assumed'}; region: {ctx.scope}) and around it "
-             f"({', '.join(model.variants['pixels'])}); representation kept: {model.method} "
+             f"(crops at {', '.join(model.variants['pixels'])}{', each also mirrored' if flips else ''}); "
+             f"representation kept: {model.method} "
              f"(gallery cross-validation rank-1: {cv_txt}); the release was not used to train"]
     details = {"obfuscation": {"spec": ctx.spec, "source": ctx.spec_source, "scope": ctx.scope},
                "learned": {"method": model.method, "variants": model.variants, "n_train": model.n_train,
