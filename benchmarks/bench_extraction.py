@@ -146,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--encoder", default="dlib",
                     help="auditkit's encoder(s), comma-separated from dlib,fast (default: dlib, the same "
                          "network as the baseline; 'fast' is issue 7's numpy encoder)")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="interleaved repetitions; the fastest of each line is kept (default: 1)")
     ap.add_argument("--readme", type=Path, default=None, help="write the table into this README's section")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--files", type=Path, default=None, help=argparse.SUPPRESS)
@@ -168,14 +170,25 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tmp)
         for n in sizes:
             files = list_images(faces, n, tmp / "generated")
-            base = run("baseline", files, tmp / f"unused-{n}", 1, "dlib")
+            def best(a: dict | None, b: dict) -> dict:
+                return b if a is None or b["seconds"] < a["seconds"] else a
+
+            base = None
+            got: dict = {}
+            for rep in range(args.repeat):  # interleaved repetitions; the least disturbed kept
+                base = best(base, run("baseline", files, tmp / f"unused-{n}", 1, "dlib"))
+                for enc in encoders:
+                    one = run("auditkit", files, tmp / f"cache1-{enc}-{n}-{rep}", 1, enc)
+                    par = run("auditkit", files, tmp / f"cacheJ-{enc}-{n}-{rep}", args.jobs, enc)
+                    warm = run("auditkit", files, tmp / f"cacheJ-{enc}-{n}-{rep}", args.jobs, enc)
+                    for key, r in (("one", one), ("par", par), ("warm", warm)):
+                        got[enc, key] = best(got.get((enc, key)), r)
             runs = [("baseline face_recognition loop", base, None)]
             for enc in encoders:
-                one = run("auditkit", files, tmp / f"cache1-{enc}-{n}", 1, enc)
-                par = run("auditkit", files, tmp / f"cacheJ-{enc}-{n}", args.jobs, enc)
-                warm = run("auditkit", files, tmp / f"cacheJ-{enc}-{n}", args.jobs, enc)
-                runs += [(f"auditkit ({enc}), 1 process", one, one), (f"auditkit ({enc}), --jobs {args.jobs}", par, one),
-                         (f"auditkit ({enc}), warm cache re-run", warm, one)]
+                one = got[enc, "one"]
+                runs += [(f"auditkit ({enc}), 1 process", one, one),
+                         (f"auditkit ({enc}), --jobs {args.jobs}", got[enc, "par"], one),
+                         (f"auditkit ({enc}), warm cache re-run", got[enc, "warm"], one)]
             for name, r, first in runs:
                 r = {**r, "name": name, "n": n,
                      "vs_baseline": (r["faces"] / r["seconds"]) / (base["faces"] / base["seconds"]),
@@ -186,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"cpu {r['cpu_seconds']:.1f} s  "
                       f"rss {r['rss_mib']:.0f} MiB (workers {r['child_rss_mib']:.0f} MiB)", flush=True)
     lines = ["### Face extraction", "", f"Machine: {header}. auditkit encoder(s): {args.encoder} (baseline: dlib via face_recognition). Faces: `{faces.name}`.",
-             "Each line is a fresh process; all lines of a size ran one after the other in one run.", "",
+             f"Each line is a fresh process; all lines of a size ran interleaved in one run, best of {args.repeat}.", "",
              "| files | run | wall s | CPU s | faces | faces/s (wall) | vs baseline (faces/s) | faces per CPU-s "
              "| vs first run (time) | peak RSS MiB (parent / largest worker) |",
              "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -199,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     lines += ["", f"Load average at the end: {os.getloadavg()[0]:.2f}. CPU s = user + system time of the run "
               "and its worker processes: faces per CPU-s does not depend on how busy the machine was, "
               "wall-clock faces/s does.", "", f"Reproduce: `.venv/bin/python benchmarks/bench_extraction.py --sizes {args.sizes} "
-              f"--jobs {args.jobs} --encoder {args.encoder}`", ""]
+              f"--jobs {args.jobs} --encoder {args.encoder} --repeat {args.repeat}`", ""]
     text = "\n".join(lines)
     if args.readme:
         write_subsection(args.readme, "### Face extraction", text)
