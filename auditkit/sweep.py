@@ -19,12 +19,13 @@ import math
 import sys
 import tempfile
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from .obfuscation import METHODS, ObfuscationSpec
 
-__all__ = ["run_sweep", "recommend", "DEFAULT_STRENGTHS", "SWEEP_SCHEMA"]
+__all__ = ["DEFAULT_STRENGTHS", "SWEEP_SCHEMA", "recommend", "run_sweep"]
 
 SWEEP_SCHEMA = "auditkit.sweep/1"
 

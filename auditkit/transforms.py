@@ -27,8 +27,15 @@ import numpy as np
 
 from .obfuscation import ObfuscationSpec, apply_obfuscation, parse_spec
 
-__all__ = ["apply_transform", "parse_transform", "reconstruct", "gaussian_psf", "box_psf",
-           "RECONSTRUCTABLE", "WIENER_BALANCE"]
+__all__ = [
+    "RECONSTRUCTABLE",
+    "WIENER_BALANCE",
+    "apply_transform",
+    "box_psf",
+    "gaussian_psf",
+    "parse_transform",
+    "reconstruct",
+]
 
 #: obfuscation methods :func:`reconstruct` can (approximately) invert
 RECONSTRUCTABLE = ("blur", "box", "pixelate", "noise")
@@ -79,7 +86,7 @@ def gaussian_psf(sigma: float) -> np.ndarray:
 
 def box_psf(size: float) -> np.ndarray:
     """The normalised ``size`` x ``size`` mean kernel (rounded as the box obfuscation rounds)."""
-    k = max(1, int(round(size)))
+    k = max(1, round(size))
     return np.full((k, k), 1.0 / (k * k))
 
 
@@ -103,7 +110,7 @@ def _wiener(region: np.ndarray, psf: np.ndarray, balance: float) -> np.ndarray:
 def _depixelate(region: np.ndarray, block: float) -> np.ndarray:
     import cv2
 
-    b = max(1, int(round(block)))
+    b = max(1, round(block))
     h, w = region.shape[:2]
     # the mosaic's cells: the same grid apply_obfuscation used (w // b x h // b cells)
     small = cv2.resize(region, (max(1, w // b), max(1, h // b)), interpolation=cv2.INTER_AREA)
@@ -147,7 +154,7 @@ def apply_transform(image: np.ndarray, text: str, region: tuple[int, int, int, i
     Returns a new array; ``image`` is not modified.
     """
     img = np.array(image, copy=True)
-    box = tuple(int(round(v)) for v in region) if region is not None else None
+    box = tuple(round(v) for v in region) if region is not None else None
     for kind, spec in parse_transform(text):
         if kind == "flip":
             img = np.ascontiguousarray(img[:, ::-1])

@@ -116,7 +116,7 @@ def ladder_table(res: dict) -> str:
     names = res["parameters"]["attacks"]
     lines = ["| obfuscation | " + " | ".join(names) + " | chance | strongest: advantage (95% CI) |",
              "|---|" + "---:|" * (len(names) + 2)]
-    for fam, d in res["families"].items():
+    for d in res["families"].values():
         for p in d["points"]:
             cells = []
             for n in names:

@@ -3,7 +3,6 @@ the report partial."""
 from __future__ import annotations
 
 import json
-import math
 import shutil
 
 import pytest
@@ -146,6 +145,7 @@ def test_face_scope_release_obfuscates_only_the_grown_face_box(tmp_path):
     inside[16:40, 5:35] = True  # (10, 20, 20, 16) grown by a quarter on each side
     assert (a[inside] == 7).all() and np.array_equal(a[~inside], imgs["a.png"][~inside])
     assert (np.asarray(Image.open(out / "b.png").convert("L")) == 7).all()  # no face found: whole image
-    rows = list(csv.DictReader(open(out / "manifest.csv")))
+    with open(out / "manifest.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
     assert [r["obfuscation"] for r in rows] == ["mask:value=7", "mask:value=7"]
     assert [r["subject"] for r in rows] == ["s1", "s2"]

@@ -32,8 +32,17 @@ from .base import FeatureSet, attack_result
 from .context import FaceContext, register
 from .face import expand_box, face_naive
 
-__all__ = ["strength_variants", "aligned_crop", "crop_features", "LearnedModel", "train_learned",
-           "face_learned", "face_reconstruct", "STRENGTH_FACTORS", "CROP_SIZE"]
+__all__ = [
+    "CROP_SIZE",
+    "STRENGTH_FACTORS",
+    "LearnedModel",
+    "aligned_crop",
+    "crop_features",
+    "face_learned",
+    "face_reconstruct",
+    "strength_variants",
+    "train_learned",
+]
 
 #: strengths the learned attacker trains on, as multiples of the assumed strength
 STRENGTH_FACTORS = (0.75, 1.0, 1.33)
@@ -256,7 +265,7 @@ def train_learned(ctx: FaceContext, *, factors: tuple[float, ...] = STRENGTH_FAC
     assert list(enc_model.classes_) == identities and list(pix_model.classes_) == identities
     return LearnedModel(identities=identities, method=method, enc_model=enc_model, pix_model=pix_model,
                         variants={"encodings": enc_variants, "pixels": pix_variants, "pixels_mirrored": flips},
-                        n_train={"encodings": len(Xe), "pixels": len(Xp), "gallery_images": int(len(set(ge)))},
+                        n_train={"encodings": len(Xe), "pixels": len(Xp), "gallery_images": len(set(ge))},
                         cv=cv, crop_size=crop_size, fit_seconds=round(time.monotonic() - t0, 2),
                         fit_inputs={"encodings": Xe.shape, "pixels": Xp.shape})
 
@@ -354,11 +363,11 @@ def face_learned(ctx: FaceContext, *, factors: tuple[float, ...] = STRENGTH_FACT
     sm = ScoreMatrix(scores, list(ctx.probes.ids), list(model.identities), list(ctx.probes.labels))
     cv = model.cv
     cv_txt = (", ".join(f"{k} {v:.0%}" for k, v in cv["rank1"].items()) if "rank1" in cv else cv.get("note", ""))
-    notes = [f"learned attacker: LDA classifiers trained on the gallery obfuscated with {ctx.spec} "
+    notes = [(f"learned attacker: LDA classifiers trained on the gallery obfuscated with {ctx.spec} "
              f"({ctx.spec_source or 'assumed'}; region: {ctx.scope}) and around it "
              f"(crops at {', '.join(model.variants['pixels'])}{', each also mirrored' if flips else ''}); "
              f"representation kept: {model.method} "
-             f"(gallery cross-validation rank-1: {cv_txt}); the release was not used to train"]
+             f"(gallery cross-validation rank-1: {cv_txt}); the release was not used to train")]
     details = {"obfuscation": {"spec": ctx.spec, "source": ctx.spec_source, "scope": ctx.scope},
                "learned": {"method": model.method, "variants": model.variants, "n_train": model.n_train,
                            "cv": cv, "crop_size": model.crop_size, "fit_seconds": model.fit_seconds,
