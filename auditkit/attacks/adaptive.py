@@ -440,7 +440,11 @@ def face_reconstruct(ctx: FaceContext) -> AttackResult | None:
 
 @register("face.learned")
 def _learned(ctx: FaceContext) -> AttackResult | None:
-    return face_learned(ctx)
+    try:
+        return face_learned(ctx)
+    except ValueError as e:  # e.g. too few gallery identities left to train on: skip, say why
+        ctx.notes.append(f"face.learned not run: {e}")
+        return None
 
 
 @register("face.reconstruct")
