@@ -34,8 +34,10 @@ def _uv() -> str:
     return str(exe)
 
 
-def _sync() -> None:
-    cmd = [_uv(), "sync", "--locked", "--extra", "dev", "--python", sys.executable]
+def _sync(extras: tuple[str, ...] = ("dev",)) -> None:
+    cmd = [_uv(), "sync", "--locked", "--python", sys.executable]
+    for extra in extras:
+        cmd += ["--extra", extra]
     if not sys.stderr.isatty():
         cmd.append("--quiet")
     subprocess.run(cmd, cwd=ROOT, check=True)
@@ -52,8 +54,9 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__)
         return 0
-    _sync()
     cmd, rest = argv[0], argv[1:]
+    # the tests also exercise the optional Dask executor, so they get the `dask` extra too
+    _sync(("dev", "dask") if cmd == "test" else ("dev",))
     if cmd == "test":
         return subprocess.call([_bin("python"), "-m", "pytest", *rest], cwd=ROOT)
     return subprocess.call([_bin("auditkit"), *argv])

@@ -185,7 +185,11 @@ def test_parrot_beats_naive_on_strong_blur(tmp_path, feature_cache_dir):
     naive, parrot = by["face.naive"]["metrics"], by["face.parrot"]["metrics"]
     assert parrot["rank1"] >= naive["rank1"] + 0.2, (naive["rank1"], parrot["rank1"])
     assert parrot["rank1_ci"][0] > parrot["chance_rank1"]
-    assert res["verdict"]["strongest_attack"] == "face.parrot"
+    # the strongest attacker is one who knows the obfuscation (parrot, or the learned/reconstruct
+    # attackers built on it), never the naive one
+    strongest = res["verdict"]["strongest_attack"]
+    assert strongest in {"face.parrot", "face.learned", "face.reconstruct"}, strongest
+    assert by[strongest]["metrics"]["advantage_ci"][0] >= by["face.parrot"]["metrics"]["advantage_ci"][0]
 
 
 def test_parrot_uses_estimated_obfuscation(generated_audit):

@@ -160,3 +160,15 @@ def test_manifest_boxes_timestamps_and_metadata(tmp_path):
     assert z.subject is None  # not in the manifest: audited without ground truth
     assert any("not in manifest.csv" in n for n in r.notes)
     assert r.metadata_columns == ["age_band"]
+
+
+def test_truncated_image_refused_after_face_recognition_import(tmp_path):
+    """face_recognition flips PIL's LOAD_TRUNCATED_IMAGES on at import; load_image must not care."""
+    import face_recognition  # noqa: F401
+    from PIL import ImageFile
+
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is True  # the hazard is real
+    p = png(tmp_path / "t.png", np.random.default_rng(2).integers(0, 255, (200, 200, 3), dtype=np.uint8))
+    p.write_bytes(p.read_bytes()[:-4000])
+    with pytest.raises(MediaError, match=r"t\.png: (truncated|cannot decode)"):
+        load_image(p)

@@ -10,7 +10,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -102,6 +102,10 @@ def load_image(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
                         p, f"image too large: {w}x{h} = {w * h:,} pixels (limit {max_pixels:,}); "
                         "possible decompression bomb"
                     )
+                # face_recognition sets ImageFile.LOAD_TRUNCATED_IMAGES = True when it is
+                # imported, which would make a half-written file decode silently with grey
+                # padding. An audit must refuse it instead, whatever was imported before.
+                ImageFile.LOAD_TRUNCATED_IMAGES = False
                 img.load()  # full decode: truncated data fails here
                 img = ImageOps.exif_transpose(img)
                 return _to_rgb8(img, p)
