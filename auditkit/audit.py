@@ -22,7 +22,7 @@ from .attacks import face as _face_attacks  # noqa: F401  (registers face.naive,
 from .attacks.context import FACE_ATTACKS, FaceContext
 from .data.inputs import Gallery, InputError, Release, load_gallery, load_release
 from .features.cache import FeatureCache, default_cache_dir
-from .features.faces import FaceParams, ImageFaces, Task, box_iou, extract_many
+from .features.faces import FaceParams, ImageFaces, Task, box_iou, encoder_info, extract_many
 from .result import AttackResult, Skipped, to_jsonable
 from .risk import assess, verdict
 from .stats import wilson_interval
@@ -53,7 +53,7 @@ class AuditConfig:
     detector: str = "hog"
     upsample: int = 1
     jitters: int = 1
-    encoder: str = "dlib"
+    encoder: str = "fast"
     obfuscation: str | None = None  # declared, e.g. "blur:sigma=6"; else from the manifest
     obfuscation_scope: str = "face"  # "face": the face region was obfuscated; "frame": whole image
     fail_on: str = "high"
@@ -268,7 +268,8 @@ def run_audit(config: AuditConfig) -> dict[str, Any]:
                          f"(see skipped files); identification cannot be scored")
     if len(pfs) == 0:
         raise InputError(f"release {release.root}: no usable image (all {len(release.items)} items skipped)")
-    encoder_id = "dlib:dlib_face_recognition_resnet_model_v1" if params.encoder == "dlib" else "fast"
+    enc_info = encoder_info(params)
+    encoder_id = enc_info["id"]
 
     spec, spec_src = _declared_obfuscation(config, release, notes)
     scope = config.obfuscation_scope
@@ -305,7 +306,8 @@ def run_audit(config: AuditConfig) -> dict[str, Any]:
     results = {
         "schema": SCHEMA,
         "tool": {"name": "auditkit", "version": __version__, "python": platform.python_version(),
-                 "dlib": getattr(dlib, "__version__", "?"), "encoder": encoder_id},
+                 "dlib": getattr(dlib, "__version__", "?"), "encoder": encoder_id,
+                 "encoder_details": enc_info},
         "created": created,
         "title": config.title or "Re-identification audit",
         "parameters": {**config.to_dict(), "face": params.as_dict()},

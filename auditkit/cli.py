@@ -35,8 +35,9 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--detector", choices=("hog", "cnn"), default="hog", help="face detector (default: hog)")
     p.add_argument("--upsample", type=int, default=1,
                    help="times images are upsampled before face detection, for small faces (default: 1)")
-    p.add_argument("--encoder", choices=("dlib", "fast"), default="dlib",
-                   help="face encoder implementation (default: dlib)")
+    p.add_argument("--encoder", choices=("dlib", "fast"), default="fast",
+                   help="face encoder: 'fast' (dlib's network in numpy, same encodings to ~1e-6, ~5x "
+                        "faster) or 'dlib' (dlib-bin itself) (default: fast)")
     p.add_argument("--show-examples", action="store_true",
                    help="show identity labels and example images in the HTML report (off by default: private)")
     p.add_argument("--no-redact", action="store_true",

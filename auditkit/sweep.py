@@ -214,7 +214,7 @@ def run_sweep(gallery_dir: str | Path, *, families: Sequence[str] = ("blur", "pi
               strengths: Mapping[str, Iterable[float]] | Sequence[float] | None = None,
               attacks: Sequence[str] | None = None, n_calibration: int = 5, scope: str = "frame",
               cache_dir: str | Path | None = None, jobs: int = 1, seed: int = 0, progress: bool = True,
-              encoder: str = "dlib", work_dir: str | Path | None = None) -> dict[str, Any]:
+              encoder: str = "fast", work_dir: str | Path | None = None) -> dict[str, Any]:
     """Run the attacker ladder on obfuscations of increasing strength; return the privacy curve.
 
     Parameters

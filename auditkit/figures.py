@@ -1,0 +1,106 @@
+"""Figures drawn from stored numbers (never recomputed): the privacy curve of a strength sweep.
+
+:func:`privacy_curve_uri` turns the dict returned by :func:`auditkit.sweep.run_sweep` (schema
+``auditkit.sweep/1``, its ``curve`` series) into an inline PNG (``data:image/png;base64,...``)
+for the self-contained HTML report. matplotlib runs on the Agg backend; nothing is shown or
+written to disk.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import math
+from typing import Any
+
+__all__ = ["privacy_curve_uri"]
+
+
+def _num(v: Any) -> float:
+    """None / NaN -> NaN (matplotlib breaks the line there), else float."""
+    if v is None:
+        return math.nan
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def privacy_curve_uri(sweep: dict[str, Any], *, dpi: int = 110) -> str:
+    """The privacy curve of a sweep as an inline PNG data URI.
+
+    One panel per obfuscation family: rank-1 re-identification rate against strength, one line
+    per attack with its Wilson 95% interval as a shaded band, the chance level (dashed) and the
+    recommended strength (vertical dotted line), or a note that no tested strength qualifies.
+
+    Parameters
+    ----------
+    sweep : dict
+        A :func:`auditkit.sweep.run_sweep` result (``sweep["curve"]``: per family ``x``,
+        ``chance``, ``series`` {attack: ``rank1``, ``lo``, ``hi``}, ``recommended``,
+        ``x_label``, ``y_label``).
+    dpi : int
+        Resolution of the PNG.
+
+    Returns
+    -------
+    str
+        ``"data:image/png;base64,..."``.
+
+    Raises
+    ------
+    ValueError
+        If ``sweep`` holds no curve to draw.
+    """
+    curve = (sweep or {}).get("curve") or {}
+    fams = [(f, c) for f, c in curve.items() if c.get("x")]
+    if not fams:
+        raise ValueError("sweep has no privacy curve to draw (sweep['curve'] is empty); "
+                         "pass a result of auditkit.sweep.run_sweep")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(fams)
+    fig, axes = plt.subplots(1, n, figsize=(5.2 * n, 3.8), squeeze=False)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    attack_names: list[str] = []
+    for _, c in fams:
+        for name in c.get("series", {}):
+            if name not in attack_names:
+                attack_names.append(name)
+    colour_of = {name: colours[i % len(colours)] for i, name in enumerate(attack_names)}
+    for ax, (fam, c) in zip(axes[0], fams):
+        x = [_num(v) for v in c["x"]]
+        for name, s in c.get("series", {}).items():
+            y = [_num(v) for v in s["rank1"]]
+            lo = [_num(v) for v in s["lo"]]
+            hi = [_num(v) for v in s["hi"]]
+            col = colour_of[name]
+            ax.plot(x, y, marker="o", ms=4, color=col, label=name)
+            ax.fill_between(x, lo, hi, color=col, alpha=0.15, linewidth=0)
+        chance = [_num(v) for v in c.get("chance", [])]
+        if chance and len(chance) == len(x):
+            ax.plot(x, chance, "k--", lw=1, label="chance")
+        rec = c.get("recommended")
+        if rec is not None:
+            ax.axvline(float(rec), color="green", ls=":", lw=1.5,
+                       label=f"recommended: {c.get('param', 'strength')} = {float(rec):g}")
+            title = f"{fam}: smallest strength at chance = {float(rec):g}"
+        else:
+            title = f"{fam}: no tested strength reaches chance"
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel(c.get("x_label") or f"{fam} strength")
+        ax.set_ylabel(c.get("y_label") or "rank-1 re-identification rate")
+        ax.set_ylim(0, 1.02)
+        ax.set_xticks(x)
+        ax.set_xticklabels([f"{v:g}" for v in x])
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle("Privacy curve: rank-1 re-identification vs strength (bands: Wilson 95% intervals)",
+                 fontsize=10)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
