@@ -304,6 +304,12 @@ def _run_sweep(args: argparse.Namespace) -> int:
     families = _split_list(args.families)
     if not families:
         raise InputError("--families is empty; give e.g. blur,pixelate")
+    from .obfuscation import METHODS
+
+    bad = [f for f in families if f not in METHODS or f == "none"]
+    if bad:
+        raise InputError(f"unknown obfuscation family {bad[0]!r}; allowed: "
+                         f"{', '.join(m for m in METHODS if m != 'none')}")
     strengths = parse_strengths(args.strengths, families)
     attacks = _split_list(args.attacks) or None
     if attacks:
