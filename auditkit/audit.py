@@ -10,15 +10,15 @@ import math
 import platform
 import time
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import __version__
-from .attacks.base import FeatureSet
 from .attacks import face as _face_attacks  # noqa: F401  (registers face.naive, face.parrot)
+from .attacks.base import FeatureSet
 from .attacks.context import FACE_ATTACKS, FaceContext
 from .data.inputs import Gallery, InputError, Release, load_gallery, load_release
 from .features.cache import FeatureCache, default_cache_dir
@@ -27,7 +27,7 @@ from .result import AttackResult, Skipped, to_jsonable
 from .risk import assess, verdict
 from .stats import wilson_interval
 
-__all__ = ["AuditConfig", "run_audit", "SCHEMA", "ATTACKS"]
+__all__ = ["ATTACKS", "SCHEMA", "AuditConfig", "run_audit"]
 
 SCHEMA = "auditkit.results/1"
 try:  # adaptive attacks (issue 3): registered when present
@@ -62,6 +62,19 @@ class AuditConfig:
     seed: int = 0
     progress: bool = True
     title: str | None = None
+    fps: float | None = None  # frames sampled per second of video (None: every frame)
+    # tables (issue 5): the release's metadata table (else the manifest's columns), the attacker's
+    # auxiliary table, quasi-identifiers / sensitive columns ("a,b,c"), control and population tables
+    table: Path | None = None
+    aux: Path | None = None
+    qi: str | None = None
+    sensitive: str | None = None
+    control: Path | None = None
+    population: Path | None = None
+    id_col: str | None = None
+    sightings: Path | None = None  # camera/timestamp per track or subject
+    whereabouts: Path | None = None  # the attacker's known (camera, time) per identity
+    sweep: tuple[str, ...] = ()  # obfuscation families for the strength sweep; "auto": the release's
 
     def __post_init__(self) -> None:
         bad = [a for a in self.attacks if a not in ATTACKS]
@@ -77,6 +90,18 @@ class AuditConfig:
             raise ValueError(f"executor must be 'local' or 'dask', got {self.executor!r}")
         if self.jobs < 1:
             raise ValueError(f"jobs must be >= 1, got {self.jobs!r}")
+        if self.scheduler is not None and self.executor != "dask":
+            raise ValueError(f"a scheduler address ({self.scheduler}) needs executor 'dask', got {self.executor!r}")
+        if self.fps is not None and not self.fps > 0:
+            raise ValueError(f"fps must be > 0, got {self.fps!r}")
+        if isinstance(self.sweep, str):
+            self.sweep = tuple(f.strip() for f in self.sweep.split(",") if f.strip())
+        from .obfuscation import METHODS
+
+        bad = [f for f in self.sweep if f != "auto" and (f not in METHODS or f == "none")]
+        if bad:
+            raise ValueError(f"unknown sweep family {', '.join(bad)}; allowed: auto, "
+                             f"{', '.join(m for m in METHODS if m != 'none')}")
 
     def face_params(self) -> FaceParams:
         return FaceParams(detector=self.detector, upsample=self.upsample, jitters=self.jitters,
@@ -109,8 +134,7 @@ def _gallery_features(gallery: Gallery, results: dict, skipped: list[Skipped]) -
     n_img = n_det = 0
     for it in gallery.items:
         if it.file.kind != "image":
-            skipped.append(Skipped(f"gallery/{it.file.rel}", "video in the gallery: not used by face attacks yet", "faces"))
-            continue
+            continue  # clips feed the video cues (auditkit.video_audit)
         r = results[(str(it.file.path), None, None)]
         if isinstance(r, str):
             skipped.append(Skipped(f"gallery/{it.file.rel}", r, "decode"))
@@ -135,8 +159,7 @@ def _release_features(release: Release, results: dict, skipped: list[Skipped]) -
     extra_faces = 0
     for it in release.items:
         if it.file.kind != "image":
-            skipped.append(Skipped(it.file.rel, "video in the release: not used by face attacks yet", "faces"))
-            continue
+            continue  # clips feed the video cues (auditkit.video_audit)
         r = results[(str(it.file.path), it.box, None)]
         if isinstance(r, str):
             skipped.append(Skipped(it.file.rel, r, "decode"))
@@ -207,7 +230,7 @@ def _estimate_obfuscation(pfs: FeatureSet, release: Release, notes: list[str]) -
         return None
     try:
         return estimate_release(items).to_dict()
-    except Exception as e:  # an estimator failure must not abort the audit
+    except Exception as e:  # noqa: BLE001  (an estimator failure must not abort the audit)
         notes.append(f"obfuscation estimate failed ({type(e).__name__}: {e})")
         return None
 
@@ -231,16 +254,67 @@ def _spec_label(estimate: dict) -> str | None:
         return None
 
 
-def run_audit(config: AuditConfig) -> dict[str, Any]:
-    """Run the audit described by ``config`` and return the results.json dictionary."""
-    t0 = time.monotonic()
-    if config.release is None or config.gallery is None:
-        raise InputError("a face audit needs both --release and --gallery")
-    gallery = load_gallery(config.gallery)
-    release = load_release(config.release)
-    skipped: list[Skipped] = [Skipped(f"gallery/{s.path}", s.reason, s.stage) for s in gallery.skipped]
-    skipped += release.skipped
-    notes = list(gallery.notes) + list(release.notes)
+def _file_entry(path: Path) -> dict[str, Any]:
+    from .data.media import sha256_file
+
+    return {"path": str(path), "sha256": sha256_file(path), "bytes": path.stat().st_size}
+
+
+#: manifest columns that describe the media rather than the people (left out of a table audit)
+_MANIFEST_STRUCTURE = ("path", "x", "y", "w", "h", "track", "frame", "obfuscation")
+
+
+def _table_part(config: AuditConfig, release: Release | None, results: dict, attacks: list[AttackResult],
+                notes: list[str]) -> None:
+    """Tables (issue 5): the release's metadata table and the attacker's auxiliary tables."""
+    from .tables import TableError, run_table_audit
+
+    table, ignore = config.table, ()
+    if table is None:
+        if release is None or release.manifest is None:
+            raise TableError("--qi/--sensitive/--aux need a table: give --table RELEASE.csv, or a release "
+                             "whose manifest.csv carries the metadata columns")
+        table = release.manifest  # the manifest's metadata columns are the released table
+        import pandas as pd
+
+        cols = list(pd.read_csv(table, nrows=0).columns)
+        ignore = tuple(c for c in cols if c.strip() in _MANIFEST_STRUCTURE)
+        notes.append(f"table audit of the release manifest's columns (left out: {', '.join(ignore)})")
+    for label, p in (("table", table), ("aux", config.aux), ("control", config.control),
+                     ("population", config.population)):
+        if p is not None and not Path(p).is_file():
+            raise TableError(f"--{label} {p}: file not found")
+    ta = run_table_audit(table, aux=config.aux, qi=config.qi, sensitive=config.sensitive, control=config.control,
+                         population=config.population, id_col=config.id_col, ignore=ignore,
+                         random_state=config.seed)
+    results["tables"] = ta.tables
+    results["inputs"]["tables"] = {label: _file_entry(Path(p)) for label, p in
+                                   (("release", table), ("aux", config.aux), ("control", config.control),
+                                    ("population", config.population)) if p is not None}
+    attacks += [assess(a) for a in ta.attacks]
+    notes += [f"tables: {w}" for w in ta.warnings]
+    notes += [f"tables: not run: {w}" for w in ta.skipped]
+
+
+def _trajectory_part(config: AuditConfig, results: dict, attacks: list[AttackResult], notes: list[str]) -> None:
+    """Sightings (camera, time) per track or subject given as a table (issue 5)."""
+    from .tables import trajectory_audit
+
+    for label, p in (("sightings", config.sightings), ("whereabouts", config.whereabouts)):
+        if p is not None and not Path(p).is_file():
+            raise InputError(f"--{label} {p}: file not found")
+    tr = trajectory_audit(config.sightings, aux=config.whereabouts, random_state=config.seed)
+    results["trajectories"] = tr["trajectories"]
+    results["inputs"].setdefault("tables", {})["sightings"] = _file_entry(Path(config.sightings))
+    if config.whereabouts:
+        results["inputs"]["tables"]["whereabouts"] = _file_entry(Path(config.whereabouts))
+    attacks += [assess(a) for a in tr["attacks"]]
+    notes += [f"trajectories: not run: {w}" for w in tr["skipped"]]
+
+
+def _media_part(config: AuditConfig, gallery: Gallery, release: Release, results: dict,
+                attacks: list[AttackResult], skipped: list[Skipped], notes: list[str]) -> str | None:
+    """Faces in images (issues 2, 3) and every cue in clips (issue 4). Returns the obfuscation spec."""
     g_hashes = {it.file.sha256: it.file.rel for it in gallery.items}
     for f in release.files:
         if f.sha256 in g_hashes:
@@ -252,80 +326,152 @@ def run_audit(config: AuditConfig) -> dict[str, Any]:
     if absent:
         notes.append(f"{len(absent)} release subject(s) are not in the gallery: their probes are scored "
                      "open-set (an attacker without a reference should not name them)")
+    results["inputs"].update({
+        "release": _inputs_section(release.root, release.files),
+        "gallery": {**_inputs_section(gallery.root, [it.file for it in gallery.items]),
+                    "identities": len(gallery.identities)},
+        "manifest": str(release.manifest) if release.manifest else None,
+        "ground_truth": bool(rel_subjects)})
 
     cache = FeatureCache((config.cache_dir or default_cache_dir()) if config.use_cache else None)
     params = config.face_params()
+    enc_info = encoder_info(params)
+    encoder_id = enc_info["id"]
+    results["tool"].update({"encoder": encoder_id, "encoder_details": enc_info})
     tasks = [Task(str(it.file.path), it.file.sha256) for it in gallery.items if it.file.kind == "image"]
     tasks += [Task(str(it.file.path), it.file.sha256, it.box) for it in release.items if it.file.kind == "image"]
     t_feat = time.monotonic()
     faces = extract_many(tasks, params, cache, jobs=config.jobs, progress=config.progress,
                          executor=config.executor, scheduler=config.scheduler)
-    t_feat = time.monotonic() - t_feat
+    results["runtime"]["feature_seconds"] = round(time.monotonic() - t_feat, 2)
     gfs, gstats = _gallery_features(gallery, faces, skipped)
     pfs, pstats = _release_features(release, faces, skipped)
-    if len({l for l in gfs.labels}) < 2:
-        raise InputError(f"gallery {gallery.root}: fewer than two identities have a usable image "
-                         f"(see skipped files); identification cannot be scored")
-    if len(pfs) == 0:
+    has_video = any(it.file.kind == "video" for it in release.items)
+    spec, spec_src, scope, estimate = None, "", config.obfuscation_scope, None
+    face_ok = len(set(gfs.labels)) >= 2 and len(pfs) > 0
+    if not face_ok and not has_video:
+        if len(set(gfs.labels)) < 2:
+            raise InputError(f"gallery {gallery.root}: fewer than two identities have a usable image "
+                             f"(see skipped files); identification cannot be scored")
         raise InputError(f"release {release.root}: no usable image (all {len(release.items)} items skipped)")
-    enc_info = encoder_info(params)
-    encoder_id = enc_info["id"]
+    if face_ok:
+        spec, spec_src = _declared_obfuscation(config, release, notes)
+        estimate = _estimate_obfuscation(pfs, release, notes)
+        if estimate and estimate.get("method") not in (None, "none", "unknown", "mixed"):
+            est_label = _spec_label(estimate)
+            if spec is None and est_label:
+                spec, spec_src = est_label, "estimated from the release"
+                scope = "frame" if estimate.get("coverage") == "whole_frame" else "face"
+            elif spec and est_label and spec.split(":")[0] != est_label.split(":")[0]:
+                notes.append(f"declared obfuscation {spec} differs from the estimated {est_label}")
+        ctx = FaceContext(gallery=gfs, probes=pfs, release_root=release.root, params=params, cache=cache,
+                          spec=spec, spec_source=spec_src, scope=scope, jobs=config.jobs,
+                          executor=config.executor, scheduler=config.scheduler,
+                          progress=config.progress, seed=config.seed, encoder_id=encoder_id,
+                          skipped=skipped, notes=notes)
+        for name in config.attacks:
+            res = FACE_ATTACKS[name](ctx)
+            if res is not None:
+                res.details.setdefault("encoder", encoder_id)
+                attacks.append(assess(res))
+        if pstats["items"]:
+            finding = (f"A face detector still finds a face in {pstats['rate']:.0%} of release images "
+                       f"({pstats['detected']}/{pstats['items']}); gallery (clear): "
+                       f"{gstats['rate']:.0%}. A de-identified face that a detector still finds is weakly obscured.")
+            results["detection"] = {"release": pstats, "gallery": gstats, "finding": finding}
+    elif any(it.file.kind == "image" for it in release.items):
+        notes.append("face attacks on release images not run: the gallery has fewer than two identities with a "
+                     "usable face image, or no release image could be used")
+    results["obfuscation"] = {"declared": spec, "source": spec_src, "scope": scope, "estimate": estimate}
+    if has_video or any(it.file.kind == "video" for it in gallery.items):
+        from .video_audit import audit_videos
 
-    spec, spec_src = _declared_obfuscation(config, release, notes)
-    scope = config.obfuscation_scope
-    estimate = _estimate_obfuscation(pfs, release, notes)
-    if estimate and estimate.get("method") not in (None, "none", "unknown", "mixed"):
-        est_label = _spec_label(estimate)
-        if spec is None and est_label:
-            spec, spec_src = est_label, "estimated from the release"
-            scope = "frame" if estimate.get("coverage") == "whole_frame" else "face"
-        elif spec and est_label and spec.split(":")[0] != est_label.split(":")[0]:
-            notes.append(f"declared obfuscation {spec} differs from the estimated {est_label}")
-    ctx = FaceContext(gallery=gfs, probes=pfs, release_root=release.root, params=params, cache=cache,
-                      spec=spec, spec_source=spec_src, scope=scope, jobs=config.jobs,
-                      executor=config.executor, scheduler=config.scheduler,
-                      progress=config.progress, seed=config.seed, encoder_id=encoder_id,
-                      skipped=skipped, notes=notes)
-    attacks: list[AttackResult] = []
-    for name in config.attacks:
-        res = FACE_ATTACKS[name](ctx)
-        if res is not None:
-            res.details.setdefault("encoder", encoder_id)
-            attacks.append(assess(res))
-    v = verdict(attacks, what=_what(spec))
-    if pstats["items"]:
-        det = pstats["rate"]
-        finding = (f"A face detector still finds a face in {det:.0%} of release images "
-                   f"({pstats['detected']}/{pstats['items']}); gallery (clear): "
-                   f"{gstats['rate']:.0%}. A de-identified face that a detector still finds is weakly obscured.")
-    else:
-        finding = None
-    created = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+        va = audit_videos(release, gallery, face_gallery=gfs if len(gfs) else None, face_params=params,
+                          cache=cache, fps=config.fps, seed=config.seed, progress=config.progress,
+                          skipped=skipped, notes=notes)
+        if va is not None:
+            attacks += [assess(a) for a in va.attacks]
+            results["video"] = va.section
+            if va.trajectories:
+                results["trajectories"] = va.trajectories
+    results["runtime"]["cache"] = cache.stats()
+    return spec
+
+
+def run_audit(config: AuditConfig) -> dict[str, Any]:
+    """Run the audit described by ``config`` and return the results.json dictionary.
+
+    What runs depends on what is given: a release and a gallery (faces in images, and people,
+    faces, clothing and gait in clips), a table (``config.table``, or the release manifest's
+    metadata with ``config.qi``), sightings, and a strength sweep on the gallery. The verdict
+    is the strongest attack's over all of them.
+    """
+    t0 = time.monotonic()
+    has_media = config.release is not None or config.gallery is not None
+    if has_media and (config.release is None or config.gallery is None):
+        raise InputError("a release audit needs both --release and --gallery (a table alone: --table)")
+    wants_table = config.table is not None or config.qi is not None or config.aux is not None
+    if not has_media and not wants_table and config.sightings is None:
+        raise InputError("nothing to audit: give --release and --gallery, and/or --table (or --sightings)")
     import dlib
 
-    results = {
+    skipped: list[Skipped] = []
+    notes: list[str] = []
+    attacks: list[AttackResult] = []
+    results: dict[str, Any] = {
         "schema": SCHEMA,
         "tool": {"name": "auditkit", "version": __version__, "python": platform.python_version(),
-                 "dlib": getattr(dlib, "__version__", "?"), "encoder": encoder_id,
-                 "encoder_details": enc_info},
-        "created": created,
+                 "dlib": getattr(dlib, "__version__", "?")},
+        "created": datetime.now(UTC).replace(microsecond=0).isoformat(),
         "title": config.title or "Re-identification audit",
-        "parameters": {**config.to_dict(), "face": params.as_dict()},
+        "parameters": {**config.to_dict(), "face": config.face_params().as_dict()},
         "seed": config.seed,
-        "inputs": {"release": _inputs_section(release.root, release.files),
-                   "gallery": {**_inputs_section(gallery.root, [it.file for it in gallery.items]),
-                               "identities": len(gallery.identities)},
-                   "manifest": str(release.manifest) if release.manifest else None,
-                   "ground_truth": bool(rel_subjects)},
-        "skipped": [asdict(s) for s in skipped],
-        "notes": notes,
-        "detection": {"release": pstats, "gallery": gstats, "finding": finding},
-        "attacks": [a.to_dict() for a in attacks],
-        "obfuscation": {"declared": spec, "source": spec_src, "scope": scope, "estimate": estimate},
-        "tables": None,
-        "verdict": v,
-        "runtime": {"seconds": round(time.monotonic() - t0, 2), "feature_seconds": round(t_feat, 2),
-                    "cache": cache.stats(), "jobs": config.jobs},
+        "inputs": {"ground_truth": False},
+        "skipped": [], "notes": [], "detection": None, "attacks": [], "obfuscation": None,
+        "tables": None, "video": None, "trajectories": None, "sweep": None, "verdict": None,
+        "runtime": {"jobs": config.jobs},
         "options": {"show_examples": config.show_examples, "redact_examples": config.redact_examples},
     }
+    gallery = load_gallery(config.gallery) if has_media else None
+    release = load_release(config.release) if has_media else None
+    if has_media:
+        skipped += [Skipped(f"gallery/{s.path}", s.reason, s.stage) for s in gallery.skipped]
+        skipped += release.skipped
+        notes += list(gallery.notes) + list(release.notes)
+    # tables first: cheap, and a wrong column name should fail before a long media audit
+    if wants_table:
+        _table_part(config, release, results, attacks, notes)
+    if config.sightings is not None:
+        _trajectory_part(config, results, attacks, notes)
+    spec = _media_part(config, gallery, release, results, attacks, skipped, notes) if has_media else None
+    if config.sweep:
+        results["sweep"] = _sweep_part(config, spec, notes)
+    if has_media:
+        what = _what(spec)
+    else:
+        what = "the released table" if results["tables"] else "the released trajectories"
+    results.update({
+        "skipped": [asdict(s) for s in skipped], "notes": notes,
+        "attacks": [a.to_dict() for a in attacks], "verdict": verdict(attacks, what=what)})
+    results["runtime"]["seconds"] = round(time.monotonic() - t0, 2)
     return to_jsonable(results)
+
+
+def _sweep_part(config: AuditConfig, spec: str | None, notes: list[str]) -> dict[str, Any] | None:
+    """The privacy curve on the gallery (issue 3): how strong the obfuscation would need to be."""
+    from .sweep import run_sweep
+
+    if config.gallery is None:
+        notes.append("strength sweep not run: it needs a gallery of clear images (--gallery)")
+        return None
+    fams = tuple(f for f in config.sweep if f != "auto")
+    if "auto" in config.sweep:
+        fam = spec.split(":")[0] if spec else None
+        if fam in (None, "none", "mask"):
+            fam = "blur"
+        fams = fams + ((fam,) if fam not in fams else ())
+    face_attacks = tuple(a for a in config.attacks if a in FACE_ATTACKS)
+    return run_sweep(config.gallery, families=fams, attacks=face_attacks or None,
+                     cache_dir=config.cache_dir if config.use_cache else None, jobs=config.jobs,
+                     seed=config.seed, progress=config.progress, encoder=config.encoder,
+                     scope=config.obfuscation_scope)

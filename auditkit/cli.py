@@ -52,11 +52,35 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--version", action="version", version=f"auditkit {__version__}")
     sub = ap.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    run = sub.add_parser("run", help="audit a release against a gallery")
-    run.add_argument("--release", type=Path, required=True, help="release folder (images, optional manifest.csv)")
-    run.add_argument("--gallery", type=Path, required=True, help="gallery folder: gallery/<identity>/<images>")
+    run = sub.add_parser("run", help="audit a release (images, clips, tables) against a gallery and auxiliary data")
+    run.add_argument("--release", type=Path, default=None,
+                     help="release folder (images and clips, optional manifest.csv)")
+    run.add_argument("--gallery", type=Path, default=None,
+                     help="gallery folder: gallery/<identity>/<images or clips>")
     run.add_argument("--attacks", default=None,
-                     help="comma-separated attacks to run (default: all: face.naive,face.parrot)")
+                     help="comma-separated face attacks to run (default: the whole ladder: "
+                          "face.naive,face.parrot,face.learned,face.reconstruct)")
+    run.add_argument("--fps", type=float, default=None,
+                     help="frames per second sampled from release and gallery clips (default: every frame)")
+    tab = run.add_argument_group("tables and trajectories (alone, or beside --release/--gallery)")
+    tab.add_argument("--table", type=Path, default=None,
+                     help="released metadata table (CSV or Parquet); default with --qi: the release manifest's columns")
+    tab.add_argument("--aux", type=Path, default=None, help="auxiliary table the attacker holds (register, staff list)")
+    tab.add_argument("--qi", default=None, help="quasi-identifiers, comma-separated (default: suggested from uniqueness)")
+    tab.add_argument("--sensitive", default=None, help="sensitive attribute(s), comma-separated")
+    tab.add_argument("--control", type=Path, default=None,
+                     help="control table: records of the same population not in the release (attack baseline)")
+    tab.add_argument("--population", type=Path, default=None,
+                     help="population table for journalist/marketer risk (default: --aux)")
+    tab.add_argument("--id-col", default=None,
+                     help="identity column in release and aux giving linkage ground truth (default: subject)")
+    tab.add_argument("--sightings", type=Path, default=None,
+                     help="table of sightings (track or subject, camera, timestamp) for trajectory uniqueness")
+    tab.add_argument("--whereabouts", type=Path, default=None,
+                     help="the attacker's known whereabouts (subject, camera, timestamp) for trajectory linkage")
+    run.add_argument("--sweep", nargs="?", const="auto", default=None, metavar="FAMILIES",
+                     help="also run the strength sweep on the gallery (privacy curve and the strength needed): "
+                          "comma-separated families (blur,pixelate,box,noise,mask), or none for the release's own")
     run.add_argument("--title", default=None, help="report title")
     run.add_argument("--obfuscation", default=None,
                      help="obfuscation the release applied, for the parrot attack, e.g. blur:sigma=6 or "
@@ -90,7 +114,12 @@ def _config(args, release: Path, gallery: Path, out: Path, title: str | None):
                        show_examples=args.show_examples, redact_examples=not args.no_redact,
                        seed=args.seed, progress=not args.quiet, title=title,
                        obfuscation=getattr(args, "obfuscation", None),
-                       obfuscation_scope=getattr(args, "obfuscation_scope", "face"))
+                       obfuscation_scope=getattr(args, "obfuscation_scope", "face"),
+                       fps=getattr(args, "fps", None),
+                       **{k: getattr(args, k, None) for k in ("table", "aux", "qi", "sensitive", "control",
+                                                              "population", "id_col", "sightings", "whereabouts")},
+                       sweep=tuple((getattr(args, "sweep", None) or "").split(",")) if getattr(args, "sweep", None)
+                       else ())
 
 
 def _finish(results: dict, out: Path, fail_on: str | None) -> int:

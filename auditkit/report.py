@@ -69,6 +69,25 @@ def num(x: Any, digits: int = 3) -> str:
     return f"{float(x):.{digits}g}"
 
 
+def outcome(a: dict) -> str:
+    """One plain sentence for an attack's headline figure (rate, n, interval, chance, advantage)."""
+    from .risk import outcome_phrase
+
+    m = a.get("metrics") or {}
+    rate = m.get("rank1", m.get("success_rate"))
+    if rate is None or _nan(rate):
+        return "not scored (no ground truth)."
+    rci = m.get("rank1_ci", m.get("success_rate_ci"))
+    p0 = m.get("chance_rank1", m.get("baseline"))
+    n = m.get("n_mated", m.get("n"))
+    unit, happened, base = outcome_phrase(a.get("cue"), a.get("criterion"))
+    text = (f"{pct(rate)} of {num(n)} {unit} {happened} (95% CI {ci(rci)}); {base} {pct(p0)}; "
+            f"advantage over {base} {num(m.get('advantage'), 2)} ({adv_ci(m.get('advantage_ci'))}).")
+    if m.get("control") is not None and not _nan(m.get("control")):
+        text += f" Control records (not in the release): {pct(m['control'])}."
+    return text
+
+
 def ci(interval: Any) -> str:
     if not interval or any(_nan(v) for v in interval):
         return "n/a"
@@ -200,6 +219,13 @@ def _figures(results: dict) -> dict[str, dict[str, str]]:
             ax.grid(alpha=0.3)
             out["scores"] = _fig_to_uri(fig)
         figs[a["name"]] = out
+    if results.get("sweep"):
+        try:
+            from .figures import privacy_curve_uri
+        except ImportError:  # figures arrive with the sweep command
+            privacy_curve_uri = None
+        if privacy_curve_uri is not None:
+            figs["_sweep"] = {"curve": privacy_curve_uri(results["sweep"])}
     return figs
 
 
@@ -215,7 +241,7 @@ def render_html(results: dict) -> str:
     env = Environment(loader=FileSystemLoader(str(template_dir())),
                       autoescape=select_autoescape(default=True, default_for_string=True),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(pct=pct, num=num, ci=ci, adv_ci=adv_ci, who=pseudo, gpath=pseudo.path,
+    env.filters.update(pct=pct, num=num, ci=ci, adv_ci=adv_ci, outcome=outcome, who=pseudo, gpath=pseudo.path,
                        redact=pseudo.text)
     env.globals["attack_template"] = lambda a: _attack_template(env, a)
     tmpl = env.get_template("report.html.j2")
@@ -224,12 +250,17 @@ def render_html(results: dict) -> str:
 
 
 def _attack_template(env, attack: dict) -> str:
+    """``attacks/<cue>.html.j2`` when there is one; else by the kind of metrics the attack has."""
+    from jinja2 import TemplateNotFound
+
     name = f"attacks/{attack.get('cue', 'other')}.html.j2"
     try:
         env.get_template(name)
         return name
-    except Exception:
-        return "attacks/identification.html.j2"
+    except TemplateNotFound:
+        m = attack.get("metrics") or {}
+        return "attacks/identification.html.j2" if "rank5" in m or "cmc" in attack and attack["cmc"] \
+            else "attacks/rate.html.j2"
 
 
 def _examples(results: dict, pseudo: Pseudonyms, *, limit: int = 6) -> list[dict[str, Any]]:
@@ -240,6 +271,8 @@ def _examples(results: dict, pseudo: Pseudonyms, *, limit: int = 6) -> list[dict
     from .obfuscation import ObfuscationSpec, apply_obfuscation
 
     redact = (results.get("options") or {}).get("redact_examples", True)
+    if "release" not in results.get("inputs", {}):
+        return []
     root = Path(results["inputs"]["release"]["path"])
     hashes = {f["path"]: f["sha256"] for f in results["inputs"]["release"]["files"]}
     out = []

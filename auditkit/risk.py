@@ -77,6 +77,25 @@ def assess(attack: AttackResult) -> AttackResult:
     return attack
 
 
+def outcome_phrase(cue: str | None, criterion: str | None) -> tuple[str, str, str]:
+    """How to say an attack's success rate: (what is counted, what happened to it, reference word).
+
+    ``("release faces", "re-identified at rank 1", "chance")`` for a face attack,
+    ``("release records", "linked to the right identity", "baseline")`` for a table linkage.
+    """
+    if cue in ("table", "trajectory", "metadata"):
+        unit = {"singling_out": "targets", "inference": "targets"}.get(criterion or "", "records")
+        if cue == "trajectory":
+            unit = "trajectories"
+        what = {"linkability": "linked to the right identity",
+                "singling_out": "singled out (isolated exactly one person)",
+                "inference": "had their secret attribute inferred correctly"}.get(criterion or "", "exposed")
+        return unit, what, "baseline"
+    unit = {"face": "release faces", "appearance": "release tracks", "gait": "release tracks",
+            "fused": "release tracks"}.get(cue or "", "release items")
+    return unit, "re-identified at rank 1", "chance"
+
+
 def _cap(s: str) -> str:
     return s[:1].upper() + s[1:]
 
@@ -95,15 +114,16 @@ def verdict(attacks: Iterable[AttackResult], *, what: str = "the de-identificati
     ci = m.get("rank1_ci", m.get("success_rate_ci"))
     p0 = m.get("chance_rank1", m.get("baseline"))
     n = _n_scored(strongest)
-    fig = f"{_pct(rate)} re-identified (95% CI {_pct(ci[0])}-{_pct(ci[1])}, n={n}), chance {_pct(p0)}"
+    unit, happened, base = outcome_phrase(strongest.cue, strongest.criterion)
+    fig = f"{_pct(rate)} of {n:,} {unit} {happened} (95% CI {_pct(ci[0])}-{_pct(ci[1])}), {base} {_pct(p0)}"
     if anonymized:
-        summary = (f"No attack run re-identified people materially better than chance: strongest "
-                   f"({strongest.name}) {fig}. {_cap(what)} held against these attacks.")
+        summary = (f"No attack run did materially better than {base}: with the strongest "
+                   f"({strongest.name}), {fig}. {_cap(what)} held against these attacks.")
     elif strongest.risk == "low":
-        summary = (f"Not shown to be anonymized: the strongest attack ({strongest.name}) {fig}; the "
-                   f"sample is too small to rule out a material risk.")
+        summary = (f"Not shown to be anonymized: with the strongest attack ({strongest.name}), {fig}; "
+                   f"the sample is too small to rule out a material risk.")
     else:
-        summary = (f"{_cap(what)} does not anonymize: {fig} by {strongest.name}. "
+        summary = (f"{_cap(what)} does not anonymize: with {strongest.name}, {fig}. "
                    f"Risk: {strongest.risk}.")
     return {"risk": strongest.risk, "anonymized": anonymized, "strongest_attack": strongest.name,
             "summary": summary}

@@ -8,10 +8,56 @@ from auditkit.cli import main
 
 
 def test_usage_error_exit_2(capsys):
-    with pytest.raises(SystemExit) as e:
-        main(["run", "--release", "x"])
-    assert e.value.code == 2
-    assert "--gallery" in capsys.readouterr().err
+    assert main(["run", "--release", "x"]) == 2
+    assert "needs both --release and --gallery" in capsys.readouterr().err
+    assert main(["run"]) == 2
+    assert "nothing to audit" in capsys.readouterr().err
+
+
+def _people_table(path, n=200, seed=0):
+    """A table with known answers: 'zip' x 'sex' makes 40 classes of 5; 'dx' follows 'zip'."""
+    import pandas as pd
+
+    rows = [{"subject": f"p{i:03d}", "zip": f"z{i % 20}", "sex": "fm"[(i // 20) % 2],
+             "dx": ["flu", "cold", "hiv", "flu"][i % 4]} for i in range(n)]
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def test_table_only_run(tmp_path, capsys):
+    import json
+
+    rel = _people_table(tmp_path / "release.csv")
+    aux = _people_table(tmp_path / "register.csv")
+    code = main(["run", "--table", str(rel), "--aux", str(aux), "--qi", "zip,sex", "--sensitive", "dx",
+                 "--out", str(tmp_path / "out"), "--quiet", "--fail-on", "critical"])
+    out = capsys.readouterr().out
+    r = json.loads((tmp_path / "out" / "results.json").read_text())
+    t = r["tables"]
+    assert t["k_anonymity"] == 5 and t["uniqueness"] == 0.0
+    assert t["prosecutor"]["highest_risk"] == pytest.approx(1 / 5)
+    for key in ("journalist", "marketer"):
+        assert set(t[key]) >= {"records_at_risk", "highest_risk", "average_risk"}
+    link = next(a for a in r["attacks"] if a["name"] == "linkage.exact")
+    # every record shares its class with 4 others: an exact link is right 1 time in 5
+    assert link["metrics"]["success_rate"] == pytest.approx(0.2, abs=0.02)
+    inf = next(a for a in r["attacks"] if a["name"] == "inference.dx")
+    assert inf["metrics"]["success_rate"] == 1.0  # dx is a function of zip
+    assert inf["criterion"] == "inference" and inf["risk"] in ("high", "critical")
+    assert r["inputs"]["tables"]["release"]["sha256"] and "gallery" not in r["inputs"]
+    assert code == 1 and "CRITICAL" in out  # --fail-on critical: the inference is certain
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "linkage.exact" in html and "p000" not in html  # no identity value in the report
+
+
+def test_table_errors_exit_2(tmp_path, capsys):
+    rel = _people_table(tmp_path / "release.csv")
+    assert main(["run", "--table", str(rel), "--qi", "zip,postcode", "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "postcode" in err
+    assert main(["run", "--table", str(tmp_path / "missing.csv"), "--qi", "zip", "--quiet",
+                 "--out", str(tmp_path / "o")]) == 2
+    assert "missing.csv" in capsys.readouterr().err
 
 
 def test_unknown_choice_exit_2(capsys):
