@@ -86,9 +86,10 @@ def privacy_curve_uri(sweep: dict[str, Any], *, dpi: int = 110) -> str:
         if rec is not None:
             ax.axvline(float(rec), color="green", ls=":", lw=1.5,
                        label=f"recommended: {c.get('param', 'strength')} = {float(rec):g}")
-            title = f"{fam}: smallest strength at chance = {float(rec):g}"
+            title = (f"{fam}: recommended {c.get('param', 'strength')} = {float(rec):g}\n"
+                     "(smallest tested strength indistinguishable from chance)")
         else:
-            title = f"{fam}: no tested strength reaches chance"
+            title = f"{fam}: no tested strength is\nindistinguishable from chance"
         ax.set_title(title, fontsize=10)
         ax.set_xlabel(c.get("x_label") or f"{fam} strength")
         ax.set_ylabel(c.get("y_label") or "rank-1 re-identification rate")
