@@ -1,0 +1,241 @@
+"""Video release audit end to end (issue 4, trajectories of issue 5): clips the test draws itself
+(coloured walking figures on a static background), and a PETS 2009 subset when ../shared is present."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from conftest import shared_dataset
+
+from auditkit.data.inputs import load_gallery, load_release
+from auditkit.features.cache import FeatureCache
+from auditkit.features.faces import FaceParams
+from auditkit.result import Skipped
+from auditkit.video_audit import audit_videos
+
+W, H, FPS = 320, 240, 10.0
+# identity -> (shirt RGB, trousers RGB, height px, stride period in frames)
+PEOPLE = {
+    "ann": ((220, 30, 30), (30, 30, 160), 70, 8),
+    "bob": ((30, 200, 40), (120, 80, 20), 62, 10),
+    "cat": ((240, 220, 30), (20, 20, 20), 76, 6),
+    "dan": ((40, 90, 230), (200, 200, 200), 66, 12),
+}
+
+
+def _background(seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    bg = np.full((H, W, 3), 110, np.uint8)
+    for _ in range(40):  # static texture: a few grey blocks
+        x, y = rng.integers(0, W - 20), rng.integers(0, H - 20)
+        g = int(rng.integers(80, 150))
+        bg[y:y + 20, x:x + 20] = (g, g, g)
+    return bg
+
+
+def _draw(img: np.ndarray, who: str, x: float, t: int, ground: int) -> tuple[int, int, int, int]:
+    shirt, trousers, h, period = PEOPLE[who]
+    w = h // 3
+    top = ground - h
+    cx = round(x)
+    # head (skin), torso (shirt), legs (trousers) swinging with the identity's period
+    cv2.circle(img, (cx, top + h // 10), h // 10, (200, 160, 130), -1)
+    cv2.rectangle(img, (cx - w // 2, top + h // 5), (cx + w // 2, top + h // 2 + 4), shirt, -1)
+    swing = round(w * 0.6 * np.sin(2 * np.pi * t / period))
+    for s in (swing, -swing):
+        cv2.line(img, (cx, top + h // 2 + 4), (cx + s, ground), trousers, max(3, w // 3))
+    return cx - w // 2 - abs(swing), top, w + 2 * abs(swing), h
+
+
+def _write_clip(path: Path, walkers: list[tuple[str, float, float, int]], n_frames: int, *,
+                blur_heads: bool = True, seed: int = 0) -> list[dict]:
+    """walkers: (identity, x0, speed px/frame, ground y). Returns manifest box rows."""
+    bg = _background(seed)
+    vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (W, H))
+    assert vw.isOpened()
+    rows = []
+    for t in range(n_frames):
+        img = bg.copy()
+        for k, (who, x0, v, ground) in enumerate(walkers):
+            x = x0 + v * t
+            if not 10 < x < W - 10:
+                continue
+            box = _draw(img, who, x, t, ground)
+            if blur_heads:
+                bx, by, bw, bh = box
+                y1 = by + bh // 5
+                x0_, x1_ = max(0, bx), min(W, bx + bw)
+                img[max(0, by):y1, x0_:x1_] = cv2.GaussianBlur(img[max(0, by):y1, x0_:x1_], (0, 0), 4)
+            rows.append({"frame": t, "x": box[0], "y": box[1], "w": box[2], "h": box[3], "track": k + 1,
+                         "subject": who})
+        vw.write(cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    vw.release()
+    return rows
+
+
+def _person_crop(who: str, t: int, seed: int) -> np.ndarray:
+    img = _background(seed)
+    box = _draw(img, who, W / 2, t, 200)
+    x, y, w, h = box
+    return img[y - 4:y + h + 4, x - 4:x + w + 4]
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    base = tmp_path_factory.mktemp("video")
+    rel, gal = base / "release", base / "gallery"
+    rel.mkdir()
+    rows = []
+    for r in _write_clip(rel / "cam1.avi", [("ann", 20, 4.0, 150), ("bob", 300, -3.5, 220),
+                                            ("cat", 40, 3.0, 100)], 70, seed=1):
+        rows.append({"path": "cam1.avi", "camera": "cam1", **r})
+    # a second clip with no boxes: people are detected; a clip-level subject (one person)
+    _write_clip(rel / "cam2.avi", [("dan", 300, -4.0, 180)], 60, seed=2)
+    rows.append({"path": "cam2.avi", "camera": "cam2", "subject": "dan"})
+    # a truncated clip: the header says more frames than the file holds
+    _write_clip(base / "full.avi", [("ann", 30, 4.0, 150)], 40, seed=3)
+    data = (base / "full.avi").read_bytes()
+    (rel / "broken.avi").write_bytes(data[: len(data) // 3])
+    # garbage with a video extension
+    (rel / "garbage.mp4").write_bytes(b"not a video at all" * 100)
+    with open(rel / "manifest.csv", "w", newline="") as f:
+        wr = csv.DictWriter(f, ["path", "frame", "x", "y", "w", "h", "track", "subject", "camera"])
+        wr.writeheader()
+        wr.writerows(rows)
+    for k, who in enumerate(PEOPLE):
+        d = gal / who
+        d.mkdir(parents=True)
+        _write_clip(d / "walk.avi", [(who, 20, 4.5, 170)], 64, blur_heads=False, seed=10 + k)
+        for j in range(2):
+            cv2.imwrite(str(d / f"crop{j}.png"), cv2.cvtColor(_person_crop(who, 3 * j + 1, 20 + j), cv2.COLOR_RGB2BGR))
+    release, gallery = load_release(rel), load_gallery(gal)
+    cache = FeatureCache(base / "cache")
+    skipped: list[Skipped] = []
+    notes: list[str] = []
+    va = audit_videos(release, gallery, face_gallery=None, face_params=FaceParams(), cache=cache, fps=None,
+                      skipped=skipped, notes=notes)
+    return {"va": va, "skipped": skipped, "notes": notes, "release": release, "gallery": gallery, "cache": cache}
+
+
+def test_tracks_and_ground_truth(synthetic):
+    va = synthetic["va"]
+    sec = va.section
+    by = {c["path"]: c for c in sec["clips"]}
+    assert set(by) >= {"cam1.avi", "cam2.avi"}
+    assert by["cam1.avi"]["detection"] == "manifest" and by["cam1.avi"]["tracks"] == 3
+    assert by["cam2.avi"]["detection"] == "mog2" and by["cam2.avi"]["tracks"] >= 1
+    truth = {t["probe"]: t["truth"] for t in sec["tracks"]}
+    assert truth["cam1.avi#track1"] == "ann" and truth["cam1.avi#track2"] == "bob"
+    assert truth["cam1.avi#track3"] == "cat"
+    assert all(v == "dan" for k, v in truth.items() if k.startswith("cam2.avi"))
+    json.dumps(sec)
+    json.dumps(va.trajectories)
+
+
+def test_bad_clips_listed_not_aborting(synthetic):
+    paths = {s.path: s.reason for s in synthetic["skipped"]}
+    assert "garbage.mp4" in paths
+    assert "broken.avi" in paths  # decoded in part (or not at all): listed either way
+
+
+def test_appearance_far_above_chance_and_fused_reported(synthetic):
+    att = {a.name: a for a in synthetic["va"].attacks}
+    app = att["appearance"]
+    m = app.metrics
+    assert m["n_mated"] >= 4 and m["chance_rank1"] == pytest.approx(0.25)
+    assert m["rank1"] == 1.0 and m["rank1_ci"][0] > m["chance_rank1"]
+    assert "fused" in att and att["fused"].cue == "fused"
+    assert set(att["fused"].details["single_cues"]) >= {"appearance"}
+    assert all(w is not None and w >= 0 for w in att["fused"].details["weights"].values())
+    assert "face.video" not in att  # no face gallery: skipped with a note, not faked
+    assert any("face" in n for n in synthetic["notes"])
+
+
+def test_trajectories_and_cache(synthetic):
+    tr = synthetic["va"].trajectories
+    assert tr["units"] == "release tracks" and tr["n_tracks"] == synthetic["va"].section["n_tracks"]
+    assert [r["p"] for r in tr["uniqueness"]["by_p"]] == [1, 2, 3, 4]
+    # a re-run reads every clip from the cache
+    cache = synthetic["cache"]
+    hits = cache.hits
+    again = audit_videos(synthetic["release"], synthetic["gallery"], face_gallery=None, face_params=FaceParams(),
+                         cache=cache, skipped=[], notes=[])
+    assert cache.hits >= hits + 2 + 4
+    assert again.section["tracks"] == synthetic["va"].section["tracks"]
+
+
+def test_no_video_returns_none(tmp_path):
+    rel, gal = tmp_path / "r", tmp_path / "g"
+    rel.mkdir()
+    cv2.imwrite(str(rel / "a.png"), np.zeros((20, 20, 3), np.uint8))
+    for who in ("a", "b"):
+        (gal / who).mkdir(parents=True)
+        cv2.imwrite(str(gal / who / "x.png"), np.full((20, 20, 3), 9, np.uint8))
+    assert audit_videos(load_release(rel), load_gallery(gal), face_gallery=None, face_params=FaceParams(),
+                        cache=FeatureCache(None), skipped=[], notes=[]) is None
+
+
+def test_face_leak_exposes_track_and_face_video_scores_it(tmp_path):
+    """A real face left unblurred in a few frames of one person's track (face_recognition examples)."""
+    from PIL import Image
+
+    from auditkit.attacks.base import FeatureSet
+    from auditkit.features.faces import FaceModels
+
+    ex = shared_dataset("face_recognition_examples") / "examples"
+    chip = np.asarray(Image.open(ex / "obama-240p.jpg").convert("RGB"))[10:130, 165:285]
+    rel, gal = tmp_path / "release", tmp_path / "gallery"
+    rel.mkdir()
+    bg = np.full((360, 480, 3), 100, np.uint8)
+    vw = cv2.VideoWriter(str(rel / "cam.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (480, 360))
+    rows = []
+    for t in range(12):
+        img = bg.copy()
+        x = 60 + 10 * t
+        person = (x - 10, 60, 80, 210)
+        cv2.rectangle(img, (x - 10, 120), (x + 70, 270), (40, 40, 150), -1)
+        face = cv2.resize(chip, (60, 60), interpolation=cv2.INTER_AREA)
+        img[60:120, x:x + 60] = face if 4 <= t <= 7 else cv2.GaussianBlur(face, (0, 0), 8)
+        other = (360, 100, 40, 120)
+        cv2.rectangle(img, (360, 100), (400, 220), (150, 60, 40), -1)
+        rows += [{"path": "cam.avi", "frame": t, "x": person[0], "y": person[1], "w": person[2], "h": person[3],
+                  "track": "a", "subject": "obama"},
+                 {"path": "cam.avi", "frame": t, "x": other[0], "y": other[1], "w": other[2], "h": other[3],
+                  "track": "b", "subject": "biden"}]
+        vw.write(cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    vw.release()
+    with open(rel / "manifest.csv", "w", newline="") as f:
+        wr = csv.DictWriter(f, ["path", "frame", "x", "y", "w", "h", "track", "subject"])
+        wr.writeheader()
+        wr.writerows(rows)
+    models = FaceModels(FaceParams())
+    X, labels, info = [], [], []
+    for who, name in (("obama", "obama.jpg"), ("obama", "obama2.jpg"), ("biden", "biden.jpg"),
+                      ("alex", "alex-lacamoire.png")):
+        (gal / who).mkdir(parents=True, exist_ok=True)
+        img = np.asarray(Image.open(ex / name).convert("RGB"))
+        Image.fromarray(img).save(gal / who / f"{Path(name).stem}.png")
+        boxes, _ = models.detect(img)
+        X.append(models.encode(img, boxes[:1])[0])
+        labels.append(who)
+        info.append({"source": "detector"})
+    fs = FeatureSet(np.stack(X), [f"g{i}" for i in range(len(X))], labels, info)
+    notes: list[str] = []
+    va = audit_videos(load_release(rel), load_gallery(gal), face_gallery=fs, face_params=FaceParams(),
+                      cache=FeatureCache(None), skipped=[], notes=notes)
+    sec = va.section
+    assert sec["tracks_exposed"] == 1
+    assert sec["leaks"] and all(lk["track"] == "a" and 4 <= lk["frame"] <= 7 for lk in sec["leaks"])
+    assert all(lk["confidence"] > 0 and lk["time_s"] == pytest.approx(lk["frame"] / 10.0, abs=0.01)
+               for lk in sec["leaks"])
+    exposed = {t["probe"]: t["leaked"] for t in sec["tracks"]}
+    assert exposed == {"cam.avi#tracka": True, "cam.avi#trackb": False}
+    att = {a.name: a for a in va.attacks}
+    fv = att["face.video"]
+    assert fv.n_probes == 1 and fv.metrics["rank1"] == 1.0 and fv.n_identities == 3
+    assert att["fused"].details["cues"] == ["face"]
+    assert "appearance" not in att and any("appearance" in n for n in notes)
