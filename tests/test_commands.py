@@ -297,6 +297,11 @@ def test_evaluate_gait_on_generated_silhouettes(walkers, tmp_path, capsys):
     assert "Probes of people not in the gallery" in html
     # no subject label outside the chain-of-custody file listing (which report.html.j2 prints raw)
     assert "stranger" not in html.split('<section id="custody">')[0]
+    # `auditkit report results.json` re-renders the same page from the stored numbers alone
+    from auditkit.report import load_results, render_html
+
+    again = render_html(load_results(out / "results.json"))
+    assert re.sub(r"created [^<]*", "", again) == re.sub(r"created [^<]*", "", html)
     # --fail-on as for run: the attack is at least medium on distinct walkers
     assert run_cli(["evaluate", "gait", "--gallery", str(root / "gallery"), "--probe", str(root / "probe"),
                     "--out", str(tmp_path / "o2"), "--quiet", "--fail-on", "low"]) == 1
