@@ -395,7 +395,7 @@ def evaluation_results(*, title: str, kind: str, attack: Any, evaluation: dict[s
     attack = assess(attack)
     results = {
         "schema": SCHEMA,
-        "tool": _tool(dlib="not used", encoder=descriptor),
+        "tool": _tool(dlib="not used", descriptor=descriptor),
         "created": _now(),
         "title": title,
         "parameters": {"command": f"evaluate {kind}", **parameters},
