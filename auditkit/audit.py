@@ -471,7 +471,12 @@ def _sweep_part(config: AuditConfig, spec: str | None, notes: list[str]) -> dict
             fam = "blur"
         fams = fams + ((fam,) if fam not in fams else ())
     face_attacks = tuple(a for a in config.attacks if a in FACE_ATTACKS)
-    return run_sweep(config.gallery, families=fams, attacks=face_attacks or None,
+    # half of each identity's gallery images stay clear (the attacker's), the rest are attacked
+    counts = sorted(sum(1 for f in d.iterdir() if f.is_file()) for d in Path(config.gallery).iterdir() if d.is_dir())
+    n_cal = max(1, (counts[len(counts) // 2] + 1) // 2) if counts else 1
+    notes.append(f"strength sweep: the gallery is split per identity into {n_cal} clear calibration image(s) and "
+                 "obfuscated probes; no release image is used")
+    return run_sweep(config.gallery, families=fams, attacks=face_attacks or None, n_calibration=n_cal,
                      cache_dir=config.cache_dir if config.use_cache else None, jobs=config.jobs,
                      seed=config.seed, progress=config.progress, encoder=config.encoder,
                      scope=config.obfuscation_scope)

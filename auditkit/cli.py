@@ -95,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--obfuscation", default="blur:sigma=6",
                       help="obfuscation applied to build the release (default: %(default)s)")
     demo.add_argument("--identities", type=int, default=None, help="use only the first N identities")
+    demo.add_argument("--no-sweep", dest="sweep", action="store_const", const=None, default="auto",
+                      help="skip the strength sweep (by default the demo also draws the privacy curve of its "
+                           "obfuscation family on the clear gallery)")
     _add_common(demo)
 
     rep = sub.add_parser("report", help="re-render the HTML report from results.json")

@@ -295,8 +295,9 @@ def run_sweep(gallery_dir: str | Path, *, families: Sequence[str] = ("blur", "pi
                     split.update({"identities": res["inputs"]["gallery"]["identities"],
                                   "calibration_images": res["inputs"]["gallery"]["n_files"],
                                   "probe_images": pt["n_probes"],
-                                  "rule": f"per identity, {n_calibration} image(s) chosen with seed {seed} form the "
-                                          "clear gallery; the others are obfuscated and attacked (no image is both)"})
+                                  "rule": f"per identity, {n_calibration} image(s) chosen with seed {seed} (fewer when "
+                                          "the identity has fewer, so that at least one is attacked) form the clear "
+                                          "gallery; the others are obfuscated and attacked (no image is both)"})
                 if progress:
                     st = pt["strongest"]
                     sys.stderr.write(f"sweep: {spec.label}: strongest {st['name']} rank-1 {st['rank1']:.1%} "

@@ -220,3 +220,28 @@ def test_release_subjects_absent_from_gallery_are_open_set(tmp_path, feature_cac
     m = res["attacks"][0]["metrics"]
     assert m["n_non_mated"] == 1 and m["n_mated"] == 4
     assert any("not in the gallery" in n and "open-set" in n for n in res["notes"])
+
+
+def test_run_with_sweep_puts_privacy_curve_and_recommendation_in_report(tmp_path, feature_cache_dir, monkeypatch):
+    """`run --sweep`: the gallery alone is split into clear calibration images and obfuscated probes,
+    the ladder runs per strength, and the report carries the curve and the recommendation."""
+    from conftest import build_blurred_att
+
+    from auditkit import sweep as sweep_mod
+    from auditkit.report import render_html
+
+    monkeypatch.setitem(sweep_mod.DEFAULT_STRENGTHS, "blur", (1.0, 16.0))
+    g, r = build_blurred_att(tmp_path, n_ids=8, n_gallery=4, n_release=1, sigma=6.0)
+    res = run_audit(AuditConfig(release=r, gallery=g, cache_dir=feature_cache_dir, progress=False,
+                                attacks=("face.naive", "face.parrot"), obfuscation_scope="frame",
+                                sweep=("auto",)))
+    sw = res["sweep"]
+    assert sw["parameters"]["families"] == ["blur"]  # the release's own family (declared blur:sigma=6)
+    pts = sw["families"]["blur"]["points"]
+    assert [p["strength"] for p in pts] == [1.0, 16.0]
+    assert sw["split"]["calibration_images"] == 8 * 2 and pts[0]["n_probes"] == 8 * 2  # 4 per identity, halved
+    # a light blur leaves faces recognisable: far above chance
+    assert pts[0]["attacks"]["face.naive"]["rank1_ci"][0] > pts[0]["chance"]
+    assert sw["recommendations"] and any("strength sweep" in n for n in res["notes"])
+    html = render_html(res)
+    assert 'id="sweep"' in html and 'alt="Privacy curve' in html  # the figure, inline
