@@ -399,3 +399,18 @@ def test_errors_exit_2_naming_the_input(tmp_path, capsys):
     assert rc == 2 and "--fail-on does not apply to `auditkit sweep`" in e
     rc, e = err(["sweep", "--gallery", str(tmp_path), "--attacks", "face.magic"])
     assert rc == 2 and "unknown attack(s) face.magic" in e
+
+
+def test_sweep_no_cache_face_scope_leaves_no_cache(sweep_run, tmp_path, monkeypatch):
+    user_cache = tmp_path / "user-cache"
+    user_cache.mkdir()
+    monkeypatch.setenv("AUDITKIT_CACHE_DIR", str(user_cache))
+    out = tmp_path / "out"
+    rc = run_cli(["sweep", "--gallery", str(sweep_run["faces"]), "--families", "pixelate", "--strengths", "6",
+                  "--attacks", "face.naive", "--calibration", "3", "--scope", "face", "--no-cache",
+                  "--out", str(out), "--quiet"])
+    assert rc == 0
+    sw = json.loads((out / "sweep.json").read_text())
+    assert sw["parameters"]["no_cache"] is True and sw["parameters"]["scope"] == "face"
+    assert sw["split"]["probe_images"] == 5 and "no_face_detected" in sw["split"]
+    assert list(user_cache.iterdir()) == []  # nothing read from or written to the user's cache
