@@ -1,4 +1,4 @@
-"""Command line: ``auditkit run | demo | report``.
+"""Command line: ``auditkit run | demo | report | sweep | evaluate``.
 
 Exit codes: 0 audit done; 1 verdict at or above ``--fail-on``; 2 usage or input error.
 """
@@ -103,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="re-render the HTML report from results.json")
     rep.add_argument("results", type=Path, help="a results.json written by auditkit")
     rep.add_argument("--out", type=Path, default=None, help="output folder (default: the results file's folder)")
+    from .commands import add_parsers
+
+    add_parsers(sub, _add_common)  # sweep, evaluate reid|gait
     return ap
 
 
@@ -151,6 +154,11 @@ def main(argv: list[str] | None = None) -> int:
             p = write_outputs(results, out)
             print(f"report: {p['report']}")
             return EXIT_OK
+        from .commands import run_command
+
+        rc = run_command(args)
+        if rc is not None:
+            return rc
         if args.jobs < 1:
             raise InputError(f"--jobs must be >= 1, got {args.jobs}")
         from .audit import run_audit

@@ -69,7 +69,7 @@ def num(x: Any, digits: int = 3) -> str:
     return f"{float(x):.{digits}g}"
 
 
-def outcome(a: dict) -> str:
+def outcome(a: dict, unit: str | None = None) -> str:
     """One plain sentence for an attack's headline figure (rate, n, interval, chance, advantage)."""
     from .risk import outcome_phrase
 
@@ -80,7 +80,8 @@ def outcome(a: dict) -> str:
     rci = m.get("rank1_ci", m.get("success_rate_ci"))
     p0 = m.get("chance_rank1", m.get("baseline"))
     n = m.get("n_mated", m.get("n"))
-    unit, happened, base = outcome_phrase(a.get("cue"), a.get("criterion"))
+    default_unit, happened, base = outcome_phrase(a.get("cue"), a.get("criterion"))
+    unit = unit or default_unit
     text = (f"{pct(rate)} of {num(n)} {unit} {happened} (95% CI {ci(rci)}); {base} {pct(p0)}; "
             f"advantage over {base} {num(m.get('advantage'), 2)} ({adv_ci(m.get('advantage_ci'))}).")
     if m.get("control") is not None and not _nan(m.get("control")):
@@ -150,6 +151,11 @@ def _all_labels(results: dict) -> list[str]:
         parts = PurePosixPath(f["path"]).parts
         if len(parts) >= 2:
             labs.add(parts[0])
+    if (results.get("evaluation") or {}).get("kind") == "gait":  # probe folders are <subject>/...
+        for f in results.get("inputs", {}).get("release", {}).get("files", []):
+            parts = PurePosixPath(f["path"]).parts
+            if len(parts) >= 2:
+                labs.add(parts[0])
     return sorted(labs)
 
 
@@ -220,12 +226,9 @@ def _figures(results: dict) -> dict[str, dict[str, str]]:
             out["scores"] = _fig_to_uri(fig)
         figs[a["name"]] = out
     if results.get("sweep"):
-        try:
-            from .figures import privacy_curve_uri
-        except ImportError:  # figures arrive with the sweep command
-            privacy_curve_uri = None
-        if privacy_curve_uri is not None:
-            figs["_sweep"] = {"curve": privacy_curve_uri(results["sweep"])}
+        from .figures import privacy_curve_uri
+
+        figs["_sweep"] = {"curve": privacy_curve_uri(results["sweep"])}
     return figs
 
 

@@ -424,7 +424,7 @@ def face_reconstruct(ctx: FaceContext) -> AttackResult | None:
         X[i] = r.encodings[j]
     n_fail += len(ctx.probes) - len(tasks)
     rec = FeatureSet(X, list(ctx.probes.ids), list(ctx.probes.labels), list(ctx.probes.info))
-    _, res = face_naive(ctx.gallery, rec, name="face.reconstruct")
+    _, res = face_naive(ctx.gallery, rec, name="face.reconstruct", **ctx.matching())
     kernel = {"blur": "Wiener deconvolution with the Gaussian kernel", "box": "Wiener deconvolution with the box kernel",
               "pixelate": "smooth de-pixelation (block means resampled bicubically)",
               "noise": "non-local-means denoising"}[method]

@@ -32,21 +32,38 @@ class FeatureSet:
         return len(self.ids)
 
 
+#: decimals kept in face-distance scores (see identity_scores)
+SCORE_DECIMALS = 9
+
+
 def identity_scores(probes: np.ndarray, gallery: np.ndarray, gallery_labels: list[str], *,
-                    block: int = 4096) -> tuple[np.ndarray, list[str]]:
+                    block: int = 4096, executor: str = "local", scheduler: str | None = None,
+                    jobs: int = 1) -> tuple[np.ndarray, list[str]]:
     """Similarity of each probe to each identity: minus the smallest Euclidean distance to any of
     that identity's gallery vectors (the attacker's best match). Computed in blocks with bounded
     memory by :func:`auditkit.matching.topk_identity_search` (probe blocks of ``block``); the best
-    identity's score is the exact float64 distance, the others float64 to ~1e-8."""
-    from ..matching import topk_identity_search
+    identity's score is the exact float64 distance, the others float64 to ~1e-8. With
+    ``executor="dask"`` the probe blocks run on a Dask cluster (``scheduler``, or a local cluster
+    of ``jobs`` workers) with identical results (:func:`auditkit.matching.topk_identity_search_dask`)."""
+    from ..matching import topk_identity_search, topk_identity_search_dask
 
     identities = sorted(set(gallery_labels))
     P = np.asarray(probes, dtype=np.float64).reshape(len(probes), -1)
     if len(P) == 0:
         return np.empty((0, len(identities))), identities
-    res = topk_identity_search(P, gallery, list(gallery_labels), k=1, block_probes=block, return_best=True)
+    if executor == "dask":
+        res = topk_identity_search_dask(P, gallery, list(gallery_labels), scheduler=scheduler, jobs=jobs,
+                                        chunk_probes=block, block_probes=block, k=1, return_best=True)
+    elif executor == "local":
+        res = topk_identity_search(P, gallery, list(gallery_labels), k=1, block_probes=block, return_best=True)
+    else:
+        raise ValueError(f"executor must be 'local' or 'dask', got {executor!r}")
     assert res.identities == identities and res.best is not None
-    return res.best, identities
+    # Distances are rounded to 1e-9. The encodings themselves carry ~1e-7 (a float32 network), and
+    # the blocked product leaves ~1e-15 of summation noise that depends on block sizes, memory
+    # alignment and process; unrounded, equal gallery vectors would not tie and a rank could
+    # change between a local and a Dask run. Rounded, they tie exactly (and ranks are tie-aware).
+    return np.round(res.best, SCORE_DECIMALS), identities
 
 
 def top_matches(sm: ScoreMatrix, *, k: int = 5) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from ..features.cache import FeatureCache
 from ..features.faces import FaceParams, ImageFaces, Task, extract_many
@@ -37,6 +37,10 @@ class FaceContext:
     encoder_id: str = ""
     skipped: list[Skipped] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+    def matching(self) -> dict[str, Any]:
+        """Where identity matching runs: the same executor as extraction (see identity_scores)."""
+        return {"executor": self.executor, "scheduler": self.scheduler, "jobs": max(self.jobs, 2)}
 
     def encode(self, tasks: list[Task], *, label: str = "faces") -> dict[tuple, ImageFaces | str]:
         """Cached, parallel face extraction (see :func:`auditkit.features.faces.extract_many`)."""

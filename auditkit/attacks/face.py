@@ -1,6 +1,8 @@
 """Face attacks. ``face.naive``: clear gallery encodings vs the de-identified release."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..features.faces import Task, box_iou
@@ -16,21 +18,24 @@ MATCH_DISTANCE = 0.6
 
 
 def face_parrot(gallery_obfuscated: FeatureSet, probes: FeatureSet, *, spec: str, source: str,
-                scope: str) -> tuple[ScoreMatrix, AttackResult]:
+                scope: str, **matching: Any) -> tuple[ScoreMatrix, AttackResult]:
     """Parrot attack (Newton, Sweeney & Malin 2005): the attacker applies the release's own
     obfuscation to the gallery and matches in the obfuscated domain."""
-    sm, res = face_naive(gallery_obfuscated, probes, name="face.parrot")
+    sm, res = face_naive(gallery_obfuscated, probes, name="face.parrot", **matching)
     res.notes[0] = (f"parrot attacker: gallery obfuscated with {spec} ({source}; region: {scope}) and "
                     "matched to the release with the same face encodings")
     res.details["obfuscation"] = {"spec": spec, "source": source, "scope": scope}
     return sm, res
 
 
-def face_naive(gallery: FeatureSet, probes: FeatureSet, *, name: str = "face.naive") -> tuple[ScoreMatrix, AttackResult]:
-    """Match every release face against the clear gallery (best match per identity)."""
+def face_naive(gallery: FeatureSet, probes: FeatureSet, *, name: str = "face.naive",
+               **matching: Any) -> tuple[ScoreMatrix, AttackResult]:
+    """Match every release face against the clear gallery (best match per identity).
+
+    ``matching``: ``executor``, ``scheduler``, ``jobs`` for :func:`identity_scores` (Dask or local)."""
     if len(gallery) == 0:
         raise ValueError("no gallery face encodings: nothing to match against")
-    scores, identities = identity_scores(probes.X, gallery.X, list(gallery.labels))
+    scores, identities = identity_scores(probes.X, gallery.X, list(gallery.labels), **matching)
     sm = ScoreMatrix(scores, list(probes.ids), identities, list(probes.labels))
     notes = ["naive attacker: off-the-shelf dlib face encodings of the clear gallery, "
              "nearest identity by Euclidean distance; no adaptation to the obfuscation"]
@@ -79,7 +84,7 @@ def transformed_gallery(ctx: FaceContext, transform: str, *, label: str, scope: 
 
 @register("face.naive")
 def _naive(ctx: FaceContext) -> AttackResult:
-    return face_naive(ctx.gallery, ctx.probes)[1]
+    return face_naive(ctx.gallery, ctx.probes, **ctx.matching())[1]
 
 
 @register("face.parrot")
@@ -89,4 +94,5 @@ def _parrot(ctx: FaceContext) -> AttackResult | None:
                          "e.g. blur:sigma=6, or an 'obfuscation' manifest column)")
         return None
     pg = transformed_gallery(ctx, ctx.spec, label="parrot gallery")
-    return face_parrot(pg, ctx.probes, spec=ctx.spec, source=ctx.spec_source, scope=ctx.scope)[1]
+    return face_parrot(pg, ctx.probes, spec=ctx.spec, source=ctx.spec_source, scope=ctx.scope,
+                       **ctx.matching())[1]
