@@ -48,7 +48,7 @@ def _bin(name: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036  (dev.py runs before anything checks the version)
         print("dev.py: auditkit needs Python >= 3.11", file=sys.stderr)
         return 2
     if not argv or argv[0] in ("-h", "--help"):

@@ -34,7 +34,7 @@ def olivetti_to_folder(dest: Path) -> Path:
 
     try:
         data = fetch_olivetti_faces()
-    except Exception as e:  # URLError, OSError, HTTPError...: all mean "could not get it"
+    except Exception as e:  # noqa: BLE001  URLError, OSError, HTTPError...: all mean "could not get it"
         raise InputError(f"could not obtain scikit-learn's Olivetti faces ({type(e).__name__}: {e}).\n{OFFLINE_HELP}") from None
     dest.mkdir(parents=True, exist_ok=True)
     counts: dict[int, int] = {}

@@ -29,7 +29,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["SearchResult", "topk_identity_search", "topk_identity_search_dask", "brute_force_identity_scores"]
+__all__ = ["SearchResult", "brute_force_identity_scores", "topk_identity_search", "topk_identity_search_dask"]
 
 
 class SearchResult(NamedTuple):

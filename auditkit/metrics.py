@@ -16,9 +16,19 @@ import numpy as np
 from .scores import ScoreMatrix
 from .stats import advantage, advantage_interval, wilson_interval
 
-__all__ = ["true_ranks", "cmc_curve", "rank_k_score", "mean_reciprocal_rank", "roc_auc_score",
-           "equal_error_rate", "chance_rank_k", "open_set_dir", "identification_metrics",
-           "per_subject_exposure", "genuine_impostor_scores"]
+__all__ = [
+    "chance_rank_k",
+    "cmc_curve",
+    "equal_error_rate",
+    "genuine_impostor_scores",
+    "identification_metrics",
+    "mean_reciprocal_rank",
+    "open_set_dir",
+    "per_subject_exposure",
+    "rank_k_score",
+    "roc_auc_score",
+    "true_ranks",
+]
 
 
 def _rank_bounds(sm: ScoreMatrix) -> tuple[np.ndarray, np.ndarray]:

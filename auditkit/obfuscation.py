@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-__all__ = ["ObfuscationSpec", "parse_spec", "apply_obfuscation", "METHODS"]
+__all__ = ["METHODS", "ObfuscationSpec", "apply_obfuscation", "parse_spec"]
 
 #: method -> (parameter name, default value)
 METHODS: dict[str, tuple[str, float]] = {

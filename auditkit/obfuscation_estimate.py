@@ -39,8 +39,9 @@ measure a confusion matrix on generated and real faces to show how far they can 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -48,14 +49,14 @@ import numpy as np
 from auditkit.obfuscation import METHODS, ObfuscationSpec, apply_obfuscation
 
 __all__ = [
+    "FAMILIES",
+    "MIN_RELIABLE_SIZE",
     "ObfuscationEstimate",
-    "ReleaseObfuscation",
     "RegionMap",
+    "ReleaseObfuscation",
     "estimate_obfuscation",
     "estimate_release",
     "localize_obfuscation",
-    "FAMILIES",
-    "MIN_RELIABLE_SIZE",
 ]
 
 #: labels an estimate can carry: the obfuscation methods plus ``unknown``.
@@ -281,7 +282,7 @@ def _reblur_fit(g: np.ndarray, *, min_reblur: float = 0.0) -> dict[str, Any]:
         out[float(a)] = (float(_T_GRID[j]), float(res[j]), float(cA[j]), float(cN[j]))
         profiles[float(a)] = res
     a0 = float(_ALPHA_PRIOR)
-    t0, r0, cA0, cN0 = out[a0]
+    t0, r0, _cA0, cN0 = out[a0]
     noise_var = cN0  # W is per unit variance, per pixel
     noise_energy = cN0 * W[0]
     best_alpha = min(out, key=lambda k: out[k][1])

@@ -19,7 +19,7 @@ import re
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-__all__ = ["write_outputs", "render_html", "load_results", "template_dir", "pct", "num"]
+__all__ = ["load_results", "num", "pct", "render_html", "template_dir", "write_outputs"]
 
 
 def template_dir() -> Path:
@@ -262,7 +262,7 @@ def _attack_template(env, attack: dict) -> str:
         return name
     except TemplateNotFound:
         m = attack.get("metrics") or {}
-        return "attacks/identification.html.j2" if "rank5" in m or "cmc" in attack and attack["cmc"] \
+        return "attacks/identification.html.j2" if "rank5" in m or attack.get("cmc") \
             else "attacks/rate.html.j2"
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["AttackResult", "Skipped", "CRITERIA", "to_jsonable"]
+__all__ = ["CRITERIA", "AttackResult", "Skipped", "to_jsonable"]
 
 #: WP29 Opinion 05/2014 criteria an attack can be tagged with.
 CRITERIA = ("singling_out", "linkability", "inference")

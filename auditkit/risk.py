@@ -23,11 +23,12 @@ Policy (documented in the report's method section and in README):
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .result import AttackResult
 
-__all__ = ["LEVELS", "THRESHOLDS", "level_for", "assess", "verdict", "level_at_least"]
+__all__ = ["LEVELS", "THRESHOLDS", "assess", "level_at_least", "level_for", "verdict"]
 
 LEVELS = ("low", "medium", "high", "critical")
 THRESHOLDS = {"critical": 0.50, "high": 0.20, "medium": 0.05}

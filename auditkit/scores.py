@@ -71,7 +71,7 @@ class ScoreMatrix:
         """Probes whose true identity is among the columns (closed-set probes)."""
         return self.truth_index() >= 0
 
-    def subset(self, rows: np.ndarray) -> "ScoreMatrix":
+    def subset(self, rows: np.ndarray) -> ScoreMatrix:
         rows = np.asarray(rows)
         if rows.dtype == bool:
             rows = np.flatnonzero(rows)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from statistics import NormalDist
 
-__all__ = ["wilson_interval", "advantage", "advantage_interval", "residual_risk", "z_value"]
+__all__ = ["advantage", "advantage_interval", "residual_risk", "wilson_interval", "z_value"]
 
 
 def z_value(confidence: float = 0.95) -> float:

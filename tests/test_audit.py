@@ -54,7 +54,7 @@ def generated_audit(tmp_path_factory, feature_cache_dir):
 
 
 def test_generated_audit_writes_all_outputs(generated_audit):
-    cfg, res, paths = generated_audit
+    _, _, paths = generated_audit
     for k in ("results", "matches", "skipped", "report"):
         assert paths[k].is_file() and paths[k].stat().st_size > 0
     data = json.loads(paths["results"].read_text())
@@ -101,7 +101,7 @@ def test_second_run_uses_cache_and_is_deterministic(generated_audit):
     # everything decodable comes from the cache; the 2 undecodable files are retried, never cached
     assert again["runtime"]["cache"]["misses"] == 2
     assert again["runtime"]["cache"]["hits"] >= 12 + 5
-    strip = lambda d: {k: v for k, v in d.items() if k not in ("created", "runtime")}  # noqa: E731
+    strip = lambda d: {k: v for k, v in d.items() if k not in ("created", "runtime")}
     assert strip(again) == strip(res)
 
 

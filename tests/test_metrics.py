@@ -5,9 +5,18 @@ import math
 import numpy as np
 import pytest
 
-from auditkit.metrics import (chance_rank_k, cmc_curve, equal_error_rate, genuine_impostor_scores,
-                              identification_metrics, mean_reciprocal_rank, open_set_dir,
-                              per_subject_exposure, rank_k_score, roc_auc_score)
+from auditkit.metrics import (
+    chance_rank_k,
+    cmc_curve,
+    equal_error_rate,
+    genuine_impostor_scores,
+    identification_metrics,
+    mean_reciprocal_rank,
+    open_set_dir,
+    per_subject_exposure,
+    rank_k_score,
+    roc_auc_score,
+)
 from auditkit.scores import ScoreMatrix
 
 

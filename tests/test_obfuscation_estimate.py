@@ -288,7 +288,7 @@ def test_deface_mosaic_block_on_single_box() -> None:
     """deface draws mosaicsize x mosaicsize cells (20 px) anchored at its box corner."""
     root = shared_dataset("deface_city_example")
     img, _, mask = _deface_truth(root, "city_anonymized_mosaic")
-    n, lab, stats, _ = cv2.connectedComponentsWithStats(mask)
+    n, _, stats, _ = cv2.connectedComponentsWithStats(mask)
     singles = [tuple(int(v) for v in stats[i, :4]) for i in range(1, n)
                if stats[i, 4] >= 0.9 * stats[i, 2] * stats[i, 3] and min(stats[i, 2:4]) >= 41]
     ests = [estimate_obfuscation(img, b) for b in singles]

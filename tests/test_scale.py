@@ -1,6 +1,7 @@
 """Speed and scale (issue 6): blocked identity search against a brute-force oracle, the Dask
 executor against the local pool, and resuming an interrupted extraction from the cache."""
-import json
+
+import math
 
 import numpy as np
 import pytest
@@ -245,7 +246,7 @@ def assert_json_equal(a, b, *, tol: float, where: str = "$") -> None:
     """JSON values equal, floats within ``tol`` (absolute), everything else exactly."""
     if isinstance(a, float) or isinstance(b, float):
         assert isinstance(a, (int, float)) and isinstance(b, (int, float)), (where, a, b)
-        assert a == pytest.approx(b, abs=tol, rel=0) or (a != a and b != b), (where, a, b)
+        assert a == pytest.approx(b, abs=tol, rel=0) or (math.isnan(a) and math.isnan(b)), (where, a, b)
     elif isinstance(a, dict):
         assert isinstance(b, dict) and a.keys() == b.keys(), (where, sorted(a), sorted(b))
         for k in a:

@@ -10,7 +10,7 @@ from ..metrics import genuine_impostor_scores, identification_metrics, per_subje
 from ..result import AttackResult
 from ..scores import ScoreMatrix
 
-__all__ = ["FeatureSet", "identity_scores", "attack_result", "top_matches"]
+__all__ = ["FeatureSet", "attack_result", "identity_scores", "top_matches"]
 
 
 @dataclass

@@ -7,16 +7,17 @@ adds a note saying why. Attacks never read files themselves except through ``ctx
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..features.cache import FeatureCache
 from ..features.faces import FaceParams, ImageFaces, Task, extract_many
 from ..result import AttackResult, Skipped
 from .base import FeatureSet
 
-__all__ = ["FaceContext", "FACE_ATTACKS", "register"]
+__all__ = ["FACE_ATTACKS", "FaceContext", "register"]
 
 
 @dataclass

@@ -11,7 +11,7 @@ from ..scores import ScoreMatrix
 from .base import FeatureSet, attack_result, identity_scores
 from .context import FaceContext, register
 
-__all__ = ["face_naive", "face_parrot", "transformed_gallery", "expand_box", "MATCH_DISTANCE"]
+__all__ = ["MATCH_DISTANCE", "expand_box", "face_naive", "face_parrot", "transformed_gallery"]
 
 #: face_recognition's conventional same-person distance threshold.
 MATCH_DISTANCE = 0.6

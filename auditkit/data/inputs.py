@@ -16,8 +16,17 @@ from pathlib import Path, PurePosixPath
 from ..result import Skipped
 from .media import is_image, is_video, sha256_file
 
-__all__ = ["InputError", "MediaFile", "GalleryItem", "ReleaseItem", "Gallery", "Release",
-           "load_gallery", "load_release", "MANIFEST_COLUMNS"]
+__all__ = [
+    "MANIFEST_COLUMNS",
+    "Gallery",
+    "GalleryItem",
+    "InputError",
+    "MediaFile",
+    "Release",
+    "ReleaseItem",
+    "load_gallery",
+    "load_release",
+]
 
 #: Manifest columns with a meaning; every other column is released metadata.
 MANIFEST_COLUMNS = ("path", "subject", "camera", "timestamp", "x", "y", "w", "h", "track")
@@ -175,7 +184,7 @@ def _parse_box(row: dict[str, str]) -> tuple[tuple[int, int, int, int] | None, s
 
 def _parse_time(value: str) -> str | None:
     try:
-        return datetime.fromisoformat(value.strip().replace("Z", "+00:00")).isoformat()
+        return datetime.fromisoformat(value.strip()).isoformat()  # Python >= 3.11 reads "Z"
     except ValueError:
         return None
 

@@ -14,13 +14,13 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 __all__ = [
     "IMAGE_EXTENSIONS",
-    "VIDEO_EXTENSIONS",
     "MAX_PIXELS",
+    "VIDEO_EXTENSIONS",
     "MediaError",
-    "sha256_file",
-    "load_image",
     "is_image",
     "is_video",
+    "load_image",
+    "sha256_file",
 ]
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".webp", ".tif", ".tiff"})

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FeatureCache", "default_cache_dir", "cache_key"]
+__all__ = ["FeatureCache", "cache_key", "default_cache_dir"]
 
 
 def default_cache_dir() -> Path:

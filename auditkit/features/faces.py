@@ -15,16 +15,25 @@ import importlib.util
 import os
 import sys
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
 from .cache import FeatureCache, cache_key
 
-__all__ = ["FaceParams", "FaceModels", "ImageFaces", "extract_faces", "extract_many",
-           "model_path", "box_iou", "EXTRACTOR_VERSION"]
+__all__ = [
+    "EXTRACTOR_VERSION",
+    "FaceModels",
+    "FaceParams",
+    "ImageFaces",
+    "box_iou",
+    "extract_faces",
+    "extract_many",
+    "model_path",
+]
 
 EXTRACTOR_VERSION = "1"
 ENCODING_DIM = 128
@@ -36,7 +45,7 @@ def model_path(name: str) -> Path:
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("face_recognition_models is not installed; install auditkit's dependencies")
-    p = Path(list(spec.submodule_search_locations)[0]) / "models" / name
+    p = Path(next(iter(spec.submodule_search_locations))) / "models" / name
     if not p.is_file():
         raise RuntimeError(f"model file missing: {p}")
     return p
@@ -170,7 +179,7 @@ class ImageFaces:
                 "n_detected": np.array(self.n_detected)}
 
     @classmethod
-    def from_arrays(cls, a: dict[str, np.ndarray]) -> "ImageFaces":
+    def from_arrays(cls, a: dict[str, np.ndarray]) -> ImageFaces:
         return cls(int(a["size"][0]), int(a["size"][1]), a["boxes"].reshape(-1, 4).astype(int),
                    a["scores"].astype(float), a["sources"].astype(str),
                    a["encodings"].reshape(-1, ENCODING_DIM).astype(float), int(a["n_detected"]))
@@ -242,7 +251,7 @@ def _work(task: tuple) -> tuple[str, dict | None, str | None]:
         img = apply_transform(img, text, region)
     try:
         res = extract_faces(img, _WORKER_MODELS, hint_box=hint)
-    except Exception as e:  # dlib errors on odd inputs must not abort the audit
+    except Exception as e:  # noqa: BLE001  dlib errors on odd inputs must not abort the audit
         return path, None, f"face extraction failed ({type(e).__name__}: {e})"
     return path, res.to_arrays(), None
 
