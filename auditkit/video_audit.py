@@ -171,7 +171,7 @@ def _track_features(frames: np.ndarray, crops: list, masks: list, times: np.ndar
         rate = 1.0 / float(np.median(np.diff(times))) if np.median(np.diff(times)) > 0 else 0.0
     else:
         rate = 0.0
-    if rate < min_gait_fps:
+    if rate < min_gait_fps * 0.99:  # timestamps carry rounding: 5 frames/s may measure 4.99
         why = f"sampled at {rate:.1f} frames/s, below the {min_gait_fps:g} frames/s gait needs"
     else:
         for run in _runs(frames, step):
@@ -781,7 +781,9 @@ def audit_videos(release: Release, gallery: Gallery, *, face_gallery: FeatureSet
     if len(set(gs.app_y)) >= 2 and any(c > 1 for c in Counter(gs.app_y).values()):
         Xg = np.stack(gs.app_X).astype(np.float64)
         rows = np.array([len(t.appearance) > 0 for t in tracks], bool)
-        metric = AppearanceMetric().fit(Xg, gs.app_y)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            metric = AppearanceMetric().fit(Xg, gs.app_y)
         S = np.full((n, len(identities)), -np.inf)
         if rows.any():
             P = np.stack([t.appearance.astype(np.float64).mean(axis=0) for t in tracks if len(t.appearance)])
@@ -802,7 +804,9 @@ def audit_videos(release: Release, gallery: Gallery, *, face_gallery: FeatureSet
     if len(set(gs.gait_y)) >= 2:
         G = np.stack(gs.gait_X).astype(np.float64)
         rows = np.array([len(t.gait) > 0 for t in tracks], bool)
-        model = GaitModel(random_state=seed).fit(G, gs.gait_y)
+        with warnings.catch_warnings():  # sklearn warns about identities with one gait sample
+            warnings.simplefilter("ignore", UserWarning)
+            model = GaitModel(random_state=seed).fit(G, gs.gait_y)
         S = np.full((n, len(identities)), -np.inf)
         cols = [model.classes_.index(i) if i in model.classes_ else -1 for i in identities]
         for i, t in enumerate(tracks):

@@ -8,7 +8,7 @@ What it builds (into ``--work``, never into ../shared or the repository):
   widened by 30%, Gaussian sigma = box width / 3; the release most CCTV publishers make) or the
   **whole body** (``--blur body``: the whole box, widened by 10%). ``manifest.csv`` has one row
   per ground-truth box: ``path, frame`` (0-based in the clip), ``x, y, w, h`` (mp4 pixels:
-  MOT boxes x 0.625), ``track`` (MOT id), ``subject`` (``p<MOT id>``), ``camera`` (view001),
+  MOT boxes x 0.625), ``track`` (1, 2, ... per clip), ``subject`` (``p<MOT id>``), ``camera`` (view001),
   ``timestamp`` (ISO 8601: a fixed start plus the mp4 frame index / 7 s, PETS S2.L1 being shot at
   about 7 frames/s).
 - **gallery/p<id>/**: from the odd blocks only (other frames): up to ``--crops`` unblurred person
@@ -44,6 +44,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -120,6 +121,10 @@ def build(work: Path, *, block: int = 100, blur: str = "head", crops: int = 6, m
     gallery_blocks = blocks[1::2]
     for s, e in release_blocks:
         name = f"pets_{s:04d}.mp4"
+        # published track labels: 1, 2, ... per clip in order of first appearance (not the MOT id,
+        # which would give away the subject label p<id>)
+        ids_in = gt[(gt["frame"] >= s) & (gt["frame"] < e)].sort_values(["frame", "id"])["id"]
+        label = {pid: k + 1 for k, pid in enumerate(pd.unique(ids_in))}
         vw = cv2.VideoWriter(str(rel / name), fourcc, 10.0, (W, H))
         for f in range(s, e):
             img = frames[f].copy()
@@ -131,7 +136,7 @@ def build(work: Path, *, block: int = 100, blur: str = "head", crops: int = 6, m
                     if cb is None:
                         continue
                     rows.append({"path": name, "frame": f - s, "x": cb[0], "y": cb[1], "w": cb[2], "h": cb[3],
-                                 "track": int(r.id), "subject": f"p{int(r.id)}", "camera": "view001",
+                                 "track": label[r.id], "subject": f"p{int(r.id)}", "camera": "view001",
                                  "timestamp": (START + timedelta(seconds=f / TRUE_FPS)).isoformat(
                                      timespec="milliseconds")})
             vw.write(img)
@@ -176,7 +181,7 @@ def build(work: Path, *, block: int = 100, blur: str = "head", crops: int = 6, m
                 vw.write(img)
             vw.release()
             n_clips += 1
-    rel_ids = {int(r["track"]) for r in rows}
+    rel_ids = {int(r["subject"][1:]) for r in rows}
     gal_ids = {int(p.name[1:]) for p in gal.iterdir() if p.is_dir()}
     return {"release_clips": [f"pets_{s:04d}.mp4" for s, _ in release_blocks], "release_boxes": len(rows),
             "release_ids": sorted(rel_ids), "gallery_ids": sorted(gal_ids), "gallery_crops": n_crops,
@@ -184,7 +189,8 @@ def build(work: Path, *, block: int = 100, blur: str = "head", crops: int = 6, m
             "frames": n_frames}
 
 
-def run(work: Path, *, fps: float | None, seed: int, cache_dir: Path | None, direct: bool) -> dict:
+def run(work: Path, *, fps: float | None, seed: int, cache_dir: Path | None, direct: bool,
+        boxes: str = "manifest") -> dict:
     """The audit of the built release: run_audit when it has the video path, else audit_videos."""
     from auditkit.audit import AuditConfig, run_audit
     from auditkit.data.inputs import InputError, load_gallery, load_release
@@ -194,7 +200,7 @@ def run(work: Path, *, fps: float | None, seed: int, cache_dir: Path | None, dir
     from auditkit.video_audit import audit_videos
 
     cache = cache_dir or (work / "cache")
-    if not direct:
+    if not direct and boxes == "manifest":
         cfg = AuditConfig(release=work / "release", gallery=work / "gallery", out=work / "out", cache_dir=cache,
                           seed=seed, progress=True)
         try:
@@ -208,7 +214,7 @@ def run(work: Path, *, fps: float | None, seed: int, cache_dir: Path | None, dir
     skipped, notes = [], []
     va = audit_videos(load_release(work / "release"), load_gallery(work / "gallery"), face_gallery=None,
                       face_params=FaceParams(), cache=FeatureCache(cache), fps=fps, seed=seed, progress=True,
-                      skipped=skipped, notes=notes)
+                      skipped=skipped, notes=notes, boxes=boxes)
     return {"via": "audit_videos", "attacks": [assess(a).to_dict() for a in va.attacks], "video": va.section,
             "trajectories": va.trajectories, "notes": notes, "skipped": [s.__dict__ for s in skipped]}
 
@@ -263,16 +269,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="use only the first N mp4 frames (default all 795)")
     ap.add_argument("--seed", type=int, default=0, help="random state (default 0)")
     ap.add_argument("--direct", action="store_true", help="call audit_videos directly, not run_audit")
+    ap.add_argument("--boxes", choices=("manifest", "detect"), default="manifest",
+                    help="people from the manifest boxes (default) or detected (MOG2; the manifest then only gives "
+                         "ground truth by IoU >= 0.5); detect implies --direct")
+    ap.add_argument("--reuse", action="store_true", help="audit the release/gallery already built in --work")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = ap.parse_args(argv)
     t0 = time.monotonic()
     if (args.work / "release").exists() or (args.work / "gallery").exists():
-        sys.exit(f"{args.work} already holds release/ or gallery/: give an empty --work folder")
-    built = build(args.work, block=args.block, blur=args.blur, crops=args.crops, min_clip=args.min_clip,
-                  limit=args.limit)
+        if not args.reuse:
+            sys.exit(f"{args.work} already holds release/ or gallery/: give an empty --work folder (or --reuse)")
+        built = json.loads((args.work / "built.json").read_text())
+    else:
+        built = build(args.work, block=args.block, blur=args.blur, crops=args.crops, min_clip=args.min_clip,
+                      limit=args.limit)
+        (args.work / "built.json").write_text(json.dumps(built))
     t_build = time.monotonic() - t0
     print(f"built in {t_build:.1f} s: {json.dumps(built)}")
-    out = run(args.work, fps=args.fps, seed=args.seed, cache_dir=None, direct=args.direct)
+    out = run(args.work, fps=args.fps, seed=args.seed, cache_dir=None, direct=args.direct, boxes=args.boxes)
     t_all = time.monotonic() - t0
     print(summary(out))
     print(f"total {t_all:.1f} s (build {t_build:.1f} s)")
