@@ -131,7 +131,11 @@ def _config(args, release: Path, gallery: Path, out: Path, title: str | None):
 def _finish(results: dict, out: Path, fail_on: str | None) -> int:
     from .report import write_outputs
 
-    paths = write_outputs(results, out)
+    return report_and_exit(results, write_outputs(results, out), fail_on)
+
+
+def report_and_exit(results: dict, paths: dict[str, Path], fail_on: str | None) -> int:
+    """Print the verdict and the files written; the exit code for ``--fail-on``."""
     v = results["verdict"]
     print(f"verdict: {(v['risk'] or 'not scored').upper()} — {v['summary']}")
     for name, p in paths.items():

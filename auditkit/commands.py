@@ -34,8 +34,7 @@ from . import __version__
 __all__ = ["add_parsers", "clip_silhouettes", "evaluation_results", "parse_strengths", "render_sweep_html",
            "run_command", "sweep_outputs"]
 
-EXIT_OK, EXIT_FAIL_ON = 0, 1
-_LEVELS = ("low", "medium", "high", "critical")
+EXIT_OK = 0
 _VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv")
 
 # options added by cli._add_common that a command does not use: giving them is an error, not
@@ -420,19 +419,15 @@ def _finish(results: dict[str, Any], out: Path, fail_on: str | None) -> int:
     from .report import write_outputs
 
     paths = write_outputs(results, out)
-    v = results["verdict"]
     ev = results["evaluation"]
     print(f"evaluation: {ev['description']}")
     for row in ev["figures"]:
         spread = f" (sd {100 * row['sd']:.1f} over {ev['repeats']} splits)" if row.get("sd") is not None else ""
         ci = f", 95% CI {100 * row['ci'][0]:.1f}-{100 * row['ci'][1]:.1f}%" if row.get("ci") else ""
         print(f"  {row['name']}: {100 * row['value']:.1f}%{spread}{ci}")
-    print(f"verdict: {(v['risk'] or 'not scored').upper()} — {v['summary']}")
-    for name, p in paths.items():
-        print(f"  {name}: {p}")
-    if fail_on and v["risk"] and _LEVELS.index(v["risk"]) >= _LEVELS.index(fail_on):
-        return EXIT_FAIL_ON
-    return EXIT_OK
+    from .cli import report_and_exit
+
+    return report_and_exit(results, paths, fail_on)
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
