@@ -275,3 +275,37 @@ def test_pets_release_subset(tmp_path):
     assert 0 < gait.n_probes < len(pairs)
     assert att["fused"].details["weights"]["gait"] == 0.0 and any("gait" in n and "weight 0" in n for n in notes)
     assert att["fused"].metrics["rank1"] == app["rank1"]
+
+
+def test_huge_frames_downscaled_with_scale_and_empty_clip_noted(synthetic, tmp_path):
+    rel = tmp_path / "release"
+    rel.mkdir()
+    big_w, big_h = 1280, 960  # downscaled to 640x480 for processing: scale 0.5
+    vw = cv2.VideoWriter(str(rel / "big.avi"), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (big_w, big_h))
+    rows = []
+    for t in range(16):
+        img = cv2.resize(_background(5), (big_w, big_h), interpolation=cv2.INTER_NEAREST)
+        small = np.zeros((H, W, 3), np.uint8)
+        box = _draw(small, "cat", 60 + 6 * t, t, 200)  # drawn at 320x240, then scaled 4x into place
+        x, y, w, h = box
+        patch = cv2.resize(small[y:y + h, x:x + w], (4 * w, 4 * h), interpolation=cv2.INTER_NEAREST)
+        mask = patch.any(axis=2)
+        img[4 * y:4 * y + 4 * h, 4 * x:4 * x + 4 * w][mask] = patch[mask]
+        rows.append({"path": "big.avi", "frame": t, "x": 4 * x, "y": 4 * y, "w": 4 * w, "h": 4 * h, "track": 1,
+                     "subject": "cat"})
+        vw.write(cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    vw.release()
+    _write_clip(rel / "empty.avi", [], 15, seed=6)  # nobody walks by
+    with open(rel / "manifest.csv", "w", newline="") as f:
+        wr = csv.DictWriter(f, ["path", "frame", "x", "y", "w", "h", "track", "subject"])
+        wr.writeheader()
+        wr.writerows(rows)
+    notes: list[str] = []
+    va = audit_videos(load_release(rel), synthetic["gallery"], face_gallery=None, face_params=FaceParams(),
+                      cache=FeatureCache(None), max_side=640, skipped=[], notes=notes, leak_mode="off")
+    clips = {c["path"]: c for c in va.section["clips"]}
+    assert clips["big.avi"]["downscaled"] and clips["big.avi"]["scale"] == pytest.approx(0.5)
+    assert clips["big.avi"]["resolution"] == [big_w, big_h]
+    (track,) = va.section["tracks"]
+    assert track["truth"] == "cat" and track["cues"]["appearance"]["rank"] == 1
+    assert clips["empty.avi"]["tracks"] == 0 and any("empty.avi: no person track" in n for n in notes)
