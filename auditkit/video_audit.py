@@ -55,6 +55,7 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import cv2
 import numpy as np
 import pandas as pd
 
@@ -62,7 +63,7 @@ from .attacks.base import FeatureSet, attack_result, identity_scores
 from .data.inputs import Gallery, Release, ReleaseItem
 from .data.media import MediaError, load_image
 from .data.video import iter_frames
-from .features.appearance import DESCRIPTOR_VERSION, AppearanceMetric, appearance_descriptor
+from .features.appearance import CANONICAL_SIZE, DESCRIPTOR_VERSION, AppearanceMetric, appearance_descriptor
 from .features.cache import FeatureCache, cache_key
 from .features.faces import FaceParams
 from .features.gait import GEI_SIZE, GaitModel, gait_energy_image
@@ -142,6 +143,20 @@ def _crop(img: np.ndarray, box_scaled: np.ndarray) -> tuple[slice, slice] | None
     return slice(y0, y1), slice(x0, x1)
 
 
+class _PackedMask:
+    """A boolean mask stored as bits (8x smaller while a clip is decoded)."""
+
+    __slots__ = ("bits", "shape")
+
+    def __init__(self, m: np.ndarray):
+        self.shape = m.shape
+        self.bits = np.packbits(m.astype(bool), axis=None)
+
+    def unpack(self) -> np.ndarray:
+        n = self.shape[0] * self.shape[1]
+        return np.unpackbits(self.bits, count=n).astype(bool).reshape(self.shape)
+
+
 def _runs(frames: np.ndarray, step: float) -> list[np.ndarray]:
     """Index ranges of ``frames`` without gaps larger than twice the sampling step."""
     if len(frames) == 0:
@@ -177,7 +192,8 @@ def _track_features(frames: np.ndarray, crops: list, masks: list, times: np.ndar
         for run in _runs(frames, step):
             for s in range(0, len(run) - gait_frames + 1, gait_frames):
                 idx = run[s:s + gait_frames]
-                seq = [masks[i] for i in idx if masks[i] is not None and masks[i].any()]
+                seq = [m for m in (masks[i].unpack() if masks[i] is not None else None for i in idx)
+                       if m is not None and m.any()]
                 if len(seq) < 0.7 * gait_frames:
                     continue
                 try:
@@ -215,7 +231,7 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
                  max_side: int | None = 640, boxes: dict[int, list] | None = None, detector: str = "mog2",
                  leak_mode: str = "frame", leak_upsample: int = 1, face_params: FaceParams | None = None,
                  max_crops: int = 16, n_chunks: int = 4, gait_frames: int = 20, min_gait_fps: float = 5.0,
-                 min_track_frames: int = 3) -> ClipFeatures:
+                 min_track_frames: int = 3, max_crop_frames: int = 1500) -> ClipFeatures:
     """Decode one clip and compute its tracks' features, or load them from ``cache``.
 
     Parameters
@@ -233,6 +249,9 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
     gait_frames, min_gait_fps : frames per gait chunk (one GEI each) and the lowest sampling
         rate at which gait is attempted.
     min_track_frames : tracks with fewer boxes are dropped (counted in the messages).
+    max_crop_frames : person crops are kept from at most about this many sampled frames, evenly
+        spread (every frame of a clip up to that length), so a long clip's memory stays bounded
+        (about 18 KB per person and frame kept); silhouettes are kept for every frame, as bits.
 
     Raises
     ------
@@ -250,13 +269,18 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
               "manifest": json.dumps(mrows, default=str) if use_manifest else None, "leak_mode": leak_mode,
               "leak_upsample": leak_upsample, "face": fp.as_dict(), "max_crops": max_crops, "n_chunks": n_chunks,
               "gait_frames": gait_frames, "min_gait_fps": min_gait_fps, "min_track_frames": min_track_frames,
-              "appearance": DESCRIPTOR_VERSION}
+              "max_crop_frames": max_crop_frames, "appearance": DESCRIPTOR_VERSION}
     key = cache_key(sha256, "video_clip", VIDEO_FEATURE_VERSION, params)
     hit = cache.get(key)
     if hit is not None:
         return _from_arrays(hit)
 
     it = iter_frames(path, fps=fps, max_side=max_side)
+    expected = it.report.frames_expected
+    if expected and fps and it.report.fps_container:
+        expected = int(expected * min(1.0, fps / it.report.fps_container))
+    # person crops of at most ~max_crop_frames sampled frames are held in memory (evenly spread)
+    crop_every = max(1, math.ceil(expected / max_crop_frames)) if expected else 1
     mog = BackgroundSubtractionDetector(min_height=20.0, warmup=10)
     hog = HogPeopleDetector() if (not use_manifest and detector == "hog") else None
     scanner = FaceLeakScanner(mode=leak_mode, upsample=leak_upsample) if leak_mode != "off" else None
@@ -279,10 +303,13 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
             items = [(b, None, None) for b in d.boxes]
             tracker.update(fr.index, fr.timestamp_s, d)
         entry = []
+        keep_crop = (len(indices) - 1) % crop_every == 0
         for b, t, s in items:
             sl = _crop(fr.image, np.asarray(b) * fr.scale)
-            crop = fr.image[sl].copy() if sl else None
-            m = mask[sl].copy() if (sl and mask is not None) else None
+            # crops kept at the descriptor's own size (identical descriptor, bounded memory), masks as bits
+            crop = cv2.resize(fr.image[sl], (CANONICAL_SIZE[1], CANONICAL_SIZE[0]), interpolation=cv2.INTER_AREA) \
+                if (sl and keep_crop) else None
+            m = _PackedMask(mask[sl]) if (sl and mask is not None) else None
             entry.append((np.asarray(b, float), t, s, crop, m))
         store[fr.index] = entry
         if scanner is not None:
@@ -851,11 +878,21 @@ def audit_videos(release: Release, gallery: Gallery, *, face_gallery: FeatureSet
 
     attacks: list[AttackResult] = []
     unknown = sum(t is None for t in truth)
-    for cue, S in cue_scores.items():
+    for cue, S in list(cue_scores.items()):
         r = cue_rows[cue]
-        sm = ScoreMatrix(_finite(S[r]), [p for p, k in zip(probes, r) if k], identities,
-                         [t for t, k in zip(truth, r) if k])
+        if not r.any():
+            notes.append(f"{_ATTACK_OF[cue]}: no release track has a {cue} sample; not run")
+            del cue_scores[cue]
+            continue
+        # columns: the identities the gallery holds samples of for this cue; a track whose person
+        # has none is scored open-set (non-mated), not as a certain miss
+        cols = np.flatnonzero(np.isfinite(S[r]).any(axis=0)) if r.any() else np.arange(len(identities))
+        sm = ScoreMatrix(_finite(S[r][:, cols]), [p for p, k in zip(probes, r) if k],
+                         [identities[j] for j in cols], [t for t, k in zip(truth, r) if k])
         nn = list(cue_notes[cue])
+        if len(cols) < len(identities):
+            nn.append(f"{len(identities) - len(cols)} of {len(identities)} gallery identities have no {cue} sample; "
+                      f"the {len(cols)} that do are the candidates")
         if int(r.sum()) < n:
             nn.append(f"{n - int(r.sum())} of {n} release tracks have no {cue} sample and are not probes of this cue")
         attacks.append(attack_result(_ATTACK_OF[cue], cue, sm, notes=nn,
@@ -865,7 +902,11 @@ def audit_videos(release: Release, gallery: Gallery, *, face_gallery: FeatureSet
             notes.extend(cue_notes[cue])
     # fused
     used = [c for c in cue_scores]
-    if len(used) >= 1 and n:
+    if not n:
+        vnotes.append("video: no person track in any release clip, so no video attack could be scored")
+    elif not used:
+        vnotes.append("fused: no cue (appearance, gait, face) could be scored, so there is nothing to fuse")
+    else:
         w = {c: weights.get(c) for c in used}
         missing = [c for c, v in w.items() if v is None]
         if missing:

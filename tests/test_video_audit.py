@@ -309,3 +309,15 @@ def test_huge_frames_downscaled_with_scale_and_empty_clip_noted(synthetic, tmp_p
     (track,) = va.section["tracks"]
     assert track["truth"] == "cat" and track["cues"]["appearance"]["rank"] == 1
     assert clips["empty.avi"]["tracks"] == 0 and any("empty.avi: no person track" in n for n in notes)
+
+
+def test_gallery_clips_but_no_release_clip(synthetic, tmp_path):
+    rel = tmp_path / "r"
+    rel.mkdir()
+    cv2.imwrite(str(rel / "a.png"), np.zeros((20, 20, 3), np.uint8))
+    notes: list[str] = []
+    va = audit_videos(load_release(rel), synthetic["gallery"], face_gallery=None, face_params=FaceParams(),
+                      cache=synthetic["cache"], skipped=[], notes=notes)
+    assert va is not None and va.section["n_tracks"] == 0 and va.trajectories is None
+    assert [a.name for a in va.attacks] == []
+    assert any("no person track in any release clip" in n for n in notes)
