@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import cv2
@@ -321,3 +322,27 @@ def test_gallery_clips_but_no_release_clip(synthetic, tmp_path):
     assert va is not None and va.section["n_tracks"] == 0 and va.trajectories is None
     assert [a.name for a in va.attacks] == []
     assert any("no person track in any release clip" in n for n in notes)
+
+
+def test_video_partial_renders_without_identity_labels(synthetic):
+    """The report partial: clips, tracks, leaks; identity labels pseudonymised (private by default)."""
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+    from auditkit.report import Pseudonyms, adv_ci, ci, num, pct, template_dir
+
+    va = synthetic["va"]
+    sec = json.loads(json.dumps(va.section))
+    pseudo = Pseudonyms(sorted(PEOPLE), reveal=False)
+    env = Environment(loader=FileSystemLoader(str(template_dir())), autoescape=select_autoescape(default=True),
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(pct=pct, num=num, ci=ci, adv_ci=adv_ci, who=pseudo, gpath=pseudo.path, redact=pseudo.text)
+    html = env.get_template("partials/video.html.j2").render(video=sec, trajectories=va.trajectories)
+    assert "cam1.avi#track1" in html and "Exposure per track" in html and "No leak found" in html
+    assert "person 0" in html
+    for label in PEOPLE:
+        assert not re.search(rf"\b{label}\b", html), label
+    # leaks render as a table, with a track or "outside every track"
+    sec["leaks"] = [{"clip": "cam1.avi", "camera": "cam1", "frame": 3, "time_s": 0.3, "box": [1, 2, 3, 4],
+                     "confidence": 0.5, "track": None, "source": "frame", "probe": None}]
+    html = env.get_template("partials/video.html.j2").render(video=sec, trajectories=None)
+    assert "outside every track" in html and "<script" not in html
