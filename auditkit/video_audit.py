@@ -129,6 +129,7 @@ class ClipFeatures:
     leaks: list[dict]
     detection: str
     messages: list[str] = field(default_factory=list)
+    obfuscation: list[dict] = field(default_factory=list)  # per sampled person region: method, strength, confidence
 
 
 # ------------------------------------------------------------------------------ clip pass
@@ -141,6 +142,20 @@ def _crop(img: np.ndarray, box_scaled: np.ndarray) -> tuple[slice, slice] | None
     if x1 - x0 < 4 or y1 - y0 < 8:
         return None
     return slice(y0, y1), slice(x0, x1)
+
+
+def _obfuscate_crop(crop: np.ndarray, spec: Any, region: str, scale: float) -> np.ndarray:
+    """Re-apply the release's de-identification to a gallery person crop (the attacker's best move):
+    ``region`` "body" (the whole crop) or "head" (its top quarter); spatial strengths (blur sigma,
+    box and pixel sizes, in original pixels) are multiplied by the frame's processing ``scale``."""
+    from .obfuscation import ObfuscationSpec, apply_obfuscation
+
+    strength = spec.strength * scale if spec.method in ("blur", "box", "pixelate") else spec.strength
+    sp = ObfuscationSpec(spec.method, strength)
+    if region == "body":
+        return apply_obfuscation(crop, sp)
+    h, w = crop.shape[:2]
+    return apply_obfuscation(crop, sp, (0, 0, w, max(1, math.ceil(0.25 * h))))
 
 
 class _PackedMask:
@@ -231,7 +246,8 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
                  max_side: int | None = 640, boxes: dict[int, list] | None = None, detector: str = "mog2",
                  leak_mode: str = "frame", leak_upsample: int = 1, face_params: FaceParams | None = None,
                  max_crops: int = 16, n_chunks: int = 4, gait_frames: int = 20, min_gait_fps: float = 5.0,
-                 min_track_frames: int = 3, max_crop_frames: int = 1500) -> ClipFeatures:
+                 min_track_frames: int = 3, max_crop_frames: int = 1500, obfuscation: str | None = None,
+                 obfuscation_region: str = "body", estimate_regions: int = 0) -> ClipFeatures:
     """Decode one clip and compute its tracks' features, or load them from ``cache``.
 
     Parameters
@@ -252,6 +268,13 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
     max_crop_frames : person crops are kept from at most about this many sampled frames, evenly
         spread (every frame of a clip up to that length), so a long clip's memory stays bounded
         (about 18 KB per person and frame kept); silhouettes are kept for every frame, as bits.
+    obfuscation, obfuscation_region : a de-identification (e.g. ``"blur:sigma=6"``, see
+        :func:`auditkit.obfuscation.parse_spec`) applied to every person crop before its
+        descriptor, on the "body" or the "head" (top quarter); for gallery clips, so that the
+        attacker compares like with like.
+    estimate_regions : estimate the de-identification applied to about this many person boxes
+        (spread over the clip; :func:`auditkit.obfuscation_estimate.estimate_obfuscation` on the
+        whole box), 0 for none. Strengths are returned in original pixels.
 
     Raises
     ------
@@ -263,13 +286,23 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
     if leak_mode not in ("frame", "person", "both", "off"):
         raise ValueError(f"leak_mode must be one of frame, person, both, off; got {leak_mode!r}")
     fp = face_params or FaceParams()
+    if obfuscation_region not in ("body", "head"):
+        raise ValueError(f"obfuscation_region must be 'body' or 'head', got {obfuscation_region!r}")
+    obf = None
+    if obfuscation is not None:
+        from .obfuscation import parse_spec
+
+        obf = parse_spec(obfuscation)
     use_manifest = bool(boxes)
     mrows = sorted((f, [(b.tolist(), t, s) for b, t, s in v]) for f, v in (boxes or {}).items())
     params = {"fps": fps, "max_side": max_side, "detector": "manifest" if use_manifest else detector,
               "manifest": json.dumps(mrows, default=str) if use_manifest else None, "leak_mode": leak_mode,
               "leak_upsample": leak_upsample, "face": fp.as_dict(), "max_crops": max_crops, "n_chunks": n_chunks,
               "gait_frames": gait_frames, "min_gait_fps": min_gait_fps, "min_track_frames": min_track_frames,
-              "max_crop_frames": max_crop_frames, "appearance": DESCRIPTOR_VERSION}
+              "max_crop_frames": max_crop_frames, "appearance": DESCRIPTOR_VERSION,
+              "obfuscation": obf.label if obf is not None else None,
+              "obfuscation_region": obfuscation_region if obf is not None else None,
+              "estimate_regions": estimate_regions}
     key = cache_key(sha256, "video_clip", VIDEO_FEATURE_VERSION, params)
     hit = cache.get(key)
     if hit is not None:
@@ -281,6 +314,8 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
         expected = int(expected * min(1.0, fps / it.report.fps_container))
     # person crops of at most ~max_crop_frames sampled frames are held in memory (evenly spread)
     crop_every = max(1, math.ceil(expected / max_crop_frames)) if expected else 1
+    est_every = max(1, (expected or 60) // max(1, estimate_regions // 2)) if estimate_regions else 0
+    estimates: list[dict] = []
     mog = BackgroundSubtractionDetector(min_height=20.0, warmup=10)
     hog = HogPeopleDetector() if (not use_manifest and detector == "hog") else None
     scanner = FaceLeakScanner(mode=leak_mode, upsample=leak_upsample) if leak_mode != "off" else None
@@ -307,11 +342,26 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
         for b, t, s in items:
             sl = _crop(fr.image, np.asarray(b) * fr.scale)
             # crops kept at the descriptor's own size (identical descriptor, bounded memory), masks as bits
-            crop = cv2.resize(fr.image[sl], (CANONICAL_SIZE[1], CANONICAL_SIZE[0]), interpolation=cv2.INTER_AREA) \
-                if (sl and keep_crop) else None
+            crop = None
+            if sl and keep_crop:
+                crop = fr.image[sl]
+                if obf is not None:
+                    crop = _obfuscate_crop(crop, obf, obfuscation_region, fr.scale)
+                crop = cv2.resize(crop, (CANONICAL_SIZE[1], CANONICAL_SIZE[0]), interpolation=cv2.INTER_AREA)
             m = _PackedMask(mask[sl]) if (sl and mask is not None) else None
             entry.append((np.asarray(b, float), t, s, crop, m))
         store[fr.index] = entry
+        if est_every and (len(indices) - 1) % est_every == est_every // 2 and len(estimates) < estimate_regions:
+            from .obfuscation_estimate import estimate_obfuscation
+
+            for e in entry[:2]:
+                b = e[0] * fr.scale
+                if b[3] < 24 or b[2] < 8:
+                    continue
+                est = estimate_obfuscation(fr.image, tuple(b))
+                strength = None if est.strength is None else float(est.strength) / fr.scale
+                estimates.append({"frame": fr.index, "method": est.method, "strength": strength,
+                                  "confidence": float(est.confidence)})
         if scanner is not None:
             persons = [(0, e[0]) for e in entry]
             found = scanner.scan_frame(fr, persons)
@@ -410,7 +460,7 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
     for i, encs in faces_of.items():
         tracks[i].faces = np.stack(encs)
     out = ClipFeatures(report=report, tracks=tracks, leaks=leak_dicts,
-                       detection="manifest" if use_manifest else detector, messages=messages)
+                       detection="manifest" if use_manifest else detector, messages=messages, obfuscation=estimates)
     cache.put(key, _to_arrays(out))
     return out
 
@@ -421,7 +471,7 @@ def _natural(s: str) -> tuple:
 
 def _to_arrays(c: ClipFeatures) -> dict[str, np.ndarray]:
     meta = {"report": to_jsonable(c.report), "leaks": to_jsonable(c.leaks), "detection": c.detection,
-            "messages": c.messages,
+            "messages": c.messages, "obfuscation": to_jsonable(c.obfuscation),
             "tracks": [{"label": t.label, "subject": t.subject, "n_crops": t.n_crops} for t in c.tracks]}
     out = {"meta": np.array(json.dumps(meta))}
     for i, t in enumerate(c.tracks):
@@ -437,7 +487,8 @@ def _from_arrays(a: dict[str, np.ndarray]) -> ClipFeatures:
         tracks.append(TrackFeatures(clip="", label=tm["label"], frames=a[f"f{i}"], boxes=a[f"b{i}"].reshape(-1, 4),
                                     times=a[f"t{i}"], appearance=a[f"a{i}"], gait=a[f"g{i}"], faces=a[f"e{i}"],
                                     subject=tm["subject"], n_crops=tm["n_crops"]))
-    return ClipFeatures(meta["report"], tracks, meta["leaks"], meta["detection"], meta["messages"])
+    return ClipFeatures(meta["report"], tracks, meta["leaks"], meta["detection"], meta["messages"],
+                        meta.get("obfuscation", []))
 
 
 # ------------------------------------------------------------------------------ gallery
@@ -471,9 +522,16 @@ def _gallery_samples(gallery: Gallery, *, cache: FeatureCache, clip_opts: dict, 
             if h < 1.5 * w:
                 gs.images_face_only += 1
                 continue
-            key = cache_key(it.file.sha256, "appearance_image", DESCRIPTOR_VERSION, {})
+            obf = clip_opts.get("obfuscation")
+            region = clip_opts.get("obfuscation_region", "body")
+            key = cache_key(it.file.sha256, "appearance_image", DESCRIPTOR_VERSION,
+                            {"obfuscation": obf, "region": region if obf else None})
             hit = cache.get(key)
             if hit is None:
+                if obf:
+                    from .obfuscation import parse_spec
+
+                    img = _obfuscate_crop(img, parse_spec(obf), region, 1.0)
                 hit = {"d": appearance_descriptor(img).astype(np.float32)}
                 cache.put(key, hit)
             gs.app_X.append(hit["d"])
@@ -654,7 +712,8 @@ def audit_videos(release: Release, gallery: Gallery, *, face_gallery: FeatureSet
                  cache: FeatureCache, fps: float | None = None, max_side: int | None = 640, seed: int = 0,
                  progress: bool = False, skipped: list[Skipped], notes: list[str], detector: str = "mog2",
                  boxes: str = "manifest", leak_mode: str = "frame", leak_upsample: int = 1, gait_frames: int = 20,
-                 min_gait_fps: float = 5.0, trajectory_time_bin: str = "5s") -> VideoAudit | None:
+                 min_gait_fps: float = 5.0, trajectory_time_bin: str = "5s", gallery_obfuscation: str | None = "auto",
+                 obfuscation_region: str = "body") -> VideoAudit | None:
     """Audit the clips of a release against a gallery (see the module docstring for the rules).
 
     Parameters
@@ -676,6 +735,13 @@ def audit_videos(release: Release, gallery: Gallery, *, face_gallery: FeatureSet
     leak_mode, leak_upsample : face-leak scan ("frame", "person", "both" or "off").
     gait_frames, min_gait_fps : frames per gait sample; lowest sampling rate for gait.
     trajectory_time_bin : time resolution of the trajectory points.
+    gallery_obfuscation, obfuscation_region : the release's de-identification, re-applied to the
+        gallery's person crops on the "body" or the "head" (their top quarter) before the appearance
+        descriptor, so the attacker compares like with like. A spec (e.g. ``"blur:sigma=6"``, in
+        original release pixels) is used as declared; ``"auto"`` (default) estimates it on about 12
+        person boxes per release clip and re-applies it to the whole body when a blur, box blur or
+        pixelation dominates the confident estimates (head-only obfuscation of CCTV-sized people
+        cannot be estimated reliably and is then not re-applied); None or ``"none"``: never.
 
     Returns
     -------
@@ -694,6 +760,16 @@ def audit_videos(release: Release, gallery: Gallery, *, face_gallery: FeatureSet
     clip_opts = {"fps": fps, "max_side": max_side, "detector": detector, "face_params": face_params,
                      "gait_frames": gait_frames, "min_gait_fps": min_gait_fps}
     vnotes: list[str] = []
+    if gallery_obfuscation == "none":
+        gallery_obfuscation = None
+    if obfuscation_region not in ("body", "head"):
+        raise ValueError(f"obfuscation_region must be 'body' or 'head', got {obfuscation_region!r}")
+    auto = gallery_obfuscation == "auto"
+    if gallery_obfuscation is not None and not auto:
+        from .obfuscation import parse_spec
+
+        gallery_obfuscation = parse_spec(gallery_obfuscation).label  # ValueError names the bad spec
+    region_estimates: list[dict] = []
 
     # ---- release clips
     clips: list[dict] = []
@@ -710,11 +786,12 @@ def audit_videos(release: Release, gallery: Gallery, *, face_gallery: FeatureSet
         t0 = time.monotonic()
         try:
             cf = process_clip(f.path, sha256=f.sha256, cache=cache, boxes=use, leak_mode=leak_mode,
-                              leak_upsample=leak_upsample, **clip_opts)
+                              leak_upsample=leak_upsample, estimate_regions=12 if auto else 0, **clip_opts)
         except MediaError as e:
             skipped.append(Skipped(rel, str(e), "video"))
             continue
         camera = _camera_of(rel, rows)
+        region_estimates.extend(cf.obfuscation)
         for t in cf.tracks:
             t.clip = rel
         # ground truth for detected tracks: manifest boxes by IoU, else a single clip-level subject
@@ -786,8 +863,16 @@ def audit_videos(release: Release, gallery: Gallery, *, face_gallery: FeatureSet
             print(f"  release clip {rel}: {len(cf.tracks)} track(s), {len(cf.leaks)} leak(s) in "
                   f"{clip['seconds']:.1f} s", file=sys.stderr)
 
+    # ---- what the attacker re-applies to the gallery
+    obf_section = _obfuscation_choice(gallery_obfuscation, obfuscation_region, region_estimates, auto)
+    applied, applied_region = obf_section["applied"], obf_section["region"]
+    if auto and applied is None:
+        vnotes.append("appearance: no blur, box blur or pixelation of whole person boxes was detected in the release "
+                      f"({obf_section['regions']} person regions estimated), so gallery crops are compared as they are")
+    gal_opts = dict(clip_opts, obfuscation=applied, obfuscation_region=applied_region)
+
     # ---- gallery
-    gs = _gallery_samples(gallery, cache=cache, clip_opts=clip_opts, skipped=skipped, notes=vnotes,
+    gs = _gallery_samples(gallery, cache=cache, clip_opts=gal_opts, skipped=skipped, notes=vnotes,
                           progress=progress)
     face_ok = []
     if face_gallery is not None and len(face_gallery):
@@ -824,6 +909,9 @@ def audit_videos(release: Release, gallery: Gallery, *, face_gallery: FeatureSet
             f"chunk means of up to 16 crops; XQDA learned on {len(gs.app_X)} gallery samples of "
             f"{len(set(gs.app_y))} identities ({gs.images_used} person-crop images, "
             f"{len(gs.app_X) - gs.images_used} clip chunks); score = best gallery sample per identity.")
+        if applied:
+            cue_notes["appearance"].append(f"The attacker re-applied {applied} ({obf_section['source']}) to the "
+                                           f"{applied_region} of every gallery person crop, as the release did.")
     else:
         cue_notes["appearance"].append("appearance: the gallery has no two identities with person crops or clip tracks "
                                        "(and one with two samples) to learn the metric; not run")
@@ -992,13 +1080,42 @@ def audit_videos(release: Release, gallery: Gallery, *, face_gallery: FeatureSet
                     "appearance_samples": len(gs.app_X), "gait_samples": len(gs.gait_X),
                     "face_encodings": len(face_ok), "identities": len(identities)},
         "parameters": {"fps": fps, "max_side": max_side, "detector": detector, "boxes": boxes,
+                       "gallery_obfuscation": "auto" if auto else gallery_obfuscation,
                        "leak_mode": leak_mode, "leak_upsample": leak_upsample, "gait_frames": gait_frames,
                        "min_gait_fps": min_gait_fps, "trajectory_time_bin": trajectory_time_bin, "seed": seed},
         "fusion": {"weights": weights, "gallery_cv": cv_info},
+        "obfuscation": obf_section,
         "notes": vnotes,
         "seconds": round(time.monotonic() - t_start, 2),
     }
     return VideoAudit(attacks=attacks, section=to_jsonable(section), trajectories=to_jsonable(traj))
+
+
+def _obfuscation_choice(spec: str | None, region: str, estimates: list[dict], auto: bool) -> dict:
+    """Which de-identification the attacker re-applies to gallery crops, and why."""
+    methods = Counter(e["method"] for e in estimates if e["confidence"] >= 0.5)
+    out = {"requested": "auto" if auto else spec, "applied": None, "region": region, "source": None,
+           "regions": len(estimates), "confident_methods": dict(methods), "strength_median": None}
+    if not auto:
+        if spec is not None:
+            out.update(applied=spec, source="declared")
+        return out
+    out["region"] = "body"
+    if not methods:
+        return out
+    method, k = methods.most_common(1)[0]
+    if method not in ("blur", "box", "pixelate") or k < 0.5 * sum(methods.values()):
+        return out
+    vals = [e["strength"] for e in estimates if e["method"] == method and e["confidence"] >= 0.5
+            and e["strength"] is not None]
+    if not vals:
+        return out
+    from .obfuscation import ObfuscationSpec
+
+    med = float(np.median(vals))
+    out.update(applied=ObfuscationSpec(method, round(med, 2)).label, strength_median=med,
+               source=f"estimated on {k} of {len(estimates)} release person boxes")
+    return out
 
 
 def _sightings(g: pd.DataFrame, W: float, H: float) -> pd.DataFrame:

@@ -190,7 +190,7 @@ def build(work: Path, *, block: int = 100, blur: str = "head", crops: int = 6, m
 
 
 def run(work: Path, *, fps: float | None, seed: int, cache_dir: Path | None, direct: bool,
-        boxes: str = "manifest") -> dict:
+        boxes: str = "manifest", attacker_blur: str = "auto", region: str = "body") -> dict:
     """The audit of the built release: run_audit when it has the video path, else audit_videos."""
     from auditkit.audit import AuditConfig, run_audit
     from auditkit.data.inputs import InputError, load_gallery, load_release
@@ -200,7 +200,7 @@ def run(work: Path, *, fps: float | None, seed: int, cache_dir: Path | None, dir
     from auditkit.video_audit import audit_videos
 
     cache = cache_dir or (work / "cache")
-    if not direct and boxes == "manifest":
+    if not direct and boxes == "manifest" and attacker_blur == "auto":
         cfg = AuditConfig(release=work / "release", gallery=work / "gallery", out=work / "out", cache_dir=cache,
                           seed=seed, progress=True)
         try:
@@ -214,7 +214,8 @@ def run(work: Path, *, fps: float | None, seed: int, cache_dir: Path | None, dir
     skipped, notes = [], []
     va = audit_videos(load_release(work / "release"), load_gallery(work / "gallery"), face_gallery=None,
                       face_params=FaceParams(), cache=FeatureCache(cache), fps=fps, seed=seed, progress=True,
-                      skipped=skipped, notes=notes, boxes=boxes)
+                      skipped=skipped, notes=notes, boxes=boxes,
+                      gallery_obfuscation=attacker_blur, obfuscation_region=region)
     return {"via": "audit_videos", "attacks": [assess(a).to_dict() for a in va.attacks], "video": va.section,
             "trajectories": va.trajectories, "notes": notes, "skipped": [s.__dict__ for s in skipped]}
 
@@ -272,6 +273,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--boxes", choices=("manifest", "detect"), default="manifest",
                     help="people from the manifest boxes (default) or detected (MOG2; the manifest then only gives "
                          "ground truth by IoU >= 0.5); detect implies --direct")
+    ap.add_argument("--attacker-blur", default="auto", metavar="SPEC",
+                    help="what the attacker re-applies to the gallery person crops: 'auto' (estimated on the release, "
+                         "default), 'none', or a spec such as blur:sigma=6 on the region given by --blur (a spec or "
+                         "'none' implies --direct)")
     ap.add_argument("--reuse", action="store_true", help="audit the release/gallery already built in --work")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = ap.parse_args(argv)
@@ -286,7 +291,8 @@ def main(argv: list[str] | None = None) -> int:
         (args.work / "built.json").write_text(json.dumps(built))
     t_build = time.monotonic() - t0
     print(f"built in {t_build:.1f} s: {json.dumps(built)}")
-    out = run(args.work, fps=args.fps, seed=args.seed, cache_dir=None, direct=args.direct, boxes=args.boxes)
+    out = run(args.work, fps=args.fps, seed=args.seed, cache_dir=None, direct=args.direct, boxes=args.boxes,
+              attacker_blur=args.attacker_blur, region=args.blur if args.attacker_blur != "auto" else "body")
     t_all = time.monotonic() - t0
     print(summary(out))
     print(f"total {t_all:.1f} s (build {t_build:.1f} s)")
