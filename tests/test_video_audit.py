@@ -338,7 +338,7 @@ def test_video_partial_renders_without_identity_labels(synthetic):
     env.filters.update(pct=pct, num=num, ci=ci, adv_ci=adv_ci, who=pseudo, gpath=pseudo.path, redact=pseudo.text)
     html = env.get_template("partials/video.html.j2").render(video=sec, trajectories=va.trajectories)
     assert "cam1.avi#track1" in html and "Exposure per track" in html and "No leak found" in html
-    assert "person 0" in html
+    assert "person 0" in html and "compared as they are" in html
     for label in PEOPLE:
         assert not re.search(rf"\b{label}\b", html), label
     # leaks render as a table, with a track or "outside every track"
