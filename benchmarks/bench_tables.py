@@ -239,8 +239,11 @@ def main() -> None:
             "`salary-class`, the six QIs as auxiliary columns; control = the 3,228 records of anonymeter's "
             "`adults_control.csv` that are not in the raw table, hence in no release):\n\n" + "\n".join(cross_lines) +
             "\n\n- auditkit guesses the most frequent secret among all tied nearest records, anonymeter one of them "
-            "(the first in its distance sort): auditkit's attacker is at least as strong. auditkit's baseline is the expected success of "
-            "a random release record's secret; anonymeter 1.1.0's baseline aligns the sampled guesses to the targets "
+            "(the first in its distance sort): auditkit's attacker is at least as strong. auditkit's baseline is the better of two guesses "
+            "that ignore the target's QIs: a random release record's secret (anonymeter's definition, in expectation) "
+            "and the release's most frequent secret for everyone (here `<=50K`, right for about 76%); the residual risk "
+            "is taken against the control when the control beats that baseline, else against the baseline. "
+            "anonymeter 1.1.0's baseline aligns the sampled guesses to the targets "
             "by index label (`reindex_like`), which leaves most guesses missing, so its baseline reads near 2% "
             "where chance is near 60%; its residual risk, computed against the control, is unaffected.\n"
             "- Residual risk intervals: anonymeter propagates errors and clips at 0; auditkit gives a Bonferroni "
