@@ -278,7 +278,9 @@ def _table_part(config: AuditConfig, release: Release | None, results: dict, att
         import pandas as pd
 
         cols = list(pd.read_csv(table, nrows=0).columns)
-        ignore = tuple(c for c in cols if c.strip() in _MANIFEST_STRUCTURE)
+        # `subject` is the audit's ground truth, not released metadata: kept only to score linkage
+        structure = _MANIFEST_STRUCTURE + (("subject",) if config.aux is None else ())
+        ignore = tuple(c for c in cols if c.strip() in structure)
         notes.append(f"table audit of the release manifest's columns (left out: {', '.join(ignore)})")
     for label, p in (("table", table), ("aux", config.aux), ("control", config.control),
                      ("population", config.population)):

@@ -245,3 +245,25 @@ def test_run_with_sweep_puts_privacy_curve_and_recommendation_in_report(tmp_path
     assert sw["recommendations"] and any("strength sweep" in n for n in res["notes"])
     html = render_html(res)
     assert 'id="sweep"' in html and 'alt="Privacy curve' in html  # the figure, inline
+
+
+def test_manifest_metadata_audited_as_a_table_beside_the_faces(tmp_path, feature_cache_dir):
+    """`--qi` without `--table`: the release manifest's metadata columns are the released table;
+    path, box and ground-truth columns are left out, and both parts join one verdict."""
+    import pandas as pd
+
+    g, r = make_generated(tmp_path)
+    m = pd.read_csv(r / "manifest.csv")
+    m["camera"] = ["c1", "c1", "c2", "c2", "c1", "c2", "c3"][: len(m)]
+    m["age_band"] = ["30-39", "30-39", "40-49", "40-49", "50-59", "30-39", "60-69"][: len(m)]
+    m.to_csv(r / "manifest.csv", index=False)
+    res = run_audit(AuditConfig(release=r, gallery=g, cache_dir=feature_cache_dir, progress=False,
+                                attacks=("face.naive",), qi="camera,age_band"))
+    t = res["tables"]
+    assert t["qi"] == ["camera", "age_band"] and set(t["release"]["columns"]) == {"camera", "age_band"}
+    # classes (c1,30-39) x2, (c2,40-49) x2, and three singletons
+    assert t["k_anonymity"] == 1 and t["unique_records"] == 3
+    assert t["uniqueness"] == pytest.approx(3 / 7)
+    assert any("left out: path, subject" in n for n in res["notes"])
+    assert [a["name"] for a in res["attacks"]] == ["face.naive"]  # no aux: no table attack
+    assert res["inputs"]["tables"]["release"]["path"].endswith("manifest.csv")
