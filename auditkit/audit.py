@@ -63,6 +63,9 @@ class AuditConfig:
     progress: bool = True
     title: str | None = None
     fps: float | None = None  # frames sampled per second of video (None: every frame)
+    people_detector: str = "mog2"  # video: "mog2" background subtraction (static cameras) | "hog"
+    people_boxes: str = "manifest"  # video: person boxes from the manifest when given | "detect" always
+    leak_scan: str = "frame"  # video face-leak scan: "frame" | "person" (inside person boxes) | "both" | "off"
     # tables (issue 5): the release's metadata table (else the manifest's columns), the attacker's
     # auxiliary table, quasi-identifiers / sensitive columns ("a,b,c"), control and population tables
     table: Path | None = None
@@ -92,6 +95,10 @@ class AuditConfig:
             raise ValueError(f"jobs must be >= 1, got {self.jobs!r}")
         if self.scheduler is not None and self.executor != "dask":
             raise ValueError(f"a scheduler address ({self.scheduler}) needs executor 'dask', got {self.executor!r}")
+        for name, allowed in (("people_detector", ("mog2", "hog")), ("people_boxes", ("manifest", "detect")),
+                              ("leak_scan", ("frame", "person", "both", "off"))):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
         if self.fps is not None and not self.fps > 0:
             raise ValueError(f"fps must be > 0, got {self.fps!r}")
         if isinstance(self.sweep, str):
@@ -119,6 +126,13 @@ def _inputs_section(root: Path, files: list) -> dict[str, Any]:
         h.update(f"{f['path']}\0{f['sha256']}\n".encode())
     return {"path": str(root), "n_files": len(listing), "bytes": sum(f["bytes"] for f in listing),
             "sha256": h.hexdigest(), "files": listing}
+
+
+def _matrix(rows: list[np.ndarray]) -> np.ndarray:
+    """Encodings as an (n, 128) array; (0, 128) when there are none (a release of clips only)."""
+    from .features.faces import ENCODING_DIM
+
+    return np.vstack(rows) if rows else np.zeros((0, ENCODING_DIM))
 
 
 def _pick_largest(faces: ImageFaces) -> int:
@@ -150,7 +164,7 @@ def _gallery_features(gallery: Gallery, results: dict, skipped: list[Skipped]) -
     stats = {"images": n_img, "detected": n_det,
              "rate": n_det / n_img if n_img else math.nan,
              "rate_ci": wilson_interval(n_det, n_img) if n_img else (math.nan, math.nan)}
-    return FeatureSet(np.array(X).reshape(len(X), -1), ids, labels, info), stats
+    return FeatureSet(_matrix(X), ids, labels, info), stats
 
 
 def _release_features(release: Release, results: dict, skipped: list[Skipped]) -> tuple[FeatureSet, dict]:
@@ -189,7 +203,7 @@ def _release_features(release: Release, results: dict, skipped: list[Skipped]) -
              "rate": n_det / n_items if n_items else math.nan,
              "rate_ci": wilson_interval(n_det, n_items) if n_items else (math.nan, math.nan),
              "other_faces_in_labelled_images": extra_faces}
-    return FeatureSet(np.array(X).reshape(len(X), -1), ids, labels, info), stats
+    return FeatureSet(_matrix(X), ids, labels, info), stats
 
 
 def _declared_obfuscation(config: AuditConfig, release: Release, notes: list[str]) -> tuple[str | None, str]:
@@ -390,7 +404,10 @@ def _media_part(config: AuditConfig, gallery: Gallery, release: Release, results
 
         va = audit_videos(release, gallery, face_gallery=gfs if len(gfs) else None, face_params=params,
                           cache=cache, fps=config.fps, seed=config.seed, progress=config.progress,
-                          skipped=skipped, notes=notes)
+                          skipped=skipped, notes=notes, detector=config.people_detector,
+                          boxes=config.people_boxes, leak_mode=config.leak_scan,
+                          gallery_obfuscation=config.obfuscation or "auto",
+                          obfuscation_region="body" if config.obfuscation_scope == "frame" else "head")
         if va is not None:
             attacks += [assess(a) for a in va.attacks]
             results["video"] = va.section

@@ -62,6 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
                           "face.naive,face.parrot,face.learned,face.reconstruct)")
     run.add_argument("--fps", type=float, default=None,
                      help="frames per second sampled from release and gallery clips (default: every frame)")
+    vid = run.add_argument_group("video clips in the release")
+    vid.add_argument("--people-detector", choices=("mog2", "hog"), default="mog2",
+                     help="person detector where the manifest gives no boxes: background subtraction for static "
+                          "cameras, or OpenCV's HOG people detector (default: mog2)")
+    vid.add_argument("--people-boxes", choices=("manifest", "detect"), default="manifest",
+                     help="use the manifest's person boxes when it has them, or always detect (default: manifest)")
+    vid.add_argument("--leak-scan", choices=("frame", "person", "both", "off"), default="frame",
+                     help="where sampled frames are scanned for faces the anonymizer missed: whole frames, "
+                          "enlarged person boxes (small CCTV faces; ~25 ms per person per frame), both, or off")
     tab = run.add_argument_group("tables and trajectories (alone, or beside --release/--gallery)")
     tab.add_argument("--table", type=Path, default=None,
                      help="released metadata table (CSV or Parquet); default with --qi: the release manifest's columns")
@@ -122,6 +131,9 @@ def _config(args, release: Path, gallery: Path, out: Path, title: str | None):
                        obfuscation=getattr(args, "obfuscation", None),
                        obfuscation_scope=getattr(args, "obfuscation_scope", "face"),
                        fps=getattr(args, "fps", None),
+                       people_detector=getattr(args, "people_detector", "mog2"),
+                       people_boxes=getattr(args, "people_boxes", "manifest"),
+                       leak_scan=getattr(args, "leak_scan", "frame"),
                        **{k: getattr(args, k, None) for k in ("table", "aux", "qi", "sensitive", "control",
                                                               "population", "id_col", "sightings", "whereabouts")},
                        sweep=tuple((getattr(args, "sweep", None) or "").split(",")) if getattr(args, "sweep", None)

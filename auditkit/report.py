@@ -187,7 +187,7 @@ def _figures(results: dict) -> dict[str, dict[str, str]]:
         n_id = max(a["n_identities"] for a in ident)
         ax.plot(range(1, m + 1), [min(k, n_id) / n_id for k in range(1, m + 1)], "k--", lw=1, label="chance")
         ax.set_xlabel("rank k")
-        ax.set_ylabel("share of release faces found by rank k")
+        ax.set_ylabel("share of release items found by rank k")
         ax.set_ylim(0, 1.02)
         ax.set_xscale("log")
         ax.grid(alpha=0.3)

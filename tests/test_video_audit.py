@@ -395,3 +395,27 @@ def test_body_blur_estimated_and_reapplied_to_gallery(synthetic, tmp_path):
     assert r1["auto"] >= 0.75 and r1["declared"] >= 0.75
     with pytest.raises(ValueError, match="unknown obfuscation"):
         audit_videos(release, synthetic["gallery"], skipped=[], notes=[], gallery_obfuscation="smudge", **kw)
+
+
+def test_cli_run_on_a_video_release_end_to_end(synthetic, tmp_path, capsys):
+    """`auditkit run` on a release of clips only: the video cues, the trajectories, the verdict,
+    the outputs and the report, through the same path as an image release."""
+    from auditkit.cli import main
+
+    rel, gal = synthetic["release"].root, synthetic["gallery"].root
+    code = main(["run", "--release", str(rel), "--gallery", str(gal), "--out", str(tmp_path / "out"),
+                 "--cache-dir", str(synthetic["cache"].root), "--quiet", "--fail-on", "high"])
+    out = capsys.readouterr().out
+    r = json.loads((tmp_path / "out" / "results.json").read_text())
+    names = [a["name"] for a in r["attacks"]]
+    assert {"appearance", "fused"} <= set(names) and not any(n.startswith("face.") for n in names)
+    app = next(a for a in r["attacks"] if a["name"] == "appearance")
+    assert app["metrics"]["rank1"] == 1.0 and app["risk"] in ("high", "critical")
+    assert r["verdict"]["strongest_attack"] in ("appearance", "fused") and code == 1 and "HIGH" in out.upper()
+    assert r["video"]["n_tracks"] >= 4 and r["trajectories"]["n_tracks"] == r["video"]["n_tracks"]
+    assert {"garbage.mp4", "broken.avi"} <= {s["path"] for s in r["skipped"]}
+    assert r["detection"] is None  # no release image: no face-detection finding
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert 'id="video"' in html and 'id="trajectories"' in html and 'id="attack-appearance"' in html
+    for who in PEOPLE:  # private by default: no identity label in the report
+        assert not re.search(rf"\b{who}\b", html), who
