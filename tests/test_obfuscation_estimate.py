@@ -210,6 +210,7 @@ def test_template_renders_escaped() -> None:
                              autoescape=True)
     env.filters["pct"] = lambda x: "< 0.1%" if 0 < x < 0.001 else f"{100 * x:.1f}%"
     env.filters["num"] = lambda x: f"{x:.3g}"
+    env.filters["redact"] = str
     fr = apply_obfuscation(_frame(1), ObfuscationSpec("blur", 4), (20, 20, 80, 80))
     rel = estimate_release([(fr, [(20, 20, 80, 80), (150, 150, 60, 60)], "<script>x</script>.png")])
     html = env.get_template("partials/obfuscation.html.j2").render(obfuscation=rel.to_dict())
