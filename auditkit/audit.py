@@ -463,8 +463,9 @@ def run_audit(config: AuditConfig) -> dict[str, Any]:
     if config.sightings is not None:
         _trajectory_part(config, results, attacks, notes)
     spec = _media_part(config, gallery, release, results, attacks, skipped, notes) if has_media else None
+    scope = (results["obfuscation"] or {}).get("scope") or config.obfuscation_scope
     if config.sweep:
-        results["sweep"] = _sweep_part(config, spec, notes)
+        results["sweep"] = _sweep_part(config, spec, scope, notes)
     if has_media:
         what = _what(spec)
     else:
@@ -476,7 +477,7 @@ def run_audit(config: AuditConfig) -> dict[str, Any]:
     return to_jsonable(results)
 
 
-def _sweep_part(config: AuditConfig, spec: str | None, notes: list[str]) -> dict[str, Any] | None:
+def _sweep_part(config: AuditConfig, spec: str | None, scope: str, notes: list[str]) -> dict[str, Any] | None:
     """The privacy curve on the gallery (issue 3): how strong the obfuscation would need to be."""
     from .sweep import run_sweep
 
@@ -495,7 +496,11 @@ def _sweep_part(config: AuditConfig, spec: str | None, notes: list[str]) -> dict
     n_cal = max(1, (counts[len(counts) // 2] + 1) // 2) if counts else 1
     notes.append(f"strength sweep: the gallery is split per identity into {n_cal} clear calibration image(s) and "
                  "obfuscated probes; no release image is used")
-    return run_sweep(config.gallery, families=fams, attacks=face_attacks or None, n_calibration=n_cal,
-                     cache_dir=config.cache_dir if config.use_cache else None, jobs=config.jobs,
-                     seed=config.seed, progress=config.progress, encoder=config.encoder,
-                     scope=config.obfuscation_scope)
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="auditkit-sweep-cache-") as tmp_cache:
+        # --no-cache: a throw-away cache (the sweep re-uses features across strengths within the run)
+        cache_dir = (config.cache_dir or default_cache_dir()) if config.use_cache else Path(tmp_cache)
+        return run_sweep(config.gallery, families=fams, attacks=face_attacks or None, n_calibration=n_cal,
+                         cache_dir=cache_dir, jobs=config.jobs, seed=config.seed, progress=config.progress,
+                         encoder=config.encoder, scope=scope)
