@@ -472,9 +472,22 @@ def run_audit(config: AuditConfig) -> dict[str, Any]:
         what = "the released table" if results["tables"] else "the released trajectories"
     results.update({
         "skipped": [asdict(s) for s in skipped], "notes": notes,
-        "attacks": [a.to_dict() for a in attacks], "verdict": verdict(attacks, what=what)})
+        "attacks": [a.to_dict() for a in attacks], "verdict": _with_direct_identifiers(verdict(attacks, what=what),
+                                                                                        results["tables"])})
     results["runtime"]["seconds"] = round(time.monotonic() - t0, 2)
     return to_jsonable(results)
+
+
+def _with_direct_identifiers(v: dict[str, Any], tables: dict[str, Any] | None) -> dict[str, Any]:
+    """A released table with a column that names people is not de-identified, whatever the attacks
+    measured: the verdict says so first (the risk level stays the attacks')."""
+    t = tables or {}
+    cols = [d["column"] for d in t.get("direct_identifiers") or [] if d["column"] != t.get("id_col")]
+    if cols:
+        v = {**v, "anonymized": False, "direct_identifiers": cols,
+             "summary": (f"The released table has direct identifier column(s) {', '.join(cols)}: it names people "
+                         f"outright and is not de-identified, whatever the other figures say. {v['summary']}")}
+    return v
 
 
 def _sweep_part(config: AuditConfig, spec: str | None, scope: str, notes: list[str]) -> dict[str, Any] | None:

@@ -135,3 +135,19 @@ def test_demo_offline_without_faces_says_what_to_do(tmp_path, monkeypatch, capsy
     err = capsys.readouterr().err
     assert "could not obtain scikit-learn's Olivetti faces" in err
     assert "--faces DIR" in err and "AUDITKIT_DEMO_FACES" in err
+
+
+def test_direct_identifier_in_a_table_leads_the_verdict(tmp_path, capsys):
+    import json
+
+    import pandas as pd
+
+    rel = _people_table(tmp_path / "release.csv")
+    df = pd.read_csv(rel)
+    df["email"] = [f"person{i}@example.org" for i in range(len(df))]
+    df.drop(columns=["subject"]).to_csv(rel, index=False)
+    assert main(["run", "--table", str(rel), "--qi", "zip,sex", "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    v = json.loads((tmp_path / "o" / "results.json").read_text())["verdict"]
+    assert v["direct_identifiers"] == ["email"] and v["anonymized"] is False
+    assert v["summary"].startswith("The released table has direct identifier column(s) email")
+    assert "direct identifier" in capsys.readouterr().out
