@@ -118,6 +118,14 @@ def test_demo_on_att_faces(tmp_path, feature_cache_dir, shared_datasets, capsys)
     assert rc == 0
     assert (tmp_path / "report.html").is_file()
     assert "verdict:" in capsys.readouterr().out
+    import json
+
+    r = json.loads((tmp_path / "results.json").read_text())
+    # the demo draws the privacy curve of its own obfuscation family and states the strength needed
+    assert r["sweep"]["parameters"]["families"] == ["blur"] and len(r["sweep"]["recommendations"]) == 1
+    html = (tmp_path / "report.html").read_text()
+    assert 'id="sweep"' in html and 'alt="Privacy curve' in html
+    assert r["sweep"]["recommendations"][0].split(":")[0][:40] in html.replace("&#39;", "'")
 
 
 def test_demo_offline_without_faces_says_what_to_do(tmp_path, monkeypatch, capsys):
