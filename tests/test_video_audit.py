@@ -85,6 +85,13 @@ def _person_crop(who: str, t: int, seed: int) -> np.ndarray:
     return img[y - 4:y + h + 4, x - 4:x + w + 4]
 
 
+def _write_manifest(path: Path, columns: list[str], rows: list[dict]) -> None:
+    with open(path, "w", newline="") as f:
+        wr = csv.DictWriter(f, columns)
+        wr.writeheader()
+        wr.writerows(rows)
+
+
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory):
     base = tmp_path_factory.mktemp("video")
@@ -103,10 +110,7 @@ def synthetic(tmp_path_factory):
     (rel / "broken.avi").write_bytes(data[: len(data) // 3])
     # garbage with a video extension
     (rel / "garbage.mp4").write_bytes(b"not a video at all" * 100)
-    with open(rel / "manifest.csv", "w", newline="") as f:
-        wr = csv.DictWriter(f, ["path", "frame", "x", "y", "w", "h", "track", "subject", "camera"])
-        wr.writeheader()
-        wr.writerows(rows)
+    _write_manifest(rel / "manifest.csv", ["path", "frame", "x", "y", "w", "h", "track", "subject", "camera"], rows)
     for k, who in enumerate(PEOPLE):
         d = gal / who
         d.mkdir(parents=True)
@@ -209,10 +213,7 @@ def test_face_leak_exposes_track_and_face_video_scores_it(tmp_path):
                   "track": "b", "subject": "biden"}]
         vw.write(cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
     vw.release()
-    with open(rel / "manifest.csv", "w", newline="") as f:
-        wr = csv.DictWriter(f, ["path", "frame", "x", "y", "w", "h", "track", "subject"])
-        wr.writeheader()
-        wr.writerows(rows)
+    _write_manifest(rel / "manifest.csv", ["path", "frame", "x", "y", "w", "h", "track", "subject"], rows)
     models = FaceModels(FaceParams())
     X, labels, info = [], [], []
     for who, name in (("obama", "obama.jpg"), ("obama", "obama2.jpg"), ("biden", "biden.jpg"),
@@ -297,10 +298,7 @@ def test_huge_frames_downscaled_with_scale_and_empty_clip_noted(synthetic, tmp_p
         vw.write(cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
     vw.release()
     _write_clip(rel / "empty.avi", [], 15, seed=6)  # nobody walks by
-    with open(rel / "manifest.csv", "w", newline="") as f:
-        wr = csv.DictWriter(f, ["path", "frame", "x", "y", "w", "h", "track", "subject"])
-        wr.writeheader()
-        wr.writerows(rows)
+    _write_manifest(rel / "manifest.csv", ["path", "frame", "x", "y", "w", "h", "track", "subject"], rows)
     notes: list[str] = []
     va = audit_videos(load_release(rel), synthetic["gallery"], face_gallery=None, face_params=FaceParams(),
                       cache=FeatureCache(None), max_side=640, skipped=[], notes=notes, leak_mode="off")
@@ -374,10 +372,7 @@ def test_body_blur_estimated_and_reapplied_to_gallery(synthetic, tmp_path):
                          "subject": who})
         vw.write(cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
     vw.release()
-    with open(rel / "manifest.csv", "w", newline="") as f:
-        wr = csv.DictWriter(f, ["path", "frame", "x", "y", "w", "h", "track", "subject"])
-        wr.writeheader()
-        wr.writerows(rows)
+    _write_manifest(rel / "manifest.csv", ["path", "frame", "x", "y", "w", "h", "track", "subject"], rows)
     release = load_release(rel)
     kw = {"face_gallery": None, "face_params": FaceParams(), "cache": synthetic["cache"], "leak_mode": "off"}
     auto = audit_videos(release, synthetic["gallery"], skipped=[], notes=[], **kw)
