@@ -56,7 +56,7 @@ class AuditConfig:
     encoder: str = "fast"
     obfuscation: str | None = None  # declared, e.g. "blur:sigma=6"; else from the manifest
     obfuscation_scope: str = "face"  # "face": the face region was obfuscated; "frame": whole image
-    fail_on: str = "high"
+    fail_on: str | None = None  # recorded only: the CLI turns it into exit code 1 (risk.level_at_least)
     show_examples: bool = False
     redact_examples: bool = True
     seed: int = 0
@@ -308,8 +308,7 @@ def _table_part(config: AuditConfig, release: Release | None, results: dict, att
                                    (("release", table), ("aux", config.aux), ("control", config.control),
                                     ("population", config.population)) if p is not None}
     attacks += [assess(a) for a in ta.attacks]
-    notes += [f"tables: {w}" for w in ta.warnings]
-    notes += [f"tables: not run: {w}" for w in ta.skipped]
+    # ta.warnings / ta.skipped are in results["tables"] and shown in the report's tables section
 
 
 def _trajectory_part(config: AuditConfig, results: dict, attacks: list[AttackResult], notes: list[str]) -> None:
@@ -465,7 +464,7 @@ def run_audit(config: AuditConfig) -> dict[str, Any]:
     spec = _media_part(config, gallery, release, results, attacks, skipped, notes) if has_media else None
     scope = (results["obfuscation"] or {}).get("scope") or config.obfuscation_scope
     if config.sweep:
-        results["sweep"] = _sweep_part(config, spec, scope, notes)
+        results["sweep"] = _sweep_part(config, gallery, spec, scope, notes)
     if has_media:
         what = _what(spec)
     else:
@@ -490,12 +489,24 @@ def _with_direct_identifiers(v: dict[str, Any], tables: dict[str, Any] | None) -
     return v
 
 
-def _sweep_part(config: AuditConfig, spec: str | None, scope: str, notes: list[str]) -> dict[str, Any] | None:
-    """The privacy curve on the gallery (issue 3): how strong the obfuscation would need to be."""
+def _sweep_part(config: AuditConfig, gallery: Gallery | None, spec: str | None, scope: str,
+                notes: list[str]) -> dict[str, Any] | None:
+    """The privacy curve on the gallery (issue 3): how strong the obfuscation would need to be.
+
+    Never aborts the audit it follows: when the gallery cannot be split, or the sweep fails on
+    the inputs, a note says why and the audit's own results are kept."""
+    from collections import Counter
+
     from .sweep import run_sweep
 
-    if config.gallery is None:
+    if gallery is None:
         notes.append("strength sweep not run: it needs a gallery of clear images (--gallery)")
+        return None
+    per_id = Counter(it.identity for it in gallery.items if it.file.kind == "image")
+    counts = sorted(c for c in per_id.values() if c >= 2)
+    if len(counts) < 2:
+        notes.append("strength sweep not run: it needs at least two gallery identities with two or more "
+                     "images each (one clear, one to obfuscate and attack)")
         return None
     fams = tuple(f for f in config.sweep if f != "auto")
     if "auto" in config.sweep:
@@ -505,8 +516,7 @@ def _sweep_part(config: AuditConfig, spec: str | None, scope: str, notes: list[s
         fams = fams + ((fam,) if fam not in fams else ())
     face_attacks = tuple(a for a in config.attacks if a in FACE_ATTACKS)
     # half of each identity's gallery images stay clear (the attacker's), the rest are attacked
-    counts = sorted(sum(1 for f in d.iterdir() if f.is_file()) for d in Path(config.gallery).iterdir() if d.is_dir())
-    n_cal = max(1, (counts[len(counts) // 2] + 1) // 2) if counts else 1
+    n_cal = max(1, (counts[len(counts) // 2] + 1) // 2)
     notes.append(f"strength sweep: the gallery is split per identity into {n_cal} clear calibration image(s) and "
                  "obfuscated probes; no release image is used")
     import tempfile
@@ -514,6 +524,10 @@ def _sweep_part(config: AuditConfig, spec: str | None, scope: str, notes: list[s
     with tempfile.TemporaryDirectory(prefix="auditkit-sweep-cache-") as tmp_cache:
         # --no-cache: a throw-away cache (the sweep re-uses features across strengths within the run)
         cache_dir = (config.cache_dir or default_cache_dir()) if config.use_cache else Path(tmp_cache)
-        return run_sweep(config.gallery, families=fams, attacks=face_attacks or None, n_calibration=n_cal,
-                         cache_dir=cache_dir, jobs=config.jobs, seed=config.seed, progress=config.progress,
-                         encoder=config.encoder, scope=scope)
+        try:
+            return run_sweep(gallery.root, families=fams, attacks=face_attacks or None, n_calibration=n_cal,
+                             cache_dir=cache_dir, jobs=config.jobs, seed=config.seed, progress=config.progress,
+                             encoder=config.encoder, scope=scope)
+        except (InputError, ValueError) as e:
+            notes.append(f"strength sweep not run: {e}")
+            return None

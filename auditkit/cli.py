@@ -11,7 +11,7 @@ from pathlib import Path
 from . import __version__
 
 EXIT_OK, EXIT_FAIL_ON, EXIT_INPUT = 0, 1, 2
-LEVELS = ("low", "medium", "high", "critical")
+from .risk import LEVELS, level_at_least
 
 
 class _Parser(argparse.ArgumentParser):
@@ -152,7 +152,7 @@ def report_and_exit(results: dict, paths: dict[str, Path], fail_on: str | None) 
     print(f"verdict: {(v['risk'] or 'not scored').upper()} — {v['summary']}")
     for name, p in paths.items():
         print(f"  {name}: {p}")
-    if fail_on and v["risk"] and LEVELS.index(v["risk"]) >= LEVELS.index(fail_on):
+    if fail_on and level_at_least(v["risk"], fail_on):
         return EXIT_FAIL_ON
     return EXIT_OK
 

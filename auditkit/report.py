@@ -184,8 +184,11 @@ def _figures(results: dict) -> dict[str, dict[str, str]]:
             cmc = a["cmc"]
             ax.plot(range(1, len(cmc) + 1), cmc, marker="o", ms=3, label=a["name"])
         m = max(len(a["cmc"]) for a in ident)
-        n_id = max(a["n_identities"] for a in ident)
-        ax.plot(range(1, m + 1), [min(k, n_id) / n_id for k in range(1, m + 1)], "k--", lw=1, label="chance")
+        # one chance line per gallery size: cues may be scored against different identity sets
+        sizes = sorted({a["n_identities"] for a in ident})
+        for n_id in sizes:
+            ax.plot(range(1, m + 1), [min(k, n_id) / n_id for k in range(1, m + 1)], "k--", lw=1,
+                    label="chance" if len(sizes) == 1 else f"chance ({n_id} identities)")
         ax.set_xlabel("rank k")
         ax.set_ylabel("share of release items found by rank k")
         ax.set_ylim(0, 1.02)
@@ -247,6 +250,9 @@ def render_html(results: dict) -> str:
     env.filters.update(pct=pct, num=num, ci=ci, adv_ci=adv_ci, outcome=outcome, who=pseudo, gpath=pseudo.path,
                        redact=pseudo.text)
     env.globals["attack_template"] = lambda a: _attack_template(env, a)
+    from .risk import ANONYMIZED_MAX_ADVANTAGE, THRESHOLDS
+
+    env.globals["policy"] = {"thresholds": THRESHOLDS, "anonymized_max": ANONYMIZED_MAX_ADVANTAGE}
     tmpl = env.get_template("report.html.j2")
     return tmpl.render(r=results, figs=_figures(results), reveal=reveal,
                        examples=_examples(results, pseudo) if reveal else [])

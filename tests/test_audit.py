@@ -267,3 +267,13 @@ def test_manifest_metadata_audited_as_a_table_beside_the_faces(tmp_path, feature
     assert any("left out: path, subject" in n for n in res["notes"])
     assert [a["name"] for a in res["attacks"]] == ["face.naive"]  # no aux: no table attack
     assert res["inputs"]["tables"]["release"]["path"].endswith("manifest.csv")
+
+
+def test_sweep_that_cannot_split_the_gallery_is_noted_not_fatal(tmp_path, feature_cache_dir):
+    """One image per identity cannot be split into clear and attacked images: the audit keeps
+    its results and says why the sweep did not run."""
+    g, r = make_generated(tmp_path, per_id=1)
+    res = run_audit(AuditConfig(release=r, gallery=g, cache_dir=feature_cache_dir, progress=False,
+                                attacks=("face.naive",), sweep=("blur",)))
+    assert res["sweep"] is None and [a["name"] for a in res["attacks"]] == ["face.naive"]
+    assert any(n.startswith("strength sweep not run: it needs at least two gallery identities") for n in res["notes"])

@@ -1,4 +1,5 @@
 """CLI: exit codes and messages."""
+import re
 import subprocess
 import sys
 
@@ -48,6 +49,9 @@ def test_table_only_run(tmp_path, capsys):
     assert code == 1 and "CRITICAL" in out  # --fail-on critical: the inference is certain
     html = (tmp_path / "out" / "report.html").read_text()
     assert "linkage.exact" in html and "p000" not in html  # no identity value in the report
+    # the tables section shows the measures (it once rendered "No table was audited")
+    assert "No table was audited" not in html
+    assert re.search(r"k-anonymity \(smallest group of identical records\)</th><td>5</td>", html)
 
 
 def test_table_errors_exit_2(tmp_path, capsys):
@@ -68,10 +72,16 @@ def test_unknown_choice_exit_2(capsys):
 
 
 def test_missing_folder_exit_2(tmp_path, capsys):
-    rc = main(["run", "--release", str(tmp_path / "nope"), "--gallery", str(tmp_path), "--quiet"])
+    from test_audit import make_generated
+
+    g, _ = make_generated(tmp_path / "data")
+    rc = main(["run", "--release", str(tmp_path / "nope"), "--gallery", str(g), "--quiet"])
     assert rc == 2
     err = capsys.readouterr().err
-    assert "release folder not found" in err or "gallery" in err
+    assert f"release folder not found: {tmp_path / 'nope'}" in err
+    rc = main(["run", "--release", str(tmp_path / "data" / "release"), "--gallery", str(tmp_path / "empty"), "--quiet"])
+    assert rc == 2
+    assert f"gallery folder not found: {tmp_path / 'empty'}" in capsys.readouterr().err
 
 
 def test_unknown_attack_exit_2(tmp_path, capsys):

@@ -78,6 +78,8 @@ def test_rerender_from_results_json_alone(generated_results_path, tmp_path):
     rc = main(["report", str(generated_results_path), "--out", str(tmp_path)])
     assert rc == 0
     assert (tmp_path / "report.html").read_text() == render_html(load_results(generated_results_path))
+    # and it is the very report the audit wrote beside results.json
+    assert (tmp_path / "report.html").read_text() == (generated_results_path.parent / "report.html").read_text()
 
 
 def test_report_rejects_non_results(tmp_path, capsys):
