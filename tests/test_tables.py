@@ -469,3 +469,34 @@ def test_tables_partial_renders_and_escapes():
     assert "Trajectories across cameras" in html
     empty = env.get_template("partials/tables.html.j2").render(results={"tables": None})
     assert "No table was audited" in empty
+
+
+def _iso_dates(n: int) -> list[str]:
+    start = pd.Timestamp("2019-01-01")
+    return [(start + pd.Timedelta(days=i % 700)).strftime("%Y-%m-%d") for i in range(n)]
+
+
+def test_one_bad_date_in_a_large_column_is_missing_not_an_error():
+    # over 5000 rows the bad cell may fall outside the sample the format is chosen on
+    for pos in range(0, 6000, 600):
+        vals = _iso_dates(6000)
+        vals[pos] = "2020-02-30"
+        t = prepare_table(pd.DataFrame({"d": vals, "x": ["a", "b"] * 3000}), name="r")
+        assert t.columns["d"].kind == "date" and t.columns["d"].date_format == "%Y-%m-%d"
+        assert t.columns["d"].missing == 1 and t.df["d"].isna().sum() == 1 and pd.isna(t.df["d"].iloc[pos])
+        assert any("1 value(s)" in w and "'2020-02-30'" in w and "missing" in w for w in t.warnings)
+
+
+def test_one_bad_date_in_a_small_column_stays_a_date_not_an_identifier():
+    vals = _iso_dates(400)
+    vals[123] = "2020-02-30"
+    t = prepare_table(pd.DataFrame({"d": vals, "x": ["a", "b"] * 200}), name="r")
+    assert t.columns["d"].kind == "date" and t.columns["d"].missing == 1
+    assert pd.isna(t.df["d"].iloc[123]) and t.df["d"].iloc[0] == pd.Timestamp("2019-01-01")
+    assert any("'2020-02-30'" in w for w in t.warnings)
+    assert all(d["column"] != "d" for d in t.direct_identifiers)
+    # many bad cells: not a date column (no error either)
+    vals = _iso_dates(400)
+    for i in range(0, 400, 20):
+        vals[i] = "2020-02-30"
+    assert prepare_table(pd.DataFrame({"d": vals}), name="r").columns["d"].kind != "date"

@@ -38,6 +38,10 @@ DATE_FORMATS = (
     "%Y%m%d",
 )
 
+#: A date format is used for a column when it parses at least this share of its non-missing values;
+#: the cells it does not parse are read as missing (with a table warning giving the count).
+DATE_FIT = 0.99
+
 #: Column names that announce a direct identifier (matched on the name with non-letters removed).
 _ID_NAME = re.compile(
     r"^(full|first|last|given|family|sur|user|nick|display)?name$|^surname$|^names?$|forename|"
@@ -170,9 +174,13 @@ def prepare_table(df: pd.DataFrame, *, name: str = "table") -> LoadedTable:
 def infer_column(s: pd.Series, *, name: str) -> tuple[pd.Series, ColumnInfo, list[str]]:
     """Infer one column's kind and return it typed.
 
-    numeric: every non-missing value parses as a number. date: every non-missing value parses
-    with one format of :data:`DATE_FORMATS` (or ISO 8601 with a time zone); when two formats both
-    parse (``03/04/2020``), the first is used and a warning says so. text: strings whose mean
+    numeric: every non-missing value parses as a number. date: at least :data:`DATE_FIT` of the
+    non-missing values (of a sample of at most 5000) parse with one format of :data:`DATE_FORMATS`
+    (or ISO 8601 with a time zone), and so do at least that share of the whole column; the format
+    parsing the most values wins, the first in order on a tie; when two formats both parse
+    (``03/04/2020``), the first is used and a warning says so. Cells the chosen format does not parse
+    become missing and a warning gives their count and an example (never an error, whatever the
+    table size). text: strings whose mean
     length exceeds :data:`TEXT_MEAN_LENGTH`, or multi-word strings that are mostly distinct.
     Anything else is categorical.
     """
@@ -194,26 +202,31 @@ def infer_column(s: pd.Series, *, name: str) -> tuple[pd.Series, ColumnInfo, lis
         typed = pd.to_numeric(s, errors="coerce").astype(float)
         return typed, ColumnInfo(name, "numeric", int(num.nunique()), n_missing), warn
     sample = strs if len(strs) <= 5000 else strs.sample(5000, random_state=0)
-    if sample.str.contains(r"\d").mean() > 0.99 and sample.str.len().between(6, 35).all():
-        fits = [f for f in DATE_FORMATS if pd.to_datetime(sample, format=f, errors="coerce").notna().all()]
+    if sample.str.contains(r"\d").mean() > 0.99 and sample.str.len().between(6, 35).mean() >= DATE_FIT:
         chosen = None
-        if fits:
+        share = {f: float(pd.to_datetime(sample, format=f, errors="coerce").notna().mean())
+                 for f in DATE_FORMATS}
+        best = max(share.values())
+        if best >= DATE_FIT:
+            fits = [f for f in DATE_FORMATS if share[f] == best]
             chosen = fits[0]
             if len(fits) > 1 and {"%d/%m/%Y", "%m/%d/%Y"} <= set(fits):
                 warn.append(f"column {name!r}: dates fit both day/month and month/day order; read as {chosen}")
-        elif pd.to_datetime(sample, format="ISO8601", errors="coerce", utc=True).notna().all():
+        elif pd.to_datetime(sample, format="ISO8601", errors="coerce", utc=True).notna().mean() >= DATE_FIT:
             chosen = "ISO8601"
         if chosen is not None:
             if chosen == "ISO8601":
                 parsed = pd.to_datetime(s, format="ISO8601", errors="coerce", utc=True).dt.tz_localize(None)
             else:
                 parsed = pd.to_datetime(s, format=chosen, errors="coerce")
-            bad = int(parsed.isna().sum() - n_missing)
-            if bad:
-                raise TableError(f"column {name!r}: {bad} value(s) do not parse with the date format "
-                                 f"{chosen!r} that fits the rest, e.g. "
-                                 f"{strs[parsed[nonnull.index].isna()].iloc[0]!r}")
-            return parsed, ColumnInfo(name, "date", int(parsed.nunique()), n_missing, chosen), warn
+            bad_cells = strs[parsed[nonnull.index].isna().to_numpy()]
+            if len(bad_cells) <= (1 - DATE_FIT) * len(strs):
+                if len(bad_cells):
+                    warn.append(f"column {name!r}: {len(bad_cells)} value(s) do not parse with the date "
+                                f"format {chosen!r} that fits the rest and are read as missing, "
+                                f"e.g. {bad_cells.iloc[0]!r}")
+                n_missing += len(bad_cells)
+                return parsed, ColumnInfo(name, "date", int(parsed.nunique()), n_missing, chosen), warn
     distinct = int(strs.nunique())
     mean_len = float(strs.str.len().mean())
     multiword = float((strs.str.count(r"[^\W\d_]{2,}") >= 3).mean())
