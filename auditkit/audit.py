@@ -22,7 +22,7 @@ from .attacks.base import FeatureSet
 from .attacks.context import FACE_ATTACKS, FaceContext
 from .data.inputs import Gallery, InputError, Release, load_gallery, load_release
 from .features.cache import FeatureCache, default_cache_dir
-from .features.faces import FaceParams, ImageFaces, Task, box_iou, encoder_info, extract_many
+from .features.faces import FaceParams, Task, box_iou, encoder_info, extract_many, largest_face
 from .result import AttackResult, Skipped, to_jsonable
 from .risk import assess, verdict
 from .stats import wilson_interval
@@ -135,14 +135,6 @@ def _matrix(rows: list[np.ndarray]) -> np.ndarray:
     return np.vstack(rows) if rows else np.zeros((0, ENCODING_DIM))
 
 
-def _pick_largest(faces: ImageFaces) -> int:
-    areas = faces.boxes[:, 2] * faces.boxes[:, 3]
-    det = faces.sources == "detector"
-    if det.any():
-        areas = np.where(det, areas, -1)
-    return int(np.argmax(areas))
-
-
 def _gallery_features(gallery: Gallery, results: dict, skipped: list[Skipped]) -> tuple[FeatureSet, dict]:
     X, ids, labels, info = [], [], [], []
     n_img = n_det = 0
@@ -155,7 +147,7 @@ def _gallery_features(gallery: Gallery, results: dict, skipped: list[Skipped]) -
             continue
         n_img += 1
         n_det += r.n_detected > 0
-        j = _pick_largest(r)
+        j = largest_face(r)
         X.append(r.encodings[j])
         ids.append(f"gallery/{it.file.rel}")
         labels.append(it.identity)
@@ -184,7 +176,7 @@ def _release_features(release: Release, results: dict, skipped: list[Skipped]) -
             chosen = [int(np.argmax(overl))]
             detected = r.sources[chosen[0]] == "detector"
         elif it.subject is not None:
-            chosen = [_pick_largest(r)]
+            chosen = [largest_face(r)]
             detected = r.n_detected > 0
             extra_faces += max(0, r.n_detected - 1)
         else:
@@ -198,7 +190,7 @@ def _release_features(release: Release, results: dict, skipped: list[Skipped]) -
             labels.append(it.subject)
             info.append({"file": it.file.rel, "source": str(r.sources[j]), "box": r.boxes[j].tolist(),
                          "detector_score": None if math.isnan(r.scores[j]) else float(r.scores[j]),
-                         "camera": it.camera, "timestamp": it.timestamp})
+                         "camera": it.camera, "timestamp": it.timestamp, "sha256": it.file.sha256})
     stats = {"items": n_items, "detected": n_det, "not_detected": n_fallback,
              "rate": n_det / n_items if n_items else math.nan,
              "rate_ci": wilson_interval(n_det, n_items) if n_items else (math.nan, math.nan),
@@ -233,17 +225,18 @@ def _estimate_obfuscation(pfs: FeatureSet, release: Release, notes: list[str]) -
     by_file: dict[str, list[tuple[int, int, int, int]]] = {}
     for inf in pfs.info:
         by_file.setdefault(inf["file"], []).append(tuple(inf["box"]))
-    items = []
-    for rel, boxes in by_file.items():
-        try:
-            img = load_image(release.root / rel)
-        except MediaError:
-            continue
-        items.append((img, boxes, rel))
-    if not items:
+    if not by_file:
         return None
+
+    def items():  # streamed: one decoded image at a time
+        for rel, boxes in by_file.items():
+            try:
+                yield load_image(release.root / rel), boxes, rel
+            except MediaError:
+                continue
+
     try:
-        return estimate_release(items).to_dict()
+        return estimate_release(items()).to_dict()
     except Exception as e:  # noqa: BLE001  (an estimator failure must not abort the audit)
         notes.append(f"obfuscation estimate failed ({type(e).__name__}: {e})")
         return None

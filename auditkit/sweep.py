@@ -189,7 +189,7 @@ def _clear_face_boxes(release: Path, cache_dir: Path | None, *, jobs: int, progr
     """Largest detected face box per clear release image (None where no face is detected)."""
     from .data.media import sha256_file
     from .features.cache import FeatureCache, default_cache_dir
-    from .features.faces import FaceParams, Task, extract_many
+    from .features.faces import FaceParams, Task, extract_many, largest_face
 
     with open(release / "manifest.csv", newline="", encoding="utf-8") as f:
         names = [r["path"] for r in csv.DictReader(f)]
@@ -204,9 +204,7 @@ def _clear_face_boxes(release: Path, cache_dir: Path | None, *, jobs: int, progr
             boxes[n] = None
             missing += 1
             continue
-        det = [i for i in range(len(r.boxes)) if r.sources[i] == "detector"]
-        j = max(det, key=lambda i: r.boxes[i][2] * r.boxes[i][3])
-        boxes[n] = tuple(int(v) for v in r.boxes[j])
+        boxes[n] = tuple(int(v) for v in r.boxes[largest_face(r)])
     return boxes, missing
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ..features.faces import Task, box_iou, model_path
+from ..features.faces import Task, box_iou, largest_face, model_path
 from ..obfuscation import ObfuscationSpec, parse_spec
 from ..result import AttackResult, Skipped
 from ..scores import ScoreMatrix
@@ -177,10 +177,8 @@ def _probe_like_hint(ctx: FaceContext) -> bool:
 def _pick_face(r, hint: tuple[int, int, int, int] | None, fallback_box) -> int:
     if hint is not None:
         return int(np.argmax([box_iou(hint, b) for b in r.boxes]))
-    det = r.sources == "detector"
-    if det.any():  # the largest detection, as the audit picks release faces
-        areas = np.where(det, r.boxes[:, 2] * r.boxes[:, 3], -1)
-        return int(np.argmax(areas))
+    if (r.sources == "detector").any():  # the largest detection, as the audit picks release faces
+        return largest_face(r)
     return int(np.argmax([box_iou(fallback_box, b) for b in r.boxes]))
 
 
@@ -396,11 +394,13 @@ def face_reconstruct(ctx: FaceContext) -> AttackResult | None:
     tasks: dict[int, Task] = {}
     for rel, rows in by_file.items():
         path = Path(ctx.release_root) / rel
-        try:
-            sha = sha256_file(path)
-        except OSError as e:
-            ctx.notes.append(f"face.reconstruct: {rel} could not be read ({e}); its clear-domain encoding is used")
-            continue
+        sha = ctx.probes.info[rows[0]].get("sha256")  # hashed when the release was loaded
+        if sha is None:
+            try:
+                sha = sha256_file(path)
+            except OSError as e:
+                ctx.notes.append(f"face.reconstruct: {rel} could not be read ({e}); its clear-domain encoding is used")
+                continue
         for i in rows:
             inf = ctx.probes.info[i]
             box = tuple(int(v) for v in inf["box"])

@@ -32,6 +32,7 @@ __all__ = [
     "box_iou",
     "extract_faces",
     "extract_many",
+    "largest_face",
     "model_path",
 ]
 
@@ -183,6 +184,16 @@ class ImageFaces:
         return cls(int(a["size"][0]), int(a["size"][1]), a["boxes"].reshape(-1, 4).astype(int),
                    a["scores"].astype(float), a["sources"].astype(str),
                    a["encodings"].reshape(-1, ENCODING_DIM).astype(float), int(a["n_detected"]))
+
+
+def largest_face(faces: ImageFaces) -> int:
+    """Index of the largest face a detector found (the audit's choice of "the" face of an image);
+    the largest box of any source when no face was detected."""
+    areas = faces.boxes[:, 2] * faces.boxes[:, 3]
+    det = faces.sources == "detector"
+    if det.any():
+        areas = np.where(det, areas, -1)
+    return int(np.argmax(areas))
 
 
 def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
