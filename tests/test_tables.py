@@ -500,3 +500,38 @@ def test_one_bad_date_in_a_small_column_stays_a_date_not_an_identifier():
     for i in range(0, 400, 20):
         vals[i] = "2020-02-30"
     assert prepare_table(pd.DataFrame({"d": vals}), name="r").columns["d"].kind != "date"
+
+
+def test_top_locations_scored_against_a_camera_only_baseline():
+    # t1 and t2 are seen at cameras A and B, t3 at C and D, each at 10 distinct hours of its own.
+    # Random 2-camera sets: {A,B} is held by 2 trajectories, {C,D} by 1, the other 4 pairs by none
+    # -> camera-only baseline 1/6. Top locations: only t3's {C,D} isolates -> 1/3.
+    base = pd.Timestamp("2024-05-01")
+    rows = []
+    for k, (unit, cams) in enumerate([("t1", "AB"), ("t2", "AB"), ("t3", "CD")]):
+        for cam in cams:
+            for h in range(10):
+                rows.append({"track": unit, "camera": cam,
+                             "timestamp": (base + pd.Timedelta(hours=100 * k + 10 * (cam in "BD") + h)).isoformat()})
+    u = trajectory_uniqueness(load_sightings(pd.DataFrame(rows)), p_values=(2,), time_bin="1h", n_samples=4000)
+    top = u["by_p"][0]["top_locations"]
+    assert top["unique"] == 1 and top["n"] == 3
+    assert top["baseline_n"] == 4000 and top["baseline"] == pytest.approx(1 / 6, abs=0.03)
+    out = trajectory_audit(pd.DataFrame(rows), p_values=(2,), bins=("1h",), n_samples=4000)
+    att = {a.name: a for a in out["attacks"]}
+    t = att["singling_out.trajectory_top"]
+    assert t.metrics["baseline"] == pytest.approx(1 / 6, abs=0.03)
+    assert t.metrics["baseline"] != att["singling_out.trajectory"].metrics["baseline"]
+    assert "cameras only" in t.details["baseline"]
+
+
+def test_sightings_without_time_camera_or_unit_are_counted():
+    rel = _sightings()
+    extra = pd.DataFrame({"track": ["t1", None, "t2", "t3"], "subject": ["s1", "s9", "s2", "s3"],
+                          "camera": ["A", "B", None, "C"], "timestamp": [None, "2024-05-01T09:00:00",
+                                                                       "2024-05-01T09:00:00", "NA"]})
+    s = load_sightings(pd.concat([rel, extra], ignore_index=True))
+    assert len(s) == len(rel) and s.attrs["dropped"] == 4
+    out = trajectory_audit(pd.concat([rel, extra], ignore_index=True), p_values=(1, 2), bins=("1h",))
+    assert "4 sightings without time, camera or unit ignored" in out["skipped"]
+    assert not any("ignored" in m for m in trajectory_audit(rel, p_values=(1, 2), bins=("1h",))["skipped"])

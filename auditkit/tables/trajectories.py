@@ -35,7 +35,8 @@ def load_sightings(sightings: Any, *, unit_col: str | None = None, camera_col: s
 
     ``unit_col`` defaults to ``track`` when present (what a video release shows), else ``subject``. Times must parse as dates
     (any format :func:`~auditkit.tables.load.infer_column` accepts) or be numbers of seconds.
-    Extra columns are kept (``subject`` is the ground truth of linkage when present).
+    Extra columns are kept (``subject`` is the ground truth of linkage when present). Rows
+    without a time, unit or camera are dropped; ``out.attrs["dropped"]`` counts them.
     """
     from .load import load_table
     if isinstance(sightings, pd.DataFrame):
@@ -65,7 +66,9 @@ def load_sightings(sightings: Any, *, unit_col: str | None = None, camera_col: s
     bad = out["time"].isna() | df[unit_col].isna() | df[camera_col].isna()
     if bad.any():
         out = out[~bad]
-    return out.reset_index(drop=True)
+    out = out.reset_index(drop=True)
+    out.attrs["dropped"] = int(bad.sum())
+    return out
 
 
 def _bin_seconds(b: str | float) -> float:
@@ -154,21 +157,28 @@ def trajectory_uniqueness(sightings: pd.DataFrame, *, p_values: Sequence[int] = 
     every coarsening; ``fewer_points`` says how many had fewer than ``p``). Top locations are
     only defined for trajectories seen at ``p`` distinct cameras or more. Each rate carries
     its Wilson interval and ``n``; ``baseline`` is the fraction of ``p`` points drawn at random
-    from all points that single out exactly one trajectory.
+    from all points that single out exactly one trajectory. The top-locations attack knows
+    cameras only, so its own ``top_locations["baseline"]`` is the matching chance rate: the
+    fraction of ``p`` distinct cameras drawn at random (uniformly among all cameras seen, as the
+    random points are drawn among all points) held by exactly one trajectory.
     """
     rng = np.random.default_rng(random_state)
+    rng_cams = np.random.default_rng([random_state, 1])  # own stream: the other rates stay as they were
     bin_s = _bin_seconds(time_bin)
     pu, pp, units = _points(sightings, bin_s, camera_map)
+    cu, cp, _ = _points(sightings, 0, camera_map)  # time bin 0: a point is a camera alone
     rows = []
     for p in p_values:
         u, n = _unique_given(pu, pp, len(units), p, n_samples, rng, random_points=False)
         bu, bn = _unique_given(pu, pp, len(units), p, n_samples, rng, random_points=True)
         tu, tn = _top_unique(sightings, p, camera_map)
+        cbu, cbn = _unique_given(cu, cp, len(units), p, n_samples, rng_cams, random_points=True)
         n_pts = np.bincount(pu, minlength=len(units))
         rows.append({"p": int(p), "n": n, "unique": u, "fewer_points": int(np.sum(n_pts < p)), "rate": u / n if n else math.nan,
                      "ci": wilson_interval(u, n), "baseline": bu / bn if bn else math.nan, "baseline_n": bn,
                      "top_locations": {"n": tn, "unique": tu, "rate": tu / tn if tn else math.nan,
-                                       "ci": wilson_interval(tu, tn)}})
+                                       "ci": wilson_interval(tu, tn),
+                                       "baseline": cbu / cbn if cbn else math.nan, "baseline_n": cbn}})
     n_points = np.bincount(pu, minlength=len(units))
     return {"time_bin": str(time_bin), "units": len(units), "points_per_unit_median": float(np.median(n_points)),
             "by_p": rows}
@@ -262,7 +272,9 @@ def trajectory_audit(sightings: Any, *, aux: Any = None, unit_col: str | None = 
 
     Returns ``{"trajectories": {...}, "attacks": [AttackResult, ...], "skipped": [...]}``. The
     attacks are ``singling_out.trajectory`` (random points, at the largest ``p``),
-    ``singling_out.trajectory_top`` (top locations) and, with ``aux``, ``linkage.trajectory``.
+    ``singling_out.trajectory_top`` (top locations, scored against random camera sets, see
+    :func:`trajectory_uniqueness`) and, with ``aux``, ``linkage.trajectory``. ``skipped`` also
+    says how many sightings were ignored for lack of a time, camera or unit.
     """
     s = load_sightings(sightings, unit_col=unit_col, camera_col=camera_col, time_col=time_col)
     uniq = trajectory_uniqueness(s, p_values=p_values, time_bin=time_bin, n_samples=n_samples,
@@ -271,6 +283,8 @@ def trajectory_audit(sightings: Any, *, aux: Any = None, unit_col: str | None = 
                              n_samples=n_samples, random_state=random_state)
     attacks: list[AttackResult] = []
     skipped: list[str] = []
+    if s.attrs.get("dropped"):
+        skipped.append(f"{s.attrs['dropped']} sightings without time, camera or unit ignored")
     last = uniq["by_p"][-1]
     n_units = uniq["units"]
     if last["n"]:
@@ -280,13 +294,21 @@ def trajectory_audit(sightings: Any, *, aux: Any = None, unit_col: str | None = 
                                     details={"p": last["p"], "time_bin": str(time_bin), "mode": "random points"}))
         top = last["top_locations"]
         if top["n"]:
-            attacks.append(score_attack(name="singling_out.trajectory_top", criterion="singling_out",
-                                        cue="trajectory", successes=top["unique"], n=top["n"], baseline=base,
-                                        n_identities=n_units, details={"p": last["p"], "mode": "top locations"}))
+            top_base = top["baseline"] if not math.isnan(top["baseline"]) else 0.0
+            attacks.append(score_attack(
+                name="singling_out.trajectory_top", criterion="singling_out", cue="trajectory",
+                successes=top["unique"], n=top["n"], baseline=top_base, n_identities=n_units,
+                details={"p": last["p"], "mode": "top locations",
+                         "baseline": (f"share of {top['baseline_n']} random sets of {last['p']} distinct cameras "
+                                      "(cameras only, drawn uniformly among all cameras seen) held by exactly "
+                                      "one trajectory"),
+                         "baseline_n": top["baseline_n"]}))
     else:
         skipped.append(f"singling_out.trajectory: no trajectory has {last['p']} distinct points")
     if aux is not None:
         a = load_sightings(aux, camera_col=camera_col, time_col=time_col, name="aux whereabouts")
+        if a.attrs.get("dropped"):
+            skipped.append(f"aux whereabouts: {a.attrs['dropped']} sightings without time, camera or unit ignored")
         truth = "subject" if "subject" in s.columns else None
         if truth is None:
             skipped.append("linkage.trajectory: the release sightings have no 'subject' ground truth beside the "
