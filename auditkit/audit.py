@@ -5,7 +5,6 @@ Writing results.json / CSVs / HTML is :mod:`auditkit.report`'s job.
 """
 from __future__ import annotations
 
-import hashlib
 import math
 import platform
 import time
@@ -20,7 +19,7 @@ from . import __version__
 from .attacks import face as _face_attacks  # noqa: F401  (registers face.naive, face.parrot)
 from .attacks.base import FeatureSet
 from .attacks.context import FACE_ATTACKS, FaceContext
-from .data.inputs import Gallery, InputError, Release, load_gallery, load_release
+from .data.inputs import Gallery, InputError, Release, custody_section, load_gallery, load_release
 from .features.cache import FeatureCache, default_cache_dir
 from .features.faces import FaceParams, Task, box_iou, encoder_info, extract_many, largest_face
 from .result import AttackResult, Skipped, to_jsonable
@@ -117,15 +116,6 @@ class AuditConfig:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in d.items()}
-
-
-def _inputs_section(root: Path, files: list) -> dict[str, Any]:
-    listing = [{"path": f.rel, "sha256": f.sha256, "bytes": f.size} for f in files]
-    h = hashlib.sha256()
-    for f in sorted(listing, key=lambda r: r["path"]):
-        h.update(f"{f['path']}\0{f['sha256']}\n".encode())
-    return {"path": str(root), "n_files": len(listing), "bytes": sum(f["bytes"] for f in listing),
-            "sha256": h.hexdigest(), "files": listing}
 
 
 def _matrix(rows: list[np.ndarray]) -> np.ndarray:
@@ -335,8 +325,8 @@ def _media_part(config: AuditConfig, gallery: Gallery, release: Release, results
         notes.append(f"{len(absent)} release subject(s) are not in the gallery: their probes are scored "
                      "open-set (an attacker without a reference should not name them)")
     results["inputs"].update({
-        "release": _inputs_section(release.root, release.files),
-        "gallery": {**_inputs_section(gallery.root, [it.file for it in gallery.items]),
+        "release": custody_section(release.root, release.files),
+        "gallery": {**custody_section(gallery.root, [it.file for it in gallery.items]),
                     "identities": len(gallery.identities)},
         "manifest": str(release.manifest) if release.manifest else None,
         "ground_truth": bool(rel_subjects)})

@@ -16,7 +16,6 @@ Bad input raises :class:`~auditkit.data.inputs.InputError` or ``ValueError``, wh
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import platform
@@ -174,6 +173,7 @@ def _listing(root: Path, files: list[tuple[str, Path]], skipped: list[Any] | Non
 
     ``files`` are (path as recorded, file on disk); unreadable files go to ``skipped``.
     """
+    from .data.inputs import custody_section
     from .data.media import sha256_file
     from .result import Skipped
 
@@ -188,11 +188,7 @@ def _listing(root: Path, files: list[tuple[str, Path]], skipped: list[Any] | Non
         except OSError as e:
             if skipped is not None:
                 skipped.append(Skipped(rel, f"cannot read file for hashing ({e.strerror or e})", "hash"))
-    h = hashlib.sha256()
-    for f in sorted(listing, key=lambda r: r["path"]):
-        h.update(f"{f['path']}\0{f['sha256']}\n".encode())
-    return {"path": str(root), "n_files": len(listing), "bytes": sum(f["bytes"] for f in listing),
-            "sha256": h.hexdigest(), "files": listing}
+    return custody_section(root, listing)
 
 
 def _tree_files(root: Path) -> list[tuple[str, Path]]:
@@ -293,7 +289,7 @@ def sweep_outputs(sweep: dict[str, Any], out: str | Path) -> dict[str, Path]:
 
 
 def _run_sweep(args: argparse.Namespace) -> int:
-    from .data.inputs import InputError, load_gallery
+    from .data.inputs import InputError, custody_section, load_gallery
     from .sweep import run_sweep
 
     if args.jobs < 1:
@@ -339,7 +335,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
     sweep["tool"] = _tool()
     sweep["created"] = _now()
     sweep["title"] = args.title or "Strength sweep: how strong must the obfuscation be?"
-    sweep["inputs"] = {"gallery": {**_listing(gallery.root, [(it.file.rel, it.file.path) for it in gallery.items]),
+    sweep["inputs"] = {"gallery": {**custody_section(gallery.root, [it.file for it in gallery.items]),
                                    "identities": len(gallery.identities)}}
     sweep["skipped"] = [asdict(Skipped(f"gallery/{s.path}", s.reason, s.stage)) for s in gallery.skipped]
     sweep["parameters"]["no_cache"] = bool(args.no_cache)

@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from ..result import Skipped
 from .media import is_image, is_video, sha256_file
@@ -263,3 +264,18 @@ def _read_manifest(manifest: Path, root: Path, by_rel: dict[str, MediaFile],
             meta={c: row.get(c, "") for c in meta_cols}, row=lineno,
         ))
     return items, meta_cols
+
+
+def custody_section(root: Path, files: list[MediaFile] | list[dict[str, Any]]) -> dict[str, Any]:
+    """Chain-of-custody section of results.json: every file's path, SHA-256 and size, and one
+    SHA-256 over the sorted (path, hash) listing, so a reader can tell exactly what was audited.
+
+    ``files``: :class:`MediaFile` (hashed when loaded) or ``{"path", "sha256", "bytes"}`` dicts."""
+    import hashlib
+
+    listing = [f if isinstance(f, dict) else {"path": f.rel, "sha256": f.sha256, "bytes": f.size} for f in files]
+    h = hashlib.sha256()
+    for f in sorted(listing, key=lambda r: r["path"]):
+        h.update(f"{f['path']}\0{f['sha256']}\n".encode())
+    return {"path": str(root), "n_files": len(listing), "bytes": sum(f["bytes"] for f in listing),
+            "sha256": h.hexdigest(), "files": listing}
