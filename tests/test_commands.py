@@ -1,7 +1,6 @@
 """`auditkit sweep` and `auditkit evaluate reid|gait`: CLI runs, outputs, reports and error paths."""
 from __future__ import annotations
 
-import argparse
 import base64
 import contextlib
 import csv
@@ -10,7 +9,6 @@ import io
 import json
 import re
 import shutil
-import sys
 from pathlib import Path
 
 import cv2
@@ -20,36 +18,14 @@ from conftest import shared_dataset
 from PIL import Image
 
 from auditkit import cli
-from auditkit.commands import add_parsers, parse_strengths, run_command
+from auditkit.commands import parse_strengths, run_command
 from auditkit.figures import privacy_curve_uri
 from auditkit.stats import advantage_interval, wilson_interval
 
 
-def _parser() -> tuple[argparse.ArgumentParser, bool]:
-    """auditkit's parser with `sweep`/`evaluate`; True when cli.py already wires them in."""
-    p = cli.build_parser()
-    sub = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction))
-    if "sweep" in sub.choices:
-        return p, True
-    add_parsers(sub, cli._add_common)
-    return p, False
-
-
 def run_cli(argv: list[str]) -> int:
-    """Run `auditkit argv`: through cli.main once wired, else the same error handling as main()."""
-    p, wired = _parser()
-    if wired:
-        return cli.main(argv)
-    from auditkit.data.inputs import InputError
-
-    args = p.parse_args(argv)
-    try:
-        rc = run_command(args)
-    except (InputError, ValueError) as e:  # what cli.main turns into exit 2
-        print(f"auditkit: error: {e}", file=sys.stderr)
-        return 2
-    assert rc is not None
-    return rc
+    """Run `auditkit argv` (cli.main: exit codes and error messages as a user sees them)."""
+    return cli.main(argv)
 
 
 def _sha(p: Path) -> str:
@@ -64,7 +40,7 @@ def _png_size(uri: str) -> tuple[int, int]:
 # ------------------------------------------------------------------ parsing and dispatch
 
 def test_run_command_ignores_other_commands(tmp_path):
-    p, _ = _parser()
+    p = cli.build_parser()
     args = p.parse_args(["report", str(tmp_path / "results.json")])
     assert run_command(args) is None
 
