@@ -350,18 +350,12 @@ def _pets_run(root, detector, *, stop, step=1):
             mot_metrics(gt, tracks_to_table(tracker.finish()), frames=ev))
 
 
-def test_pets_background_subtraction_meets_floors():
+@pytest.mark.parametrize("key, make, stop", [("mog2", BackgroundSubtractionDetector, 795),
+                                             ("hog", HogPeopleDetector, 100)])
+def test_pets_detection_and_tracking_meet_floors(key, make, stop):
     root = shared_dataset("pets2009_s2l1_view001")
-    dm, mm = _pets_run(root, BackgroundSubtractionDetector(), stop=795)
-    fl = PETS_FLOORS["mog2"]
-    assert dm["recall"] >= fl["det_recall"] and dm["precision"] >= fl["det_precision"], dm
-    assert mm["mota"] >= fl["mota"], mm
-
-
-def test_pets_hog_meets_floors():
-    root = shared_dataset("pets2009_s2l1_view001")
-    dm, mm = _pets_run(root, HogPeopleDetector(), stop=100)
-    fl = PETS_FLOORS["hog"]
+    dm, mm = _pets_run(root, make(), stop=stop)
+    fl = PETS_FLOORS[key]
     assert dm["recall"] >= fl["det_recall"] and dm["precision"] >= fl["det_precision"], dm
     assert mm["mota"] >= fl["mota"], mm
 
