@@ -33,6 +33,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from _common import find_dataset  # benchmarks/_common.py (the script's own folder is on sys.path)
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -43,12 +44,7 @@ IMAGE_EXT = {".jpg", ".jpeg", ".png", ".pgm", ".bmp", ".webp"}
 
 
 def _default_faces() -> Path:
-    env = os.environ.get("AUDITKIT_SHARED")
-    for base in ([Path(env)] if env else []) + [ROOT.parent / "shared", ROOT / ".." / ".." / "shared"]:
-        p = base / "datasets" / "att_orl_faces"
-        if p.is_dir():
-            return p.resolve()
-    raise SystemExit("no --faces DIR given and ../shared/datasets/att_orl_faces not found")
+    return find_dataset("att_orl_faces")
 
 
 def collect_chips(faces_dir: Path, n: int) -> tuple[np.ndarray, int]:

@@ -33,6 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import find_dataset  # benchmarks/_common.py (the script's own folder is on sys.path)
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -40,11 +42,7 @@ IMAGE_EXT = (".pgm", ".png", ".jpg", ".jpeg", ".bmp")
 
 
 def _default_faces() -> Path:
-    for base in (ROOT.parent / "shared", Path("/work/shared")):
-        p = base / "datasets" / "att_orl_faces"
-        if p.is_dir():
-            return p
-    raise SystemExit("no --faces folder given and ../shared/datasets/att_orl_faces not found")
+    return find_dataset("att_orl_faces")
 
 
 def list_images(faces: Path, n: int, tmp: Path) -> list[Path]:

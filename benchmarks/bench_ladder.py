@@ -33,17 +33,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import find_dataset  # benchmarks/_common.py (the script's own folder is on sys.path)
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
 def _default_faces() -> Path:
-    env = os.environ.get("AUDITKIT_SHARED")
-    for base in ([Path(env)] if env else []) + [ROOT.parent / "shared", ROOT / ".." / ".." / "shared"]:
-        p = base / "datasets" / "att_orl_faces"
-        if p.is_dir():
-            return p.resolve()
-    raise SystemExit("no --faces DIR given and ../shared/datasets/att_orl_faces not found")
+    return find_dataset("att_orl_faces")
 
 
 def _timed_audit(gallery: Path, release: Path, attacks: tuple[str, ...], *, jobs: int, encoder: str,

@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import cv2
+from _common import find_dataset  # benchmarks/_common.py (the script's own folder is on sys.path)
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -47,11 +48,7 @@ from auditkit.features.tracking import Tracker
 
 
 def _shared() -> Path:
-    env = os.environ.get("AUDITKIT_SHARED")
-    for c in ([Path(env)] if env else []) + [ROOT.parent / "shared", ROOT / ".." / ".." / "shared"]:
-        if (c / "datasets" / "pets2009_s2l1_view001").is_dir():
-            return c / "datasets" / "pets2009_s2l1_view001"
-    sys.exit("PETS 2009 data not found under ../shared/datasets (set AUDITKIT_SHARED)")
+    return find_dataset("pets2009_s2l1_view001")
 
 
 def _frames(src: str, root: Path, *, fps: float | None, limit: int | None):

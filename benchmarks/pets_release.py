@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import sys
 import time
 from datetime import datetime, timedelta
@@ -45,6 +44,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
+from _common import find_dataset  # benchmarks/_common.py (the script's own folder is on sys.path)
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -57,11 +57,7 @@ START = datetime(2009, 3, 1, 12, 0, 0)
 
 
 def find_pets() -> Path:
-    env = os.environ.get("AUDITKIT_SHARED")
-    for c in ([Path(env)] if env else []) + [ROOT.parent / "shared", ROOT / ".." / ".." / "shared"]:
-        if (c / "datasets" / "pets2009_s2l1_view001").is_dir():
-            return (c / "datasets" / "pets2009_s2l1_view001").resolve()
-    sys.exit("PETS 2009 data not found under ../shared/datasets (set AUDITKIT_SHARED)")
+    return find_dataset("pets2009_s2l1_view001")
 
 
 def _read_all(mp4: Path) -> np.ndarray:
