@@ -911,7 +911,10 @@ def estimate_release(
         face boxes, or ``None``/empty to search the full frame with
         :func:`localize_obfuscation` (and to estimate the whole frame).
     min_confidence : float
-        Regions below this confidence are counted but do not decide the dominant method.
+        Regions below this confidence are counted but do not decide the dominant method. The
+        dominant family (Gaussian and box blur counted together) must also hold at least half of
+        all regions, unknown and clear ones included; otherwise the release method is ``none``
+        when at least half the regions show no obfuscation, else ``unknown``, with a note.
     mixed_share : float
         A second obfuscation family holding at least this share of confident obfuscated
         regions makes the release ``mixed``.
@@ -999,6 +1002,16 @@ def estimate_release(
             mixed = True
             notes.append("mixed release: " + ", ".join(f"{m} {c}" for m, c in fam2.most_common()))
             method = "mixed"
+        else:
+            # the winner must cover at least half of ALL regions (unknown and clear ones included),
+            # else a few confident regions would speak for a release whose other regions say nothing
+            top_fam = "blur" if method in ("blur", "box") else method
+            held = fam2[top_fam]
+            if held < 0.5 * len(estimates):
+                notes.append(f"the most common method, {method}, covers only {held} of {len(estimates)} regions "
+                             f"({counts['unknown']} unknown, {counts['none']} without obfuscation): "
+                             "release method not decided")
+                method = "none" if counts["none"] >= 0.5 * len(estimates) else "unknown"
     strength = strength_rel = None
     unc = spread = None
     if method not in ("mixed", "none", "unknown"):

@@ -335,3 +335,28 @@ def test_region_is_cropped_before_grey_conversion(monkeypatch: pytest.MonkeyPatc
     for b in boxes:
         estimate_obfuscation(frame, b)
     assert shapes == [(80, 80, 3), (64, 64, 3), (56, 56, 3), (60, 50, 3)]
+
+
+def test_release_method_needs_half_of_all_regions() -> None:
+    # 4 regions the estimator cannot name (noisy 10-px blocks) and one all-black 50x50 image:
+    # the single confident 'mask' must not speak for the release
+    rng = np.random.default_rng(0)
+    items = []
+    for i in range(4):
+        base = rng.integers(0, 255, (12, 10, 3)).astype(np.uint8)
+        img = np.kron(base, np.ones((10, 10, 1), dtype=np.uint8))
+        img = np.clip(img.astype(int) + rng.integers(-10, 10, img.shape), 0, 255).astype(np.uint8)
+        items.append((img, [(0, 0, 100, 120)], f"probe{i}.png"))
+    items.append((np.zeros((50, 50, 3), np.uint8), [(0, 0, 50, 50)], "black.png"))
+    rel = estimate_release(items)
+    assert rel.counts["unknown"] == 4 and rel.counts["mask"] == 1 and rel.n_regions == 5
+    assert rel.method == "unknown" and rel.strength is None
+    assert any("covers only 1 of 5 regions" in n for n in rel.notes)
+    # with the black image a mask on 3 of 5 regions, mask wins
+    black = (np.zeros((50, 50, 3), np.uint8), [(0, 0, 50, 50)], "black.png")
+    rel = estimate_release(items[:2] + [black, black, black])
+    assert rel.method == "mask" and rel.strength == 0.0
+    # mostly clear regions: 'none', not the one masked region
+    clear = [(_frame(i), [(40, 40, 80, 80)], f"c{i}.png") for i in range(3)]
+    rel = estimate_release(clear + [black])
+    assert rel.counts["none"] >= 2 and rel.method == "none"
