@@ -101,19 +101,9 @@ def roc_auc_score(genuine: np.ndarray, impostor: np.ndarray) -> float:
     genuine, impostor = np.asarray(genuine, float), np.asarray(impostor, float)
     if genuine.size == 0 or impostor.size == 0:
         return math.nan
-    allv = np.concatenate([genuine, impostor])
-    order = np.argsort(allv, kind="mergesort")
-    ranks = np.empty(len(allv))
-    sorted_v = allv[order]
-    # average ranks for ties
-    i = 0
-    n = len(allv)
-    while i < n:
-        j = i
-        while j + 1 < n and sorted_v[j + 1] == sorted_v[i]:
-            j += 1
-        ranks[order[i:j + 1]] = (i + j) / 2.0 + 1
-        i = j + 1
+    from scipy.stats import rankdata
+
+    ranks = rankdata(np.concatenate([genuine, impostor]), method="average")  # ties: average rank
     ng, ni = len(genuine), len(impostor)
     u = ranks[:ng].sum() - ng * (ng + 1) / 2.0
     return float(u / (ng * ni))
