@@ -86,3 +86,38 @@ def att_audit(tmp_path_factory, feature_cache_dir):
     cfg = AuditConfig(release=release, gallery=gallery, out=base / "out", cache_dir=feature_cache_dir,
                       progress=False, obfuscation_scope="frame")
     return {"gallery": gallery, "release": release, "config": cfg, "results": run_audit(cfg)}
+
+
+# ---------------------------------------------------------------- markers
+
+_SHARED_FIXTURES = {"shared_datasets", "att_audit"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test that reads ../shared (through a fixture, or by calling shared_dataset() or
+    build_blurred_att() in its body or its module's fixtures) as `shared`, so that
+    `pytest -m "not shared"` runs exactly the suite that needs no outside data."""
+    import inspect
+
+    module_uses: dict[str, bool] = {}
+    for item in items:
+        mod = getattr(item, "module", None)
+        if mod is not None and mod.__name__ not in module_uses:
+            try:
+                module_uses[mod.__name__] = inspect.getsource(mod)
+            except (OSError, TypeError):
+                module_uses[mod.__name__] = ""
+        try:
+            body = inspect.getsource(item.function)
+        except (OSError, TypeError, AttributeError):
+            body = ""
+        uses = _SHARED_FIXTURES & set(getattr(item, "fixturenames", ()))
+        calls = any(f"{name}(" in body for name in ("shared_dataset", "build_blurred_att"))
+        # module-level fixtures that read ../shared (e.g. `def adult(): root = shared_dataset(...)`)
+        src = module_uses.get(getattr(mod, "__name__", ""), "")
+        fixture_calls = any(
+            fx in getattr(item, "fixturenames", ()) and f"def {fx}(" in src
+            and "shared_dataset(" in src.split(f"def {fx}(", 1)[1].split("\ndef ", 1)[0]
+            for fx in getattr(item, "fixturenames", ()))
+        if uses or calls or fixture_calls:
+            item.add_marker(pytest.mark.shared)
