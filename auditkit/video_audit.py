@@ -87,7 +87,7 @@ __all__ = ["VIDEO_FEATURE_VERSION", "ClipFeatures", "TrackFeatures", "VideoAudit
            "process_clip"]
 
 #: bumped whenever the per-clip features change (cache key).
-VIDEO_FEATURE_VERSION = "1"
+VIDEO_FEATURE_VERSION = "2"
 _CUES = ("appearance", "gait", "face")
 _ATTACK_OF = {"appearance": "appearance", "gait": "gait", "face": "face.video"}
 
@@ -138,6 +138,19 @@ class ClipFeatures:
 
 
 # ------------------------------------------------------------------------------ clip pass
+
+def _clip_box(box_scaled: Any, shape: tuple) -> tuple[float, float, float, float] | None:
+    """``box_scaled`` (x, y, w, h in processing pixels) clipped to an image of ``shape``; None when the
+    box does not overlap the image (zero area, e.g. a box written for another resolution)."""
+    H, W = shape[:2]
+    x, y, w, h = (float(v) for v in box_scaled)
+    if not all(math.isfinite(v) for v in (x, y, w, h)):
+        return None
+    x0, y0, x1, y1 = max(0.0, x), max(0.0, y), min(float(W), x + w), min(float(H), y + h)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return x0, y0, x1 - x0, y1 - y0
+
 
 def _crop(img: np.ndarray, box_scaled: np.ndarray) -> tuple[slice, slice] | None:
     H, W = img.shape[:2]
@@ -226,6 +239,21 @@ def _track_features(frames: np.ndarray, crops: list, masks: list, times: np.ndar
     return app, gait, d or 0, why
 
 
+def _frame_index(value: Any) -> int:
+    """A manifest ``frame`` value as a 0-based frame index; ValueError (with a readable reason) when it is
+    not a finite, non-negative integer ("x", "inf", "nan", "-3", "1.5")."""
+    try:
+        v = float(value)
+        fi = int(v)
+    except (ValueError, OverflowError, TypeError):
+        raise ValueError(f"frame {value!r} is not an integer") from None
+    if fi != v:
+        raise ValueError(f"frame {value!r} is not an integer")
+    if fi < 0:
+        raise ValueError(f"frame {value!r} is negative")
+    return fi
+
+
 def _manifest_boxes(rows: list[ReleaseItem]) -> tuple[dict[int, list[tuple[np.ndarray, str | None, str | None]]],
                                                        list[str]]:
     per: dict[int, list] = {}
@@ -239,9 +267,9 @@ def _manifest_boxes(rows: list[ReleaseItem]) -> tuple[dict[int, list[tuple[np.nd
                          "ignored (give the 0-based frame in a 'frame' column)")
             continue
         try:
-            fi = int(float(f))
-        except ValueError:
-            notes.append(f"manifest.csv line {it.row} ({it.file.rel}): frame {f!r} is not an integer; row ignored")
+            fi = _frame_index(f)
+        except ValueError as e:
+            notes.append(f"manifest.csv line {it.row} ({it.file.rel}): {e}; row ignored")
             continue
         per.setdefault(fi, []).append((np.asarray(it.box, float), it.track, it.subject))
     return per, notes
@@ -252,7 +280,8 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
                  leak_mode: str = "frame", leak_upsample: int = 1, face_params: FaceParams | None = None,
                  max_crops: int = 16, n_chunks: int = 4, gait_frames: int = 20, min_gait_fps: float = 5.0,
                  min_track_frames: int = 3, max_crop_frames: int = 1500, obfuscation: str | None = None,
-                 obfuscation_region: str = "body", estimate_regions: int = 0) -> ClipFeatures:
+                 obfuscation_region: str = "body", estimate_regions: int = 0,
+                 face_models: Any = None) -> ClipFeatures:
     """Decode one clip and compute its tracks' features, or load them from ``cache``.
 
     Parameters
@@ -280,6 +309,12 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
     estimate_regions : estimate the de-identification applied to about this many person boxes
         (spread over the clip; :func:`auditkit.obfuscation_estimate.estimate_obfuscation` on the
         whole box), 0 for none. Strengths are returned in original pixels.
+    face_models : a :class:`_LazyFaceModels` (or anything with ``get()`` returning
+        :class:`~auditkit.features.faces.FaceModels`) shared by the clips of one audit, so the face
+        models are loaded once, and only when a leak needs encoding; None: loaded here when needed.
+
+    Manifest boxes that do not overlap the frame (e.g. written for another resolution) are ignored
+    and counted in the messages.
 
     Raises
     ------
@@ -330,6 +365,7 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
     raw_leaks: list[Leak] = []
     leak_faces: dict[tuple[int, int], np.ndarray] = {}  # (frame, k) -> encoding
     models = None
+    outside = 0
     indices: list[int] = []
     for fr in it:
         indices.append(fr.index)
@@ -337,7 +373,12 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
         det_mog = mog.detect(fr.image, scale=fr.scale)
         mask = mog.last_mask if mog.frames_seen > mog.warmup else None
         if use_manifest:
-            items = [(b, t, s) for b, t, s in boxes.get(fr.index, [])]
+            items = []
+            for b, t, s in boxes.get(fr.index, []):
+                if _clip_box(np.asarray(b, float) * fr.scale, fr.image.shape) is None:
+                    outside += 1
+                    continue
+                items.append((b, t, s))
         else:
             d = det_mog if hog is None else hog.detect(fr.image, scale=fr.scale)
             items = [(b, None, None) for b in d.boxes]
@@ -360,10 +401,10 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
             from .obfuscation_estimate import estimate_obfuscation
 
             for e in entry[:2]:
-                b = e[0] * fr.scale
-                if b[3] < 24 or b[2] < 8:
+                b = _clip_box(e[0] * fr.scale, fr.image.shape)
+                if b is None or b[3] < 24 or b[2] < 8:
                     continue
-                est = estimate_obfuscation(fr.image, tuple(b))
+                est = estimate_obfuscation(fr.image, b)
                 strength = None if est.strength is None else float(est.strength) / fr.scale
                 estimates.append({"frame": fr.index, "method": est.method, "strength": strength,
                                   "confidence": float(est.confidence)})
@@ -372,9 +413,7 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
             found = scanner.scan_frame(fr, persons)
             if found:
                 if models is None:
-                    from .features.faces import FaceModels
-
-                    models = FaceModels(fp)
+                    models = (face_models or _LazyFaceModels(fp)).get()
                 bx = [tuple(round(v * fr.scale) for v in lk.box) for lk in found]
                 enc = models.encode(fr.image, bx)
                 for k, lk in enumerate(found):
@@ -383,6 +422,8 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
     report = it.report.to_dict()
     step = float(np.median(np.diff(indices))) if len(indices) > 1 else 1.0
     messages = list(report.get("messages", []))
+    if outside:
+        messages.append(f"{outside} manifest box(es) outside the frame ignored (written for another resolution?)")
 
     # tracks: (label, frames, boxes, times, subjects, crops, masks)
     groups: list[tuple[str, list[int], list[np.ndarray], list[Any], list[Any], list[Any]]] = []
@@ -470,6 +511,23 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
     return out
 
 
+class _LazyFaceModels:
+    """Face models loaded on the first ``get()`` (once per audit, and only when a leak needs encoding)."""
+
+    def __init__(self, params: FaceParams):
+        self.params = params
+        self._models = None
+        self.loads = 0
+
+    def get(self):
+        if self._models is None:
+            from .features.faces import FaceModels
+
+            self._models = FaceModels(self.params)
+            self.loads += 1
+        return self._models
+
+
 def _natural(s: str) -> tuple:
     return (0, int(s), "") if s.isdigit() else (1, 0, s)
 
@@ -550,6 +608,9 @@ def _gallery_samples(gallery: Gallery, *, cache: FeatureCache, clip_opts: dict, 
                               **clip_opts)
         except MediaError as e:
             skipped.append(Skipped(rel, str(e), "video"))
+            continue
+        except Exception as e:  # noqa: BLE001 (one bad clip never aborts the audit)
+            skipped.append(Skipped(rel, f"clip processing failed ({type(e).__name__}: {e})", "video"))
             continue
         if progress:
             print(f"  gallery clip {rel}: {len(cf.tracks)} track(s) in {time.monotonic() - t0:.1f} s", file=sys.stderr)
@@ -775,6 +836,7 @@ def audit_videos(release: Release, gallery: Gallery, *, face_gallery: FeatureSet
 
         gallery_obfuscation = parse_spec(gallery_obfuscation).label  # ValueError names the bad spec
     region_estimates: list[dict] = []
+    face_models = _LazyFaceModels(face_params or FaceParams())  # loaded once, on the first leak
 
     # ---- release clips
     clips: list[dict] = []
@@ -791,9 +853,13 @@ def audit_videos(release: Release, gallery: Gallery, *, face_gallery: FeatureSet
         t0 = time.monotonic()
         try:
             cf = process_clip(f.path, sha256=f.sha256, cache=cache, boxes=use, leak_mode=leak_mode,
-                              leak_upsample=leak_upsample, estimate_regions=12 if auto else 0, **clip_opts)
+                              leak_upsample=leak_upsample, estimate_regions=12 if auto else 0,
+                              face_models=face_models, **clip_opts)
         except MediaError as e:
             skipped.append(Skipped(rel, str(e), "video"))
+            continue
+        except Exception as e:  # noqa: BLE001 (one bad clip never aborts the audit)
+            skipped.append(Skipped(rel, f"clip processing failed ({type(e).__name__}: {e})", "video"))
             continue
         camera = _camera_of(rel, rows)
         region_estimates.extend(cf.obfuscation)
@@ -824,8 +890,12 @@ def audit_videos(release: Release, gallery: Gallery, *, face_gallery: FeatureSet
         for it in rows:
             if it.box is not None and it.timestamp and (it.meta or {}).get("frame", "") not in ("", None):
                 e = _epoch(it.timestamp)
+                try:
+                    fi = _frame_index(it.meta["frame"])
+                except ValueError:
+                    continue  # already in the notes (_manifest_boxes)
                 if e is not None:
-                    frame_ts[int(float(it.meta["frame"]))] = e
+                    frame_ts[fi] = e
         start = next((_epoch(it.timestamp) for it in rows if it.box is None and it.timestamp), None)
         if not frame_ts and start is None:
             abs_time = False
@@ -848,8 +918,12 @@ def audit_videos(release: Release, gallery: Gallery, *, face_gallery: FeatureSet
         except MediaError:
             pass
         if rep.get("truncated") or rep.get("decode_failures"):
-            skipped.append(Skipped(rel, "; ".join(m for m in cf.messages if "decod" in m) or
-                                   "clip decoded only in part", "video"))
+            why = "; ".join(m for m in cf.messages if "decod" in m) or "clip decoded only in part"
+            if cf.tracks:  # audited: the frames that decoded are used, the clip table lists the problem
+                vnotes.append(f"{rel}: decoded only in part; the {rep.get('frames_decoded')} frame(s) that decoded "
+                              "were audited")
+            else:  # nothing usable came out of it
+                skipped.append(Skipped(rel, f"{why}; no person track found in the frames that decoded", "video"))
         if not cf.tracks:
             vnotes.append(f"{rel}: no person track found")
         clips.append(clip)
@@ -970,6 +1044,7 @@ def audit_videos(release: Release, gallery: Gallery, *, face_gallery: FeatureSet
                                  "not run")
 
     attacks: list[AttackResult] = []
+    cue_attack: dict[str, AttackResult] = {}
     unknown = sum(t is None for t in truth)
     for cue, S in list(cue_scores.items()):
         r = cue_rows[cue]
@@ -990,6 +1065,7 @@ def audit_videos(release: Release, gallery: Gallery, *, face_gallery: FeatureSet
             nn.append(f"{n - int(r.sum())} of {n} release tracks have no {cue} sample and are not probes of this cue")
         attacks.append(attack_result(_ATTACK_OF[cue], cue, sm, notes=nn,
                                      details={"video": True, "gallery_cv": cv_info.get(cue)}))
+        cue_attack[cue] = attacks[-1]
     for cue in _CUES:
         if cue not in cue_scores:
             notes.extend(cue_notes[cue])
@@ -1019,15 +1095,13 @@ def audit_videos(release: Release, gallery: Gallery, *, face_gallery: FeatureSet
             anyrow |= cue_rows[c]
         sm = ScoreMatrix(F[anyrow], [p for p, k in zip(probes, anyrow) if k], identities,
                          [t for t, k in zip(truth, anyrow) if k])
+        # each cue as its own attack scored it (same probes, same candidate identities, open set)
         per_cue = {}
         for c in used:
-            m = sm.subset(np.flatnonzero(cue_rows[c][anyrow]))
-            sub = ScoreMatrix(_finite(cue_scores[c][anyrow][cue_rows[c][anyrow]]), m.probes, identities, m.truth)
-            from .metrics import identification_metrics
-
-            mm = identification_metrics(sub)
-            per_cue[c] = {"n_probes": sub.n_probes, "n_mated": mm["n_mated"], "rank1": mm["rank1"],
-                          "rank1_ci": mm["rank1_ci"]}
+            ca = cue_attack[c]
+            per_cue[c] = {"attack": ca.name, "n_probes": ca.n_probes, "n_mated": ca.metrics.get("n_mated"),
+                          "rank1": ca.metrics.get("rank1"), "rank1_ci": ca.metrics.get("rank1_ci"),
+                          "chance_rank1": ca.metrics.get("chance_rank1")}
         fn = [f"Score-level fusion of {', '.join(used)}: each cue's scores z-normalised over the identities per "
               "track, weighted by the slope of a logistic regression of genuine vs impostor gallery pairs "
               "(gallery-only cross-validation: " + "; ".join(f"{c} {cv_info[c]['grouping']}" for c in used if c in cv_info)

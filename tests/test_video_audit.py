@@ -155,6 +155,14 @@ def test_appearance_far_above_chance_and_fused_reported(synthetic):
     assert m["rank1"] == 1.0 and m["rank1_ci"][0] > m["chance_rank1"]
     assert "fused" in att and att["fused"].cue == "fused"
     assert set(att["fused"].details["single_cues"]) >= {"appearance"}
+    # the fused attack's per-cue figures are the cue attacks' own (same probes, candidates, open set)
+    for cue, a in (("appearance", app), ("gait", att.get("gait"))):
+        if a is None:
+            continue
+        single = att["fused"].details["single_cues"][cue]
+        assert single["rank1"] == a.metrics["rank1"] and single["n_probes"] == a.n_probes
+        assert single["n_mated"] == a.metrics["n_mated"] and single["rank1_ci"] == a.metrics["rank1_ci"]
+        assert single["chance_rank1"] == a.metrics["chance_rank1"]
     assert all(w is not None and w >= 0 for w in att["fused"].details["weights"].values())
     assert "face.video" not in att  # no face gallery: skipped with a note, not faked
     assert any("face" in n for n in synthetic["notes"])
@@ -344,6 +352,18 @@ def test_video_partial_renders_without_identity_labels(synthetic):
                      "confidence": 0.5, "track": None, "source": "frame", "probe": None}]
     html = env.get_template("partials/video.html.j2").render(video=sec, trajectories=None)
     assert "outside every track" in html and "<script" not in html
+    # a face outside every track is a leak: the summary must not claim that no face was found
+    assert sec["tracks_exposed"] == 0 and "No face was found" not in html
+    assert "1 face(s) found outside every track" in html and "track(s) exposed" not in html
+    # exposed tracks and faces outside tracks are worded separately
+    sec["leaks"].append({"clip": "cam1.avi", "camera": "cam1", "frame": 4, "time_s": 0.4, "box": [1, 2, 3, 4],
+                         "confidence": 0.6, "track": "1", "source": "frame", "probe": "cam1.avi#track1"})
+    sec["tracks_exposed"] = 1
+    html = env.get_template("partials/video.html.j2").render(video=sec, trajectories=None)
+    assert "1 track(s) exposed</strong> by 1 face(s)" in html and "1 face(s) found outside every track" in html
+    sec["leaks"], sec["tracks_exposed"] = [], 0
+    html = env.get_template("partials/video.html.j2").render(video=sec, trajectories=None)
+    assert "No face was found by the face detector" in html
 
 
 def test_body_blur_estimated_and_reapplied_to_gallery(synthetic, tmp_path):
@@ -414,3 +434,107 @@ def test_cli_run_on_a_video_release_end_to_end(synthetic, tmp_path, capsys):
     assert 'id="video"' in html and 'id="trajectories"' in html and 'id="attack-appearance"' in html
     for who in PEOPLE:  # private by default: no identity label in the report
         assert not re.search(rf"\b{who}\b", html), who
+
+
+# ------------------------------------------------------------------------------ review fixes
+
+@pytest.fixture(scope="module")
+def messy(synthetic, tmp_path_factory):
+    """A release with bad manifest rows (frame "x", "inf", "-3", "nan", "1.5", with timestamps), boxes
+    written for another resolution (first in each frame, so the obfuscation estimate would meet them), a
+    clip truncated after its people were tracked, and a clip whose processing crashes."""
+    import auditkit.features.faces as faces_mod
+    import auditkit.video_audit as va_mod
+
+    base = tmp_path_factory.mktemp("messy")
+    rel = base / "release"
+    rel.mkdir()
+    rows = []
+    for r in _write_clip(rel / "good.avi", [("ann", 20, 4.0, 150), ("bob", 300, -3.5, 220)], 30, seed=11):
+        if r["track"] == 1:  # one box per frame, for another resolution
+            rows.append({"path": "good.avi", "frame": r["frame"], "x": 5000, "y": 4000, "w": 40, "h": 90,
+                         "track": "far", "subject": "cat", "timestamp": "2024-05-01T10:00:00"})
+        rows.append({"path": "good.avi", **r, "timestamp": f"2024-05-01T10:00:{r['frame'] // 10:02d}"})
+    for bad in ("x", "inf", "-3", "nan", "1.5"):
+        rows.append({"path": "good.avi", "frame": bad, "x": 10, "y": 10, "w": 20, "h": 60, "track": "9",
+                     "subject": "ann", "timestamp": "2024-05-01T10:00:00"})
+    part_rows = _write_clip(base / "part_full.avi", [("cat", 40, 3.0, 120)], 60, seed=12)
+    data = (base / "part_full.avi").read_bytes()
+    (rel / "part.avi").write_bytes(data[: 2 * len(data) // 3])
+    rows += [{"path": "part.avi", **r, "timestamp": "2024-05-01T11:00:00"} for r in part_rows]
+    _write_clip(rel / "crash.avi", [("dan", 300, -4.0, 180)], 12, seed=13)
+    _write_manifest(rel / "manifest.csv", ["path", "frame", "x", "y", "w", "h", "track", "subject", "timestamp"], rows)
+    real = va_mod.process_clip
+    loads: list[int] = []
+
+    def flaky(path, **kw):
+        if Path(path).name == "crash.avi":
+            raise RuntimeError("boom")
+        return real(path, **kw)
+
+    class CountingModels:
+        def __init__(self, params):
+            loads.append(1)
+
+    skipped: list[Skipped] = []
+    notes: list[str] = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(va_mod, "process_clip", flaky)
+        mp.setattr(faces_mod, "FaceModels", CountingModels)
+        va = audit_videos(load_release(rel), synthetic["gallery"], face_gallery=None, face_params=FaceParams(),
+                          cache=FeatureCache(None), skipped=skipped, notes=notes)
+    return {"va": va, "skipped": skipped, "notes": notes, "face_model_loads": len(loads)}
+
+
+def test_frame_index_parsing_rejects_bad_values():
+    from auditkit.video_audit import _frame_index
+
+    assert _frame_index("12") == 12 and _frame_index("3.0") == 3 and _frame_index(0) == 0
+    for bad in ("x", "inf", "-inf", "nan", "-3", "1.5", None, ""):
+        with pytest.raises(ValueError):
+            _frame_index(bad)
+
+
+def test_bad_manifest_frames_become_notes_not_errors(messy):
+    notes = messy["notes"]
+    for bad in ("x", "inf", "-3", "nan", "1.5"):
+        assert any(f"frame {bad!r}" in n and "row ignored" in n for n in notes), bad
+    clips = {c["path"]: c for c in messy["va"].section["clips"]}
+    assert clips["good.avi"]["tracks"] == 2  # the bad rows' track 9 never existed, the good ones are intact
+    assert messy["va"].trajectories["absolute_time"] is True
+
+
+def test_boxes_outside_the_frame_ignored_and_crashing_clip_skipped(messy):
+    from auditkit.video_audit import _clip_box
+
+    assert _clip_box((5000, 4000, 40, 90), (240, 320)) is None
+    assert _clip_box((-10, -5, 30, 40), (240, 320)) == (0.0, 0.0, 20.0, 35.0)
+    assert _clip_box((float("nan"), 0, 10, 10), (240, 320)) is None
+    clips = {c["path"]: c for c in messy["va"].section["clips"]}
+    assert any("30 manifest box(es) outside the frame ignored" in m for m in clips["good.avi"]["messages"])
+    assert not any(t["probe"] == "good.avi#trackfar" for t in messy["va"].section["tracks"])
+    sk = {s.path: s.reason for s in messy["skipped"]}
+    assert sk["crash.avi"] == "clip processing failed (RuntimeError: boom)" and "crash.avi" not in clips
+    assert any(a.name == "appearance" for a in messy["va"].attacks)  # the audit went on
+
+
+def test_partly_decoded_clip_with_tracks_is_audited_not_skipped(messy):
+    clips = {c["path"]: c for c in messy["va"].section["clips"]}
+    part = clips["part.avi"]
+    assert part["truncated"] and 0 < part["frames_decoded"] < 60 and part["tracks"] == 1
+    assert "part.avi" not in {s.path for s in messy["skipped"]}
+    assert any(n.startswith("part.avi: decoded only in part") for n in messy["va"].section["notes"])
+    assert any(t["probe"] == "part.avi#track1" for t in messy["va"].section["tracks"])
+
+
+def test_face_models_loaded_lazily_once_per_audit(messy, monkeypatch):
+    import auditkit.features.faces as faces_mod
+    from auditkit.video_audit import _LazyFaceModels
+
+    assert messy["face_model_loads"] == 0  # no leak in the messy release: never loaded
+    made = []
+    monkeypatch.setattr(faces_mod, "FaceModels", lambda p: made.append(p) or object())
+    lazy = _LazyFaceModels(FaceParams())
+    assert made == []
+    first = lazy.get()
+    assert lazy.get() is first and len(made) == 1 and lazy.loads == 1
