@@ -27,6 +27,7 @@ from tests.conftest import shared_dataset
 dlib = pytest.importorskip("dlib")
 
 TOL = 1e-4
+THREADS_TOL = 1e-6  # same model, same input, different BLAS thread count
 
 
 @pytest.fixture(scope="module")
@@ -191,8 +192,13 @@ def test_batch_and_threads_do_not_change_results(enc):
     # batch_size=1 (the default) makes each chip's descriptor independent of its neighbours
     assert np.array_equal(enc.encode_chips(chips), one)
     assert np.abs(enc.encode_chips(chips, batch_size=5) - one).max() < 1e-5
+    # BLAS threads change the order of floating-point sums, so a 2-thread forward pass may differ
+    # from the 1-thread one in the last bits (~4e-8 seen on one machine of this kind). Production
+    # pins threads=1 (load_resnet's default, checked below); across thread counts the stated
+    # tolerance is THREADS_TOL: far below the ~1e-2 distances that separate identities.
     two = load_resnet(threads=2).encode_chips(chips)
-    assert np.array_equal(two, one)
+    assert np.abs(two - one).max() <= THREADS_TOL, np.abs(two - one).max()
+    assert load_resnet().threads == 1
 
 
 def test_threads_are_bounded_during_the_call_and_restored(enc, monkeypatch):
