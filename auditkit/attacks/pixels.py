@@ -336,9 +336,13 @@ class PixelAttacker:
     def score(self, crops: np.ndarray) -> np.ndarray:
         """Per crop and identity (columns in :attr:`identities` order): the chosen classifier's
         log-probabilities (or an SVM's margins)."""
+        from threadpoolctl import threadpool_limits
+
+        _load_blas()
         if len(crops) == 0:
             return np.zeros((0, len(self.identities)))
-        s = _model_scores(self.model, self.features(np.asarray(crops)))
+        with threadpool_limits(1):
+            s = _model_scores(self.model, self.features(np.asarray(crops)))
         assert list(self.model.classes_) == self.identities
         return s
 
@@ -387,6 +391,31 @@ def fit_pixel_attacker(images: Sequence[np.ndarray | None], boxes: Sequence[Sequ
     PixelAttacker with the model chosen by gallery cross-validation (rank-1 on held-out gallery
     images obfuscated exactly as ``spec``), refitted on all gallery images and their variants.
     """
+    _load_blas()
+    from threadpoolctl import threadpool_limits  # a scikit-learn dependency
+
+    # one BLAS thread: these fits are small, and on a shared machine multi-threaded BLAS spinning
+    # against other processes made them many times slower (measured: PCA of 96x480, 4.4 s with 2
+    # threads on a loaded machine, 0.07 s with one)
+    with threadpool_limits(1):
+        return _fit_pixel_attacker(images, boxes, labels, spec, regions=regions, whole=whole, candidates=candidates,
+                                   n_variants=n_variants, flips=flips, cv_folds=cv_folds, crop_shape=crop_shape,
+                                   pad=pad, seed=seed)
+
+
+def _load_blas() -> None:
+    """Import the libraries whose BLAS the fits use, so that a thread limit entered afterwards
+    reaches them (threadpoolctl only limits libraries already loaded)."""
+    import scipy.linalg  # noqa: F401
+    import sklearn.decomposition
+    import sklearn.discriminant_analysis
+    import sklearn.linear_model
+    import sklearn.neural_network
+    import sklearn.svm  # noqa: F401
+
+
+def _fit_pixel_attacker(images, boxes, labels, spec, *, regions, whole, candidates, n_variants, flips, cv_folds,
+                        crop_shape, pad, seed) -> PixelAttacker:
     t0 = time.monotonic()
     cands = list(candidates or CANDIDATES)
     bad = [c for c in cands if c not in CANDIDATES]
@@ -538,22 +567,18 @@ def face_pixels(ctx: FaceContext, *, candidates: Sequence[str] | None = None, n_
         ctx.notes.append("face.pixels not run: the obfuscation is unknown (declare it with --obfuscation, "
                          "e.g. pixelate:block=16)")
         return None
-    from threadpoolctl import threadpool_limits  # a scikit-learn dependency
-
     imgs = _gallery_images(ctx)
     boxes, whole = release_like_gallery_boxes(ctx, imgs)
     from .face import expand_box
 
     regions = [None if ctx.scope == "frame" else expand_box(inf["box"]) for inf in ctx.gallery.info]
-    with threadpool_limits(1):  # small fits: one BLAS thread (see face.learned)
-        att = fit_pixel_attacker(imgs, boxes, list(ctx.gallery.labels), ctx.spec, regions=regions, whole=whole,
-                                 candidates=candidates, n_variants=n_variants, cv_folds=cv_folds, seed=ctx.seed)
+    att = fit_pixel_attacker(imgs, boxes, list(ctx.gallery.labels), ctx.spec, regions=regions, whole=whole,
+                             candidates=candidates, n_variants=n_variants, cv_folds=cv_folds, seed=ctx.seed)
     shape = (att.crop_shape[1], att.crop_shape[0])
     crops = release_crops(ctx, lambda img, box, inf: box_crop(img, box, shape=att.crop_shape, pad=att.pad,
                                                               whole=inf.get("source") == "whole_image"),
                           shape, label="face.pixels")
-    with threadpool_limits(1):
-        scores = att.score(crops)
+    scores = att.score(crops)
     sm = ScoreMatrix(scores, list(ctx.probes.ids), list(att.identities), list(ctx.probes.labels))
     cv = att.cv
     chosen_cv = cv["candidates"].get(att.chosen)
@@ -636,9 +661,17 @@ class BodyPixelMetric:
     def fit(self, X: np.ndarray, y: Sequence) -> BodyPixelMetric:
         X = np.asarray(X, dtype=np.float64)
         yy = np.asarray(list(y))
-        model = pca_lda(self.random_state, len(X), len(set(yy.tolist())), X.shape[1])
-        model.steps[0][1].n_components = min(model.steps[0][1].n_components, self.n_components)
-        self._model = model.fit(X, yy)
+        from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+        from sklearn.pipeline import make_pipeline
+
+        pca = _pca(self.random_state, len(X), len(set(yy.tolist())), X.shape[1])
+        pca.n_components = min(pca.n_components, self.n_components)
+        # the eigen solver (same shrunk LDA as lsqr) gives the projection used for the similarity
+        from threadpoolctl import threadpool_limits
+
+        _load_blas()
+        with threadpool_limits(1):
+            self._model = make_pipeline(pca, LinearDiscriminantAnalysis(solver="eigen", shrinkage="auto")).fit(X, yy)
         return self
 
     def transform(self, X: np.ndarray) -> np.ndarray:
@@ -668,8 +701,12 @@ def body_pixel_scores(gallery_crops: Sequence[np.ndarray], gallery_labels: Seque
     identities = sorted(set(y))
     if len(identities) < 2:
         raise ValueError("body pixel rung: fewer than two gallery identities")
+    from threadpoolctl import threadpool_limits
+
     Xa = np.array(X)
-    model = pca_lda(seed, len(Xa), len(identities), Xa.shape[1]).fit(Xa, np.array(y))
     R = np.array([body_pixel_features(np.asarray(c)) for c in release_crops_]).reshape(len(release_crops_), -1)
-    scores = np.maximum(model.predict_log_proba(R), -1e4) if len(R) else np.zeros((0, len(identities)))
+    _load_blas()
+    with threadpool_limits(1):
+        model = pca_lda(seed, len(Xa), len(identities), Xa.shape[1]).fit(Xa, np.array(y))
+        scores = np.maximum(model.predict_log_proba(R), -1e4) if len(R) else np.zeros((0, len(identities)))
     return scores, identities
