@@ -61,6 +61,7 @@ __all__ = [
     "hog_features",
     "obfuscate_variant",
     "pca_lda",
+    "reid_pixel_attack",
     "release_crops",
 ]
 
@@ -710,3 +711,22 @@ def body_pixel_scores(gallery_crops: Sequence[np.ndarray], gallery_labels: Seque
         model = pca_lda(seed, len(Xa), len(identities), Xa.shape[1]).fit(Xa, np.array(y))
         scores = np.maximum(model.predict_log_proba(R), -1e4) if len(R) else np.zeros((0, len(identities)))
     return scores, identities
+
+
+def reid_pixel_attack(manifest_csv: str | Path, *, repeats: int = 10, random_state: int = 0,
+                      probe_camera: str | None = None, max_subjects: int | None = None) -> AttackResult:
+    """The body pixel rung under ``auditkit evaluate reid``'s protocol: the same random half-identity
+    splits as the appearance attack (same seed), :func:`body_pixel_features` and
+    :class:`BodyPixelMetric` (PCA + LDA learned on the training half) instead of the appearance
+    descriptor and XQDA. Returns the attack (name ``appearance.pixels``) with its notes."""
+    from ..evaluate import evaluate_reid
+
+    r = evaluate_reid(manifest_csv, repeats=repeats, random_state=random_state, probe_camera=probe_camera,
+                      max_subjects=max_subjects, metric_factory=lambda seed: BodyPixelMetric(random_state=seed),
+                      descriptor=body_pixel_features, name="appearance.pixels")
+    att = r["attack"]
+    att.notes.append(f"Pixel-domain rung: person crops resized to {BODY_SHAPE[0]}x{BODY_SHAPE[1]} (CIE Lab, "
+                     "standardised per crop) plus HOG of the grey crop; PCA + LDA (Ledoit-Wolf shrinkage) "
+                     "learned on the training subjects; cosine similarity in the discriminant space.")
+    att.details["protocol_result"] = {k: r[k] for k in ("protocol", "summary", "rank1_pooled", "rank1_ci_pooled")}
+    return att
