@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         cv = (f"{c['rank1']:.1%} (95% CI {c['rank1_ci'][0]:.1%}-{c['rank1_ci'][1]:.1%}, n = {c['n']})" if c
               else px["cv"].get("note"))
         print(f"face.pixels: chose {px['chosen']} by gallery cross-validation, CV rank-1 {cv}; "
-              f"fit {px['fit_seconds']} s; whole-image crops: release {px['crop']['release_whole_image']}, "
+              f"fit {px['fit_seconds']} s wall, {px.get('fit_cpu_seconds')} s CPU; whole-image crops: release {px['crop']['release_whole_image']}, "
               f"gallery {px['crop']['gallery_whole_image']}")
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))
