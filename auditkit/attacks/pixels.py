@@ -63,6 +63,7 @@ __all__ = [
     "pca_lda",
     "reid_pixel_attack",
     "release_crops",
+    "release_like_gallery_boxes",
 ]
 
 #: (width, height) of the grey crops the pixel attacker classifies (AT&T's 92x112 halved)
