@@ -31,6 +31,7 @@ __all__ = ["ATTACKS", "SCHEMA", "AuditConfig", "run_audit"]
 SCHEMA = "auditkit.results/1"
 try:  # adaptive attacks (issue 3): registered when present
     from .attacks import adaptive as _adaptive  # noqa: F401
+    from .attacks import pixels as _pixels  # noqa: F401  (face.pixels, issue 18)
 except ImportError:  # pragma: no cover
     pass
 ATTACKS = tuple(FACE_ATTACKS)

@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="gallery folder: gallery/<identity>/<images or clips>")
     run.add_argument("--attacks", default=None,
                      help="comma-separated face attacks to run (default: the whole ladder: "
-                          "face.naive,face.parrot,face.learned,face.reconstruct)")
+                          "face.naive,face.parrot,face.pixels,face.learned,face.reconstruct)")
     run.add_argument("--fps", type=float, default=None,
                      help="frames per second sampled from release and gallery clips (default: every frame)")
     vid = run.add_argument_group("video clips in the release")

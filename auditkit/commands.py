@@ -519,7 +519,36 @@ def _run_reid(args: argparse.Namespace) -> int:
         seed=args.seed, seconds=time.monotonic() - t0, features_computed=n_feats,
         what=f"{manifest.parent.name or manifest}", descriptor=f"appearance {DESCRIPTOR_VERSION} + XQDA",
         options=_options(args))
+    _add_reid_pixel_rung(results, manifest, args)  # issue 18: the pixel-domain body rung, same splits
     return _finish(results, args.out or Path("auditkit-eval"), args.fail_on)
+
+
+def _add_reid_pixel_rung(results: dict[str, Any], manifest: Path, args: argparse.Namespace) -> None:
+    from .attacks.pixels import reid_pixel_attack
+    from .metrics import chance_rank_k
+    from .result import to_jsonable
+    from .risk import assess
+    from .stats import wilson_interval
+
+    _progress(args, "evaluate reid: pixel-domain body rung (same splits) ...")
+    att = reid_pixel_attack(manifest, repeats=args.repeats, random_state=args.seed,
+                            probe_camera=args.probe_camera, max_subjects=args.max_subjects)
+    m = att.metrics
+    # the identification template's figures, by _run_reid's convention for the appearance attack
+    n = int(m["n_probes_per_split"])
+    m["n_mated"], m["n_non_mated"], m["n_unknown"] = n, 0, 0
+    for k in (5, 10, 20):
+        m[f"rank{k}_ci"] = list(wilson_interval(m[f"rank{k}"] * n, n))
+        m[f"chance_rank{k}"] = chance_rank_k(att.n_identities, k)
+    m.setdefault("open_set", [])
+    att = assess(att)
+    results["attacks"].append(to_jsonable(att.to_dict()))
+    first = results["attacks"][0]
+    if m["rank1"] > first["metrics"]["rank1"]:  # the verdict follows the strongest rung
+        results["verdict"] = to_jsonable(_verdict(att, f"{manifest.parent.name or manifest}"))
+    results["notes"].append(f"Pixel-domain body rung ({att.name}, same splits): rank-1 {m['rank1']:.1%} "
+                            f"(95% CI {m['rank1_ci'][0]:.1%}-{m['rank1_ci'][1]:.1%}, n = {m['n_probes_per_split']} "
+                            f"probes per split, chance {m['chance_rank1']:.1%}).")
 
 
 # --------------------------------------------------------------------------- gait: video clips

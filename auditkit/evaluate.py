@@ -56,7 +56,9 @@ def _spread(values: list[float]) -> dict[str, float]:
 
 def evaluate_reid(manifest_csv: str | Path, *, repeats: int = 10, random_state: int = 0,
                   probe_camera: str | None = None, max_subjects: int | None = None,
-                  metric_factory: Callable[[int], Any] | None = None) -> dict[str, Any]:
+                  metric_factory: Callable[[int], Any] | None = None,
+                  descriptor: Callable[[np.ndarray], np.ndarray] | None = None,
+                  name: str = "appearance") -> dict[str, Any]:
     """Random half-identity splits on a two-camera set (e.g. VIPeR: 316 train / 316 test).
 
     Parameters
@@ -69,6 +71,9 @@ def evaluate_reid(manifest_csv: str | Path, *, repeats: int = 10, random_state: 
     max_subjects : use a random subset of this many subjects (reduced protocol for tests).
     metric_factory : ``seed -> object with fit(X, y) and similarity(P, G)``; default
         :class:`~auditkit.features.appearance.AppearanceMetric` (XQDA).
+    descriptor : ``image -> vector``; default
+        :func:`~auditkit.features.appearance.appearance_descriptor`.
+    name : the returned attack's name (and cue).
 
     Returns
     -------
@@ -113,7 +118,7 @@ def evaluate_reid(manifest_csv: str | Path, *, repeats: int = 10, random_state: 
         for cam in (probe_camera, gallery_camera):
             for i in by_subj[s][cam]:
                 try:
-                    feats[i] = appearance_descriptor(load_image(base / rows[i]["path"]))
+                    feats[i] = (descriptor or appearance_descriptor)(load_image(base / rows[i]["path"]))
                 except (MediaError, ValueError) as e:
                     skipped.append(Skipped(rows[i]["path"], str(e), "appearance"))
     usable = [s for s in both
@@ -192,12 +197,12 @@ def evaluate_reid(manifest_csv: str | Path, *, repeats: int = 10, random_state: 
         (f"rank1 is the mean over splits (std {summary['rank1']['std']:.3f}, range "
         f"{summary['rank1']['min']:.3f}-{summary['rank1']['max']:.3f}); its interval is Wilson "
         f"with n = {n_probes} probes (one split), since the splits reuse the same people."),
-        (f"Descriptor {DESCRIPTOR_VERSION} (LOMO max-occurrence HSV + SILTP, LAB stripes); "
-        "metric XQDA."),
     ]
+    if descriptor is None:
+        notes.append(f"Descriptor {DESCRIPTOR_VERSION} (LOMO max-occurrence HSV + SILTP, LAB stripes); metric XQDA.")
     if skipped:
         notes.append(f"{len(skipped)} file(s) not used (see skipped).")
-    attack = AttackResult(name="appearance", cue="appearance", criterion="singling_out",
+    attack = AttackResult(name=name, cue="appearance", criterion="singling_out",
                           n_probes=n_probes, n_identities=n_test, metrics=metrics,
                           cmc=mean_cmc.tolist(), notes=notes,
                           details={"protocol": "reid_random_half_splits", "splits": splits})

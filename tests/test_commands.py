@@ -178,9 +178,15 @@ def test_evaluate_reid_on_generated_two_camera_set(tmp_path, capsys):
     assert "rank-1:" in stdout and "sd" in stdout and "verdict:" in stdout
     r = json.loads((out / "results.json").read_text())
     assert r["schema"] == "auditkit.results/1"
-    (a,) = r["attacks"]
+    a, px = r["attacks"]
     m = a["metrics"]
     assert a["name"] == "appearance" and a["n_identities"] == 12
+    # issue 18: the pixel-domain body rung, on the same splits
+    assert px["name"] == "appearance.pixels" and px["n_identities"] == 12 and px["metrics"]["n_mated"] == 12
+    assert [s["n_test_subjects"] for s in px["details"]["splits"]] == [s["n_test_subjects"]
+                                                                      for s in a["details"]["splits"]]
+    assert px["metrics"]["rank1_ci"][0] > px["metrics"]["chance_rank1"]
+    assert any(n.startswith("Pixel-domain body rung (appearance.pixels") for n in r["notes"])
     assert m["chance_rank1"] == pytest.approx(1 / 12) and m["n_mated"] == 12
     assert m["rank1_ci"][0] > m["chance_rank1"]  # distinct clothes: far above chance
     assert a["risk"] in ("medium", "high", "critical") and r["verdict"]["risk"] == a["risk"]
@@ -233,6 +239,9 @@ def test_evaluate_reid_viper_subset(tmp_path):
     r = json.loads((out / "results.json").read_text())
     m = r["attacks"][0]["metrics"]
     assert r["attacks"][0]["n_identities"] == 40
+    px = r["attacks"][1]
+    assert px["name"] == "appearance.pixels" and px["n_identities"] == 40
+    assert px["metrics"]["rank1_ci"][0] > px["metrics"]["chance_rank1"]
     assert m["rank1_ci"][0] > 3 * m["chance_rank1"]  # published hand-crafted baselines: 20-40% of 316
     assert r["inputs"]["release"]["n_files"] + r["inputs"]["gallery"]["n_files"] == 1264
 

@@ -81,7 +81,7 @@ def test_tiny_sweep_curve(tiny_sweep):
     assert [p["strength"] for p in pts] == [2.0, 16.0]
     for p in pts:
         assert p["chance"] == pytest.approx(1 / 6) and p["n_probes"] == 12
-        assert list(p["attacks"]) == ["face.naive", "face.parrot", "face.learned", "face.reconstruct"]
+        assert list(p["attacks"]) == ["face.naive", "face.parrot", "face.pixels", "face.learned", "face.reconstruct"]
         for a in p["attacks"].values():
             k = round(a["rank1"] * 12)
             assert a["rank1_ci"] == pytest.approx(list(wilson_interval(k, 12)))

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ..features.faces import Task, box_iou, largest_face, model_path
+from ..features.faces import Task, box_iou, largest_face
 from ..obfuscation import ObfuscationSpec, parse_spec
 from ..result import AttackResult, Skipped
 from ..scores import ScoreMatrix
@@ -31,13 +31,12 @@ from ..transforms import RECONSTRUCTABLE, apply_transform
 from .base import FeatureSet, attack_result
 from .context import FaceContext, register
 from .face import expand_box, face_naive
+from .pixels import aligned_crop, crop_features, pca_lda, release_crops
 
 __all__ = [
     "CROP_SIZE",
     "STRENGTH_FACTORS",
     "LearnedModel",
-    "aligned_crop",
-    "crop_features",
     "face_learned",
     "face_reconstruct",
     "strength_variants",
@@ -50,18 +49,6 @@ STRENGTH_FACTORS = (0.75, 1.0, 1.33)
 CROP_SIZE = 48
 #: methods a learned attacker can train on (a solid mask leaves nothing of the face)
 LEARNABLE = ("blur", "box", "pixelate", "noise")
-
-_SHAPE5 = None
-
-
-def _shape_predictor():
-    global _SHAPE5
-    if _SHAPE5 is None:
-        import dlib
-
-        _SHAPE5 = dlib.shape_predictor(str(model_path("shape_predictor_5_face_landmarks.dat")))
-    return _SHAPE5
-
 
 def strength_variants(spec: str, factors: tuple[float, ...] = STRENGTH_FACTORS) -> list[str]:
     """Spec labels at ``factors`` x the strength of ``spec`` (deduplicated, in factor order).
@@ -87,43 +74,12 @@ def strength_variants(spec: str, factors: tuple[float, ...] = STRENGTH_FACTORS) 
     return out
 
 
-def aligned_crop(img: np.ndarray, box: tuple[int, int, int, int], *, size: int = CROP_SIZE) -> np.ndarray:
-    """A ``size`` x ``size`` grey crop of the face in ``box`` (x, y, w, h), aligned with dlib's
-    5-point landmarks (``dlib.get_face_chip``), as float32 in [0, 1]."""
-    import dlib
-
-    x, y, w, h = (int(v) for v in box)
-    rgb = img if img.ndim == 3 else np.repeat(img[..., None], 3, axis=2)
-    rgb = np.ascontiguousarray(rgb[..., :3])
-    shape = _shape_predictor()(rgb, dlib.rectangle(x, y, x + w, y + h))
-    chip = np.asarray(dlib.get_face_chip(rgb, shape, size=size, padding=0.25), dtype=np.float32)
-    return chip.mean(axis=2) / 255.0
-
-
-def crop_features(crops: np.ndarray) -> np.ndarray:
-    """Flattened crops, each standardised to zero mean and unit variance (lighting-invariant)."""
-    X = np.asarray(crops, dtype=np.float64).reshape(len(crops), -1)
-    X = X - X.mean(axis=1, keepdims=True)
-    return X / np.maximum(X.std(axis=1, keepdims=True), 1e-6)
-
-
 def _encoding_model(seed: int):
     from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     return make_pipeline(StandardScaler(), LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto"))
-
-
-def _pixel_model(seed: int, n_samples: int, n_classes: int):
-    from sklearn.decomposition import PCA
-    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
-    from sklearn.pipeline import make_pipeline
-
-    k = int(max(2, min(150, n_samples - n_classes, n_samples - 1)))
-    solver = "full" if n_samples <= 600 else "randomized"  # exact SVD is faster on small sets
-    return make_pipeline(PCA(n_components=k, svd_solver=solver, random_state=seed),
-                         LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto"))
 
 
 def _log_proba(model, X: np.ndarray) -> np.ndarray:
@@ -259,7 +215,7 @@ def train_learned(ctx: FaceContext, *, factors: tuple[float, ...] = STRENGTH_FAC
     cv = _cross_validate(Xe, ye, ge, Xp, yp, gp, is_spec, enc_keys, spec, ctx.seed, cv_folds)
     method = cv["chosen"]
     enc_model = _encoding_model(ctx.seed).fit(Xe, ye)
-    pix_model = _pixel_model(ctx.seed, len(Xp), len(identities)).fit(Xp, yp)
+    pix_model = pca_lda(ctx.seed, len(Xp), len(identities)).fit(Xp, yp)
     assert list(enc_model.classes_) == identities and list(pix_model.classes_) == identities
     return LearnedModel(identities=identities, method=method, enc_model=enc_model, pix_model=pix_model,
                         variants={"encodings": enc_variants, "pixels": pix_variants, "pixels_mirrored": flips},
@@ -293,7 +249,7 @@ def _cross_validate(Xe, ye, ge, Xp, yp, gp, is_spec, enc_keys, spec, seed, folds
         if len(set(ye[tr_e])) < 2 or len(set(yp[tr_p])) < 2:
             continue
         em = _encoding_model(seed).fit(Xe[tr_e], ye[tr_e])
-        pm = _pixel_model(seed, int(tr_p.sum()), len(set(yp[tr_p]))).fit(Xp[tr_p], yp[tr_p])
+        pm = pca_lda(seed, int(tr_p.sum()), len(set(yp[tr_p]))).fit(Xp[tr_p], yp[tr_p])
         te_e = np.flatnonzero((fe == f) & spec_rows)
         te_p = {int(gp[i]): i for i in np.flatnonzero((fp == f) & is_spec)}
         rows = [(i, te_p[int(ge[i])]) for i in te_e if int(ge[i]) in te_p and ye[i] in em.classes_]
@@ -318,21 +274,8 @@ def _cross_validate(Xe, ye, ge, Xp, yp, gp, is_spec, enc_keys, spec, seed, folds
 
 def _release_crops(ctx: FaceContext, *, size: int) -> np.ndarray:
     """Aligned crops of every release face (each file decoded once)."""
-    from ..data.media import MediaError, load_image
-
-    crops = np.zeros((len(ctx.probes), size, size), dtype=np.float32)
-    by_file: dict[str, list[int]] = defaultdict(list)
-    for i, inf in enumerate(ctx.probes.info):
-        by_file[inf["file"]].append(i)
-    for rel, rows in by_file.items():
-        try:
-            img = load_image(Path(ctx.release_root) / rel)
-        except MediaError as e:  # the audit decoded it once already; keep the row, flag it
-            ctx.notes.append(f"face.learned: release file could not be re-read for pixel features ({e.reason})")
-            continue
-        for i in rows:
-            crops[i] = aligned_crop(img, tuple(int(v) for v in ctx.probes.info[i]["box"]), size=size)
-    return crops
+    return release_crops(ctx, lambda img, box, inf: aligned_crop(img, box, size=size), (size, size),
+                         label="face.learned")
 
 
 def face_learned(ctx: FaceContext, *, factors: tuple[float, ...] = STRENGTH_FACTORS, flips: bool = True,
