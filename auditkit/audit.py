@@ -178,7 +178,7 @@ def _release_features(release: Release, results: dict, skipped: list[Skipped]) -
             ids.append(it.probe_id if len(chosen) == 1 else f"{it.probe_id}#face{j}")
             X.append(r.encodings[j])
             labels.append(it.subject)
-            info.append({"file": it.file.rel, "source": str(r.sources[j]), "box": r.boxes[j].tolist(),
+            info.append({"file": it.file.rel, "path": str(it.file.path), "source": str(r.sources[j]), "box": r.boxes[j].tolist(),
                          "detector_score": None if math.isnan(r.scores[j]) else float(r.scores[j]),
                          "camera": it.camera, "timestamp": it.timestamp, "sha256": it.file.sha256})
     stats = {"items": n_items, "detected": n_det, "not_detected": n_fallback,
@@ -213,15 +213,17 @@ def _estimate_obfuscation(pfs: FeatureSet, release: Release, notes: list[str]) -
     from .obfuscation_estimate import estimate_release
 
     by_file: dict[str, list[tuple[int, int, int, int]]] = {}
+    paths: dict[str, str] = {}
     for inf in pfs.info:
         by_file.setdefault(inf["file"], []).append(tuple(inf["box"]))
+        paths[inf["file"]] = inf.get("path") or str(release.root / inf["file"])
     if not by_file:
         return None
 
     def items():  # streamed: one decoded image at a time
         for rel, boxes in by_file.items():
             try:
-                yield load_image(release.root / rel), boxes, rel
+                yield load_image(paths[rel]), boxes, rel
             except MediaError:
                 continue
 
@@ -326,7 +328,7 @@ def _media_part(config: AuditConfig, gallery: Gallery, release: Release, results
                      "open-set (an attacker without a reference should not name them)")
     results["inputs"].update({
         "release": custody_section(release.root, release.files),
-        "gallery": {**custody_section(gallery.root, [it.file for it in gallery.items]),
+        "gallery": {**custody_section(gallery.root, gallery.files or [it.file for it in gallery.items]),
                     "identities": len(gallery.identities)},
         "manifest": str(release.manifest) if release.manifest else None,
         "ground_truth": bool(rel_subjects)})

@@ -326,7 +326,7 @@ def _release_crops(ctx: FaceContext, *, size: int) -> np.ndarray:
         by_file[inf["file"]].append(i)
     for rel, rows in by_file.items():
         try:
-            img = load_image(Path(ctx.release_root) / rel)
+            img = load_image(ctx.probes.info[rows[0]].get("path") or Path(ctx.release_root) / rel)
         except MediaError as e:  # the audit decoded it once already; keep the row, flag it
             ctx.notes.append(f"face.learned: release file could not be re-read for pixel features ({e.reason})")
             continue
@@ -393,7 +393,7 @@ def face_reconstruct(ctx: FaceContext) -> AttackResult | None:
         by_file[inf["file"]].append(i)
     tasks: dict[int, Task] = {}
     for rel, rows in by_file.items():
-        path = Path(ctx.release_root) / rel
+        path = Path(ctx.probes.info[rows[0]].get("path") or Path(ctx.release_root) / rel)
         sha = ctx.probes.info[rows[0]].get("sha256")  # hashed when the release was loaded
         if sha is None:
             try:
