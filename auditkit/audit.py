@@ -23,7 +23,7 @@ from .data.inputs import Gallery, InputError, Release, custody_section, load_gal
 from .features.cache import FeatureCache, default_cache_dir
 from .features.faces import FaceParams, Task, box_iou, encoder_info, extract_many, largest_face
 from .result import AttackResult, Skipped, to_jsonable
-from .risk import assess, verdict
+from .risk import assess, verdict, with_table_measures
 from .stats import wilson_interval
 
 __all__ = ["ATTACKS", "SCHEMA", "AuditConfig", "run_audit"]
@@ -456,8 +456,9 @@ def run_audit(config: AuditConfig) -> dict[str, Any]:
         what = "the released table" if results["tables"] else "the released trajectories"
     results.update({
         "skipped": [asdict(s) for s in skipped], "notes": notes,
-        "attacks": [a.to_dict() for a in attacks], "verdict": _with_direct_identifiers(verdict(attacks, what=what),
-                                                                                        results["tables"])})
+        "attacks": [a.to_dict() for a in attacks],
+        "verdict": _with_direct_identifiers(with_table_measures(verdict(attacks, what=what), results["tables"]),
+                                            results["tables"])})
     results["runtime"]["seconds"] = round(time.monotonic() - t0, 2)
     return to_jsonable(results)
 

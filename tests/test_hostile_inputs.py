@@ -7,7 +7,6 @@ closing report of issue 10 prints it as a table.
 """
 from __future__ import annotations
 
-import csv
 import json
 import os
 import socket
@@ -17,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from auditkit.data.inputs import load_gallery, load_release
+from auditkit.data.inputs import load_release
 from auditkit.data.media import MediaError, load_image
 from auditkit.data.safe_files import MIN_IMAGE_SIDE, display_name, walk
 
