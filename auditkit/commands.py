@@ -346,8 +346,10 @@ def _run_sweep(args: argparse.Namespace) -> int:
     paths = sweep_outputs(sweep, out)
     for statement in sweep["recommendations"]:
         print(f"recommendation: {statement}")
+    from .outputs import display_path
+
     for name, p in paths.items():
-        print(f"  {name}: {p}")
+        print(f"  {name}: {display_path(p)}")
     return EXIT_OK
 
 
