@@ -58,6 +58,7 @@ class AuditConfig:
     fail_on: str | None = None  # recorded only: the CLI turns it into exit code 1 (risk.level_at_least)
     show_examples: bool = False
     redact_examples: bool = True
+    reveal_labels: bool = False  # identity labels and absolute paths in every output (default: pseudonyms)
     seed: int = 0
     progress: bool = True
     title: str | None = None
@@ -433,7 +434,8 @@ def run_audit(config: AuditConfig) -> dict[str, Any]:
         "skipped": [], "notes": [], "detection": None, "attacks": [], "obfuscation": None,
         "tables": None, "video": None, "trajectories": None, "sweep": None, "verdict": None,
         "runtime": {"jobs": config.jobs},
-        "options": {"show_examples": config.show_examples, "redact_examples": config.redact_examples},
+        "options": {"show_examples": config.show_examples, "redact_examples": config.redact_examples,
+                    "reveal_labels": config.reveal_labels},
     }
     gallery = load_gallery(config.gallery) if has_media else None
     release = load_release(config.release) if has_media else None

@@ -41,6 +41,9 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                         "faster) or 'dlib' (dlib-bin itself) (default: fast)")
     p.add_argument("--show-examples", action="store_true",
                    help="show identity labels and example images in the HTML report (off by default: private)")
+    p.add_argument("--reveal-labels", action="store_true",
+                   help="put identity labels and absolute paths in every output (default: pseudonyms in random "
+                        "order and relative paths; the mapping goes to OUT/private/labels.csv)")
     p.add_argument("--no-redact", action="store_true",
                    help="with --show-examples, show example faces unredacted (default: redacted)")
     p.add_argument("--seed", type=int, default=0, help="random seed for every sampler (default: 0)")
@@ -133,6 +136,7 @@ def _config(args, release: Path, gallery: Path, out: Path, title: str | None):
                        cache_dir=args.cache_dir, use_cache=not args.no_cache, detector=args.detector,
                        upsample=args.upsample, encoder=args.encoder, fail_on=args.fail_on,
                        show_examples=args.show_examples, redact_examples=not args.no_redact,
+                       reveal_labels=args.reveal_labels,
                        seed=args.seed, progress=not args.quiet, title=title,
                        obfuscation=getattr(args, "obfuscation", None),
                        obfuscation_scope=getattr(args, "obfuscation_scope", "face"),
@@ -159,7 +163,10 @@ def report_and_exit(results: dict, paths: dict[str, Path], fail_on: str | None) 
     from .outputs import display_path
 
     for name, p in paths.items():
-        print(f"  {name}: {display_path(p)}")
+        if name == "private_labels":
+            print(f"  pseudonym -> identity mapping (private, keep it, do not share): {display_path(p)}")
+        else:
+            print(f"  {name}: {display_path(p)}")
     if fail_on and level_at_least(v["risk"], fail_on):
         return EXIT_FAIL_ON
     return EXIT_OK

@@ -183,10 +183,15 @@ def table_level(tables: dict[str, Any] | None) -> tuple[str | None, list[str]]:
     n_unique = int(t.get("unique_records") or round(uniq * rows))
     qi = ", ".join(t.get("qi") or [])
     pros = t.get("prosecutor") or {}
-    findings = [f"{_pct(uniq)} of the {rows:,} released records ({n_unique:,}) are unique on the quasi-identifiers "
-                f"({qi}): anyone who knows a target's {qi} and that they are in the release re-identifies them "
-                f"with certainty. k-anonymity k = {k}; highest prosecutor risk {_pct(pros.get('highest_risk'))}, "
-                f"average {_pct(pros.get('average_risk'))}."]
+    tail = (f"k-anonymity k = {k}; highest prosecutor risk {_pct(pros.get('highest_risk'))}, "
+            f"average {_pct(pros.get('average_risk'))}.")
+    if n_unique:
+        findings = [f"{_pct(uniq)} of the {rows:,} released records ({n_unique:,}) are unique on the "
+                    f"quasi-identifiers ({qi}): anyone who knows a target's {qi} and that they are in the release "
+                    f"re-identifies them with certainty. {tail}"]
+    else:
+        findings = [f"No released record of {rows:,} is unique on the quasi-identifiers ({qi}); every record "
+                    f"shares its values with at least {k - 1} other(s). {tail}"]
     homogeneous = []
     for s, ld in (t.get("l_diversity") or {}).items():
         if ld and ld.get("distinct", 2) <= TABLE_RULES["high_l"]:
