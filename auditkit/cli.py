@@ -182,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     from .outputs import internal_error, preflight
 
     args = build_parser().parse_args(argv)
+    from .progress import set_enabled
+
+    set_enabled(not getattr(args, "quiet", False))  # progress on stderr, never in the outputs
     stage = None
     try:
         if args.command == "report":

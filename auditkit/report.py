@@ -362,7 +362,10 @@ def write_outputs(results: dict, out: str | Path, *, html: bool = True) -> dict[
         for s in results.get("skipped", []):
             w.writerow([_csv_safe(s["path"]), s.get("stage", ""), _csv_safe(s["reason"])])
     if html:
-        paths["report"].write_text(render_html(results), encoding="utf-8")
+        from .progress import step
+
+        with step("report: figures and HTML"):
+            paths["report"].write_text(render_html(results), encoding="utf-8")
     else:
         paths.pop("report")
     private = write_private(out, mapping)

@@ -142,11 +142,13 @@ def _scan(root: Path, skipped: list[Skipped], *, ignore: set[Path] = frozenset()
     images too small to hold a face, and note transparency that would hide pixels."""
     import tempfile
 
+    from ..progress import track
     from .safe_files import MAX_FRAMES, probe_image, sha256_regular, split_frames, walk
 
     res = _Scan()
     notes = notes if notes is not None else []
-    for e in walk(root, ignore=set(ignore)):
+    entries = list(walk(root, ignore=set(ignore)))
+    for e in track(entries, f"hashing {root.name or root}", unit="files"):
         if e.reason is not None:
             skipped.append(Skipped(e.rel, e.reason, "scan"))
             res.refused[e.rel] = e.reason
