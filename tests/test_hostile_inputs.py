@@ -367,3 +367,272 @@ def test_walk_never_raises_on_a_vanishing_entry(tmp_path, monkeypatch):
                         if str(p).endswith("a.png") else real(p))
     (e,) = list(walk(tmp_path))
     assert e.reason == "cannot read file information (No such file or directory)"
+
+
+# ------------------------------------------------------------------ one audit through every trap
+
+def _build_trap_release(base):
+    """A release and a gallery holding every trap of the folder layer at once, beside good data."""
+    import io
+    import struct
+    import zlib
+
+    rng = np.random.default_rng(11)
+    g, r = base / "gallery", base / "release"
+    faces = {}
+    for i, lab in enumerate(["ann", "bob", "cyd"]):
+        arr = np.kron(rng.integers(0, 255, (10, 8, 3)), np.ones((10, 10, 1))).astype(np.uint8)
+        faces[lab] = arr
+        for k in range(2):
+            (g / lab).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(arr).save(g / lab / f"{k}.png")
+    os.mkfifo(g / "ann" / "pipe.png")  # gallery FIFO
+    (g / "loose.png").write_bytes((g / "ann" / "0.png").read_bytes())  # no identity folder
+    raw_ident = os.fsencode(str(g)) + b"/d\xe9a"  # non-UTF-8 identity folder
+    os.mkdir(raw_ident)
+    Image.fromarray(faces["cyd"] // 2).save(os.fsdecode(raw_ident + b"/0.png"))
+    r.mkdir()
+    rows = ["path,subject,x,y,w,h,timestamp"]
+    for lab in ("ann", "bob", "cyd"):
+        Image.fromarray(faces[lab]).save(r / f"{lab}_probe.png")
+        rows.append(f"{lab}_probe.png,{lab},,,,,2024-01-01T10:00:00")
+    # files and links
+    os.mkfifo(r / "fifo.png")
+    os.symlink("loop.png", r / "loop.png")
+    os.symlink("nowhere.png", r / "dangling.png")
+    os.symlink("/etc/hostname", r / "outside.png")
+    (r / "dir.jpg").mkdir()
+    Image.fromarray(faces["bob"]).save(r / "dir.jpg" / "inside.png")
+    (r / ".hidden.png").write_bytes((r / "ann_probe.png").read_bytes())
+    # names
+    Image.fromarray(faces["ann"]).save(os.fsdecode(os.fsencode(str(r)) + b"/\xff\xfe.png"))
+    Image.fromarray(faces["bob"]).save(r / "<img src=x onerror=alert(1)>.png")
+    Image.fromarray(faces["cyd"]).save(r / "=cmd()|calc.png")
+    # images
+    Image.fromarray(np.zeros((1, 1, 3), np.uint8)).save(r / "dot.png")
+    Image.fromarray(np.zeros((3, 900, 3), np.uint8)).save(r / "sliver.png")
+    pages = [Image.fromarray(faces[k]) for k in ("ann", "bob")]
+    pages[0].save(r / "scan.tif", save_all=True, append_images=pages[1:])
+    pages[0].save(r / "anim.gif", save_all=True, append_images=pages[1:], duration=50)
+    Image.fromarray(np.dstack([faces["cyd"], np.zeros(faces["cyd"].shape[:2], np.uint8)]), "RGBA").save(
+        r / "transparent.png")
+    (r / "zero.png").write_bytes(b"")
+    b = io.BytesIO()
+    Image.fromarray(faces["ann"]).save(b, format="JPEG")
+    (r / "trunc.jpg").write_bytes(b.getvalue()[: len(b.getvalue()) // 3])
+    (r / "text.png").write_text("not an image")
+    Image.fromarray(faces["bob"]).save(r / "png_named.jpg", format="PNG")
+
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+
+    (r / "bomb.png").write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 90_000, 90_000, 8, 2, 0, 0, 0))
+                                 + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+    # video
+    (r / "empty.mp4").write_bytes(b"")
+    (r / "text.mp4").write_text("not a video")
+    # manifest rows
+    rows += ["../gallery/ann/0.png,ann,,,,,", "/etc/passwd,ann,,,,,", "missing.png,ann,,,,,",
+             "fifo.png,ann,,,,,", "bob_probe.png,bob,a,b,c,d,yesterday", "scan.tif,ann,,,,,",
+             "transparent.png,cyd,,,,,", "dot.png,ann,,,,,"]
+    (r / "manifest.csv").write_text("\r\n".join(rows) + "\r\n", encoding="utf-8-sig")  # BOM + CRLF
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.bind(str(r / "sock.png"))
+    except OSError:
+        s.close()
+        s = None
+    return g, r, s
+
+
+TRAPS = {  # skipped path -> words its reason must hold (the catalogue's "outcome" column)
+    "fifo.png": "named pipe (FIFO)",
+    "loop.png": "symbolic link loop",
+    "dangling.png": "dangling symbolic link",
+    "outside.png": "pointing outside the folder",
+    ".hidden.png": "hidden file ignored",
+    "dot.png": "image too small to hold a face: 1x1",
+    "sliver.png": "image too small to hold a face: 900x3",
+    "zero.png": "empty file (0 bytes)",
+    "trunc.jpg": "truncated image",
+    "text.png": "not a readable image",
+    "bomb.png": "decompression bomb",
+    "manifest.csv line 5": None,  # ../ escape (raw path is the key)
+    "../gallery/ann/0.png": "outside the release folder",
+    "/etc/passwd": "outside the release folder",
+    "missing.png": "file not found",
+    "gallery/ann/pipe.png": "named pipe (FIFO)",
+    "gallery/loose.png": "put it in gallery/<identity>/",
+}
+
+
+def test_one_audit_through_every_trap(tmp_path, feature_cache_dir):
+    g, r, sock = _build_trap_release(tmp_path)
+    out = tmp_path / "out"
+    try:
+        rc = _nonblocking(lambda: main_quiet(["run", "--release", str(r), "--gallery", str(g), "--attacks",
+                                              "face.naive", "--cache-dir", str(feature_cache_dir), "--out", str(out),
+                                              "--reveal-labels", "--leak-scan", "off"]), timeout=300)
+    finally:
+        if sock is not None:
+            sock.close()
+    assert rc in (0, 1), rc  # done: never an input error (2) or an internal error (3)
+    res = json.loads((out / "results.json").read_text())
+    reasons = {s["path"]: s["reason"] for s in res["skipped"]}
+    for path, words in TRAPS.items():
+        if words is not None:
+            assert path in reasons and words in reasons[path], (path, reasons.get(path))
+    if sock is not None:
+        assert "socket" in reasons["sock.png"]
+    assert any(p in reasons for p in ("empty.mp4",)) and any(p in reasons for p in ("text.mp4",))
+    # the rest of the audit is done: faces scored, frames and odd names audited
+    face = next(a for a in res["attacks"] if a["name"] == "face.naive")
+    assert face["metrics"]["n_mated"] >= 3 and res["verdict"]["risk"] is not None
+    probes = {m["probe"] for m in face["details"]["matches"]}
+    for want in ("scan.tif#page1", "scan.tif#page2", "anim.gif#page2", "\\xff\\xfe.png", "dir.jpg/inside.png",
+                 "png_named.jpg", "transparent.png"):
+        assert any(p.startswith(want) for p in probes), want
+    assert any("transparency" in n for n in res["notes"])
+    assert any("not ISO 8601" in n for n in res["notes"]) and any("not numeric" in n for n in res["notes"])
+    assert "d\\xe9a" in {f["path"].split("/")[0] for f in res["inputs"]["gallery"]["files"]}
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "<img src=x onerror" not in html and "&lt;img src=x onerror=alert(1)&gt;.png" in html
+    skipped_csv = (out / "skipped.csv").read_text(encoding="utf-8")
+    matches_csv = (out / "matches.csv").read_text(encoding="utf-8")
+    assert "'=cmd()|calc.png" in matches_csv  # spreadsheet formula neutralised
+
+
+def main_quiet(argv):
+    from auditkit.cli import main
+
+    return main([*argv, "--quiet"])
+
+
+# ------------------------------------------------------------------ manifests, tables, outputs, interruptions
+
+def test_latin1_manifest_read_with_a_note(tmp_path):
+    r = release_with(tmp_path)
+    img(r / "café.png", seed=12)
+    (r / "manifest.csv").write_bytes("path,subject\ngood1.png,Zoë\ncafé.png,ann\n".encode("cp1252"))
+    rel = load_release(r)
+    assert any("not UTF-8" in n and "Windows-1252" in n for n in rel.notes)
+    assert {it.subject for it in rel.items if it.row} >= {"Zoë"}
+
+
+def _good_table(p):
+    p.write_text("age,sex,dx\n" + "".join(f"{20 + i % 7},{'FM'[i % 2]},{'ab'[i % 3 == 0]}\n" for i in range(60)))
+    return p
+
+
+TABLE_TRAPS = [  # (name, how to make the table, extra argv, exit code, words in stderr or verdict)
+    ("missing QI column", lambda p: _good_table(p), ["--qi", "age,zip"], 2, "['zip'] not found"),
+    ("zero-byte table", lambda p: p.write_bytes(b""), ["--qi", "age"], 2, "is empty"),
+    ("header only", lambda p: p.write_text("age,sex\n"), ["--qi", "age"], 2, "has no rows"),
+    ("table is a folder", lambda p: p.mkdir(), ["--qi", "age"], 2, "is a folder, not a regular file"),
+    ("table is a FIFO", lambda p: os.mkfifo(p), ["--qi", "age"], 2, "named pipe (FIFO), not a regular file"),
+    ("QI also sensitive", lambda p: _good_table(p), ["--qi", "age", "--sensitive", "age"], 2, "both quasi-identifier"),
+    ("non-UTF-8 cells", lambda p: p.write_bytes(b"age,city\n" + b"".join(b"%d,K\xf6ln\n" % (i % 5) for i in range(40))),
+     ["--qi", "age,city"], 0, "quasi-identifiers (age, city)"),
+    ("formula cells", lambda p: p.write_text("age,x\n" + "".join(f"{i % 4},=cmd|' /C calc'!A0\n" for i in range(40))),
+     ["--qi", "age,x"], 0, "quasi-identifiers (age, x)"),
+    ("all-missing sensitive column", lambda p: p.write_text("age,dx\n" + "".join(f"{i % 4},?\n" for i in range(40))),
+     ["--qi", "age", "--sensitive", "dx"], 0, "quasi-identifiers (age)"),
+    ("spreadsheet file", lambda p: p.write_bytes(b"PK\x03\x04"), ["--qi", "age"], 2, "unsupported file type"),
+]
+
+
+@pytest.mark.parametrize("name,make,extra,code,words", TABLE_TRAPS, ids=[t[0] for t in TABLE_TRAPS])
+def test_table_traps(tmp_path, capsys, name, make, extra, code, words):
+    from auditkit.cli import main
+
+    p = tmp_path / ("t.xlsx" if name == "spreadsheet file" else "t.csv")
+    make(p)
+    rc = _nonblocking(lambda: main(["run", "--table", str(p), *extra, "--out", str(tmp_path / "o"), "--quiet"]))
+    cap = capsys.readouterr()
+    assert rc == code, (rc, cap.err)
+    text = cap.err if code == 2 else json.loads((tmp_path / "o" / "results.json").read_text())["verdict"]["summary"]
+    assert words in text, text
+    assert "Traceback" not in cap.err
+
+
+def _outputs_trap(kind, tmp_path):
+    t = _good_table(tmp_path / "t.csv")
+    argv = ["run", "--table", str(t), "--qi", "age", "--quiet"]
+    if kind == "out is a file":
+        (tmp_path / "f").write_text("x")
+        return [*argv, "--out", str(tmp_path / "f")], 2, "is a file"
+    if kind == "out under a file":
+        (tmp_path / "f").write_text("x")
+        return [*argv, "--out", str(tmp_path / "f" / "o")], 2, "is a file, not a folder"
+    if kind == "out is a foreign folder":
+        (tmp_path / "o").mkdir()
+        (tmp_path / "o" / "keep.txt").write_text("x")
+        return [*argv, "--out", str(tmp_path / "o")], 2, "--force"
+    if kind == "out holds the input":
+        return [*argv, "--out", str(tmp_path), "--force"], 2, "holds the input"
+    if kind == "cache dir is a file":
+        (tmp_path / "c").write_text("x")
+        return ["run", "--release", str(tmp_path), "--gallery", str(tmp_path), "--cache-dir", str(tmp_path / "c"),
+                "--out", str(tmp_path / "o"), "--quiet"], 2, "--cache-dir"
+    if kind == "out is a symlink loop":
+        os.symlink("o", tmp_path / "o")
+        return [*argv, "--out", str(tmp_path / "o")], 2, "--out"
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize("kind", ["out is a file", "out under a file", "out is a foreign folder",
+                                  "out holds the input", "cache dir is a file", "out is a symlink loop"])
+def test_output_traps_refused_before_any_work(tmp_path, capsys, monkeypatch, kind):
+    import auditkit.audit as audit_mod
+    from auditkit.cli import main
+
+    monkeypatch.setattr(audit_mod, "run_audit", lambda *a, **k: pytest.fail("work started before the check"))
+    argv, code, words = _outputs_trap(kind, tmp_path)
+    assert main(argv) == code
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_interrupt_during_table_audit_keeps_previous_report(tmp_path, monkeypatch, capsys):
+    from auditkit import tables
+    from auditkit.cli import main
+
+    t = _good_table(tmp_path / "t.csv")
+    argv = ["run", "--table", str(t), "--qi", "age", "--quiet", "--out", str(tmp_path / "o")]
+    assert main(argv) == 0
+    before = (tmp_path / "o" / "results.json").read_bytes()
+    monkeypatch.setattr(tables, "run_table_audit", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt()))
+    assert main(argv) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert (tmp_path / "o" / "results.json").read_bytes() == before
+    assert not [p for p in tmp_path.iterdir() if ".auditkit-tmp-" in p.name]
+
+
+def test_internal_error_is_exit_3_not_a_finding(tmp_path, monkeypatch, capsys):
+    from auditkit import risk
+    from auditkit.cli import main
+
+    t = _good_table(tmp_path / "t.csv")
+    monkeypatch.setattr(risk, "table_level", lambda *a: 1 / 0)
+    import auditkit.audit as audit_mod
+
+    monkeypatch.setattr(audit_mod, "with_table_measures", lambda v, t: risk.table_level(t))
+    assert main(["run", "--table", str(t), "--qi", "age", "--quiet", "--fail-on", "low",
+                 "--out", str(tmp_path / "o")]) == 3
+    err = capsys.readouterr().err
+    assert "internal error (ZeroDivisionError" in err and "traceback in" in err
+    os.unlink(err.strip().rsplit("traceback in ", 1)[1])
+
+
+def test_video_clip_that_is_a_fifo_or_garbage_is_listed(tmp_path, feature_cache_dir):
+    r = release_with(tmp_path)
+    os.mkfifo(r / "cam.mp4")
+    (r / "noise.avi").write_bytes(np.random.default_rng(0).integers(0, 255, 5000, dtype=np.uint8).tobytes())
+    rel = _nonblocking(lambda: load_release(r))
+    assert "named pipe (FIFO)" in reasons(rel)["cam.mp4"]
+    assert "noise.avi" in {it.file.rel for it in rel.items}  # listed as a clip; the decoder names the problem
+    from auditkit.data.media import MediaError as ME
+    from auditkit.data.video import iter_frames
+
+    with pytest.raises(ME):
+        list(iter_frames(r / "noise.avi"))

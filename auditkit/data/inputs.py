@@ -323,11 +323,18 @@ def _read_manifest(manifest: Path, root: Path, by_rel: dict[str, list[MediaFile]
     refused = refused or {}
     try:
         with os.fdopen(open_regular(manifest), "rb") as fh:  # a FIFO named manifest.csv never blocks
-            text = fh.read().decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise InputError(f"{manifest}: not UTF-8 text ({e})") from None
+            raw = fh.read()
     except OSError as e:
         raise InputError(f"{manifest}: cannot be read ({e.strerror or e})") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        if b"\0" in raw:
+            raise InputError(f"{manifest}: not a text file (it holds NUL bytes; {e})") from None
+        # a spreadsheet export in Latin-1 / Windows-1252: read it, and say so (issue 10)
+        text = raw.decode("cp1252", errors="replace")
+        notes.append(f"manifest.csv is not UTF-8 ({e.reason} at byte {e.start}); read as Windows-1252/Latin-1. "
+                     "Rows whose path does not match a file are listed as skipped.")
     reader = csv.DictReader(text.splitlines())
     cols = [c.strip() for c in (reader.fieldnames or [])]
     if "path" not in cols:
