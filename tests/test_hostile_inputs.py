@@ -498,6 +498,7 @@ def test_one_audit_through_every_trap(tmp_path, feature_cache_dir):
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "<img src=x onerror" not in html and "&lt;img src=x onerror=alert(1)&gt;.png" in html
     skipped_csv = (out / "skipped.csv").read_text(encoding="utf-8")
+    assert "fifo.png" in skipped_csv and "named pipe" in skipped_csv
     matches_csv = (out / "matches.csv").read_text(encoding="utf-8")
     assert "'=cmd()|calc.png" in matches_csv  # spreadsheet formula neutralised
 
