@@ -23,7 +23,7 @@ from .data.inputs import Gallery, InputError, Release, custody_section, load_gal
 from .features.cache import FeatureCache, default_cache_dir
 from .features.faces import FaceParams, Task, box_iou, encoder_info, extract_many, largest_face
 from .result import AttackResult, Skipped, to_jsonable
-from .risk import assess, verdict
+from .risk import assess, verdict, with_table_measures
 from .stats import wilson_interval
 
 __all__ = ["ATTACKS", "SCHEMA", "AuditConfig", "run_audit"]
@@ -59,6 +59,7 @@ class AuditConfig:
     fail_on: str | None = None  # recorded only: the CLI turns it into exit code 1 (risk.level_at_least)
     show_examples: bool = False
     redact_examples: bool = True
+    reveal_labels: bool = False  # identity labels and absolute paths in every output (default: pseudonyms)
     seed: int = 0
     progress: bool = True
     title: str | None = None
@@ -179,7 +180,7 @@ def _release_features(release: Release, results: dict, skipped: list[Skipped]) -
             ids.append(it.probe_id if len(chosen) == 1 else f"{it.probe_id}#face{j}")
             X.append(r.encodings[j])
             labels.append(it.subject)
-            info.append({"file": it.file.rel, "source": str(r.sources[j]), "box": r.boxes[j].tolist(),
+            info.append({"file": it.file.rel, "path": str(it.file.path), "source": str(r.sources[j]), "box": r.boxes[j].tolist(),
                          "detector_score": None if math.isnan(r.scores[j]) else float(r.scores[j]),
                          "camera": it.camera, "timestamp": it.timestamp, "sha256": it.file.sha256})
     stats = {"items": n_items, "detected": n_det, "not_detected": n_fallback,
@@ -208,21 +209,37 @@ def _declared_obfuscation(config: AuditConfig, release: Release, notes: list[str
     return None, ""
 
 
-def _estimate_obfuscation(pfs: FeatureSet, release: Release, notes: list[str]) -> dict | None:
+#: the obfuscation estimate reads at most this many release images (a seeded random sample)
+ESTIMATE_SAMPLE = 400
+
+
+def _estimate_obfuscation(pfs: FeatureSet, release: Release, notes: list[str], config_seed: int = 0) -> dict | None:
     """Estimate what obfuscation the release applied, on each release face region (issue 3)."""
     from .data.media import MediaError, load_image
     from .obfuscation_estimate import estimate_release
 
     by_file: dict[str, list[tuple[int, int, int, int]]] = {}
+    paths: dict[str, str] = {}
     for inf in pfs.info:
         by_file.setdefault(inf["file"], []).append(tuple(inf["box"]))
+        paths[inf["file"]] = inf.get("path") or str(release.root / inf["file"])
     if not by_file:
         return None
 
+    files = list(by_file)
+    if len(files) > ESTIMATE_SAMPLE:  # a seeded random sample: the share of each method, not every file
+        rng = np.random.default_rng(config_seed)
+        files = sorted(rng.choice(files, size=ESTIMATE_SAMPLE, replace=False).tolist())
+        notes.append(f"obfuscation estimated on a random sample of {ESTIMATE_SAMPLE} of the {len(by_file):,} release "
+                     f"images with a face region (seed {config_seed}): the estimate is the share of each method")
+
     def items():  # streamed: one decoded image at a time
-        for rel, boxes in by_file.items():
+        from .progress import track
+
+        for rel in track(files, "estimating the obfuscation", unit="images"):
+            boxes = by_file[rel]
             try:
-                yield load_image(release.root / rel), boxes, rel
+                yield load_image(paths[rel]), boxes, rel
             except MediaError:
                 continue
 
@@ -327,7 +344,7 @@ def _media_part(config: AuditConfig, gallery: Gallery, release: Release, results
                      "open-set (an attacker without a reference should not name them)")
     results["inputs"].update({
         "release": custody_section(release.root, release.files),
-        "gallery": {**custody_section(gallery.root, [it.file for it in gallery.items]),
+        "gallery": {**custody_section(gallery.root, gallery.files or [it.file for it in gallery.items]),
                     "identities": len(gallery.identities)},
         "manifest": str(release.manifest) if release.manifest else None,
         "ground_truth": bool(rel_subjects)})
@@ -355,7 +372,7 @@ def _media_part(config: AuditConfig, gallery: Gallery, release: Release, results
         raise InputError(f"release {release.root}: no usable image (all {len(release.items)} items skipped)")
     if face_ok:
         spec, spec_src = _declared_obfuscation(config, release, notes)
-        estimate = _estimate_obfuscation(pfs, release, notes)
+        estimate = _estimate_obfuscation(pfs, release, notes, config.seed)
         if estimate and estimate.get("method") not in (None, "none", "unknown", "mixed"):
             est_label = _spec_label(estimate)
             if spec is None and est_label:
@@ -432,7 +449,8 @@ def run_audit(config: AuditConfig) -> dict[str, Any]:
         "skipped": [], "notes": [], "detection": None, "attacks": [], "obfuscation": None,
         "tables": None, "video": None, "trajectories": None, "sweep": None, "verdict": None,
         "runtime": {"jobs": config.jobs},
-        "options": {"show_examples": config.show_examples, "redact_examples": config.redact_examples},
+        "options": {"show_examples": config.show_examples, "redact_examples": config.redact_examples,
+                    "reveal_labels": config.reveal_labels},
     }
     gallery = load_gallery(config.gallery) if has_media else None
     release = load_release(config.release) if has_media else None
@@ -455,8 +473,9 @@ def run_audit(config: AuditConfig) -> dict[str, Any]:
         what = "the released table" if results["tables"] else "the released trajectories"
     results.update({
         "skipped": [asdict(s) for s in skipped], "notes": notes,
-        "attacks": [a.to_dict() for a in attacks], "verdict": _with_direct_identifiers(verdict(attacks, what=what),
-                                                                                        results["tables"])})
+        "attacks": [a.to_dict() for a in attacks],
+        "verdict": _with_direct_identifiers(with_table_measures(verdict(attacks, what=what), results["tables"]),
+                                            results["tables"])})
     results["runtime"]["seconds"] = round(time.monotonic() - t0, 2)
     return to_jsonable(results)
 

@@ -1,6 +1,7 @@
 """Command line: ``auditkit run | demo | report | sweep | evaluate``.
 
-Exit codes: 0 audit done; 1 verdict at or above ``--fail-on``; 2 usage or input error.
+Exit codes: 0 audit done; 1 verdict at or above ``--fail-on``; 2 usage or input error;
+3 internal error (one line and a log file with the traceback: :mod:`auditkit.outputs`).
 """
 from __future__ import annotations
 
@@ -40,10 +41,16 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                         "faster) or 'dlib' (dlib-bin itself) (default: fast)")
     p.add_argument("--show-examples", action="store_true",
                    help="show identity labels and example images in the HTML report (off by default: private)")
+    p.add_argument("--reveal-labels", action="store_true",
+                   help="put identity labels and absolute paths in every output (default: pseudonyms in random "
+                        "order and relative paths; the mapping goes to OUT/private/labels.csv)")
     p.add_argument("--no-redact", action="store_true",
                    help="with --show-examples, show example faces unredacted (default: redacted)")
     p.add_argument("--seed", type=int, default=0, help="random seed for every sampler (default: 0)")
     p.add_argument("--quiet", action="store_true", help="no progress output on stderr")
+    p.add_argument("--force", action="store_true",
+                   help="allow --out to be a non-empty folder that is not an auditkit output (its content is "
+                        "replaced by the report; default: refuse)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -112,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="re-render the HTML report from results.json")
     rep.add_argument("results", type=Path, help="a results.json written by auditkit")
     rep.add_argument("--out", type=Path, default=None, help="output folder (default: the results file's folder)")
+    rep.add_argument("--force", action="store_true",
+                     help="allow --out to be a non-empty folder that is not an auditkit output (default: refuse)")
     from .commands import add_parsers
 
     add_parsers(sub, _add_common)  # sweep, evaluate reid|gait
@@ -127,6 +136,7 @@ def _config(args, release: Path, gallery: Path, out: Path, title: str | None):
                        cache_dir=args.cache_dir, use_cache=not args.no_cache, detector=args.detector,
                        upsample=args.upsample, encoder=args.encoder, fail_on=args.fail_on,
                        show_examples=args.show_examples, redact_examples=not args.no_redact,
+                       reveal_labels=args.reveal_labels,
                        seed=args.seed, progress=not args.quiet, title=title,
                        obfuscation=getattr(args, "obfuscation", None),
                        obfuscation_scope=getattr(args, "obfuscation_scope", "face"),
@@ -150,49 +160,44 @@ def report_and_exit(results: dict, paths: dict[str, Path], fail_on: str | None) 
     """Print the verdict and the files written; the exit code for ``--fail-on``."""
     v = results["verdict"]
     print(f"verdict: {(v['risk'] or 'not scored').upper()} — {v['summary']}")
+    from .outputs import display_path
+
     for name, p in paths.items():
-        print(f"  {name}: {p}")
+        if name == "private_labels":
+            print(f"  pseudonym -> identity mapping (private, keep it, do not share): {display_path(p)}")
+        else:
+            print(f"  {name}: {display_path(p)}")
     if fail_on and level_at_least(v["risk"], fail_on):
         return EXIT_FAIL_ON
     return EXIT_OK
 
 
+#: default --out per command (None: written in place)
+_DEFAULT_OUT = {"run": Path("auditkit-out"), "demo": Path("auditkit-demo"), "sweep": Path("auditkit-sweep"),
+                "evaluate": Path("auditkit-eval")}
+
+
 def main(argv: list[str] | None = None) -> int:
     from .data.inputs import InputError
+    from .outputs import internal_error, preflight
 
     args = build_parser().parse_args(argv)
+    from .progress import set_enabled
+
+    set_enabled(not getattr(args, "quiet", False))  # progress on stderr, never in the outputs
+    stage = None
     try:
         if args.command == "report":
-            from .report import load_results, write_outputs
-
-            results = load_results(args.results)
-            out = args.out or args.results.parent
-            p = write_outputs(results, out)
-            print(f"report: {p['report']}")
-            return EXIT_OK
-        from .commands import run_command
-
-        rc = run_command(args)
-        if rc is not None:
+            rc, stage = _report(args)
             return rc
-        if args.jobs < 1:
-            raise InputError(f"--jobs must be >= 1, got {args.jobs}")
-        from .audit import run_audit
-
-        if args.command == "demo":
-            from .demo import build_demo
-            from .obfuscation import parse_spec
-
-            out = args.out or Path("auditkit-demo")
-            spec = parse_spec(args.obfuscation)
-            gallery, release = build_demo(out / "data", faces=args.faces, spec=spec,
-                                          max_identities=args.identities, seed=args.seed)
-            args.obfuscation_scope = "frame"  # the demo obfuscates whole face images
-            cfg = _config(args, release, gallery, out, f"Demo: is a {spec.label} release anonymized?")
-        else:
-            out = args.out or Path("auditkit-out")
-            cfg = _config(args, args.release, args.gallery, out, args.title)
-        return _finish(run_audit(cfg), out, args.fail_on)
+        # every --out, --cache-dir and input path is checked before any work; --out is staged
+        stage = preflight(args, _DEFAULT_OUT.get(args.command))
+        if stage is not None:
+            args.out = stage.staging
+        rc = _main(args)
+        if stage is not None:
+            stage.commit(rebase=True)  # results name the final folder, not the staging one
+        return rc
     except InputError as e:
         print(f"auditkit: error: {e}", file=sys.stderr)
         return EXIT_INPUT
@@ -202,6 +207,60 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("auditkit: interrupted; finished features are cached, re-run to resume", file=sys.stderr)
         return 130
+    except Exception as e:  # noqa: BLE001  exit code 3: an internal error, never mistaken for a finding
+        return internal_error(e, getattr(args, "command", None))
+    finally:
+        if stage is not None:
+            stage.discard()
+
+
+def _report(args: argparse.Namespace) -> tuple[int, None]:
+    """``auditkit report``: in place (the results file's folder) or into a staged --out."""
+    from .outputs import preflight
+    from .report import load_results, write_outputs
+
+    results = load_results(args.results)
+    in_place = args.out is None or Path(args.out).resolve() == args.results.resolve().parent
+    stage = None if in_place else preflight(args, args.out)
+    try:
+        p = write_outputs(results, args.results.parent if in_place else stage.staging)
+        if stage is not None:
+            stage.commit()
+    finally:
+        if stage is not None:
+            stage.discard()
+    from .outputs import display_path
+
+    print(f"report: {display_path(p['report'])}")
+    return EXIT_OK, None
+
+
+def _main(args: argparse.Namespace) -> int:
+    """Run ``run``, ``demo``, ``sweep`` or ``evaluate`` (``args.out`` is the staging folder)."""
+    from .commands import run_command
+    from .data.inputs import InputError
+
+    rc = run_command(args)
+    if rc is not None:
+        return rc
+    if args.jobs < 1:
+        raise InputError(f"--jobs must be >= 1, got {args.jobs}")
+    from .audit import run_audit
+
+    if args.command == "demo":
+        from .demo import build_demo
+        from .obfuscation import parse_spec
+
+        out = args.out or Path("auditkit-demo")
+        spec = parse_spec(args.obfuscation)
+        gallery, release = build_demo(out / "data", faces=args.faces, spec=spec,
+                                      max_identities=args.identities, seed=args.seed)
+        args.obfuscation_scope = "frame"  # the demo obfuscates whole face images
+        cfg = _config(args, release, gallery, out, f"Demo: is a {spec.label} release anonymized?")
+    else:
+        out = args.out or Path("auditkit-out")
+        cfg = _config(args, args.release, args.gallery, out, args.title)
+    return _finish(run_audit(cfg), out, args.fail_on)
 
 
 if __name__ == "__main__":

@@ -277,11 +277,13 @@ def render_sweep_html(sweep: dict[str, Any]) -> str:
 
 def sweep_outputs(sweep: dict[str, Any], out: str | Path) -> dict[str, Path]:
     """Write ``sweep.json`` and ``report.html`` into ``out``; return their paths."""
+    from .privacy import shareable, write_private
     from .result import to_jsonable
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    data = to_jsonable(sweep)
+    data, mapping = shareable(to_jsonable(sweep))  # private by default (issue 10)
+    write_private(out, mapping)
     paths = {"sweep": out / "sweep.json", "report": out / "report.html"}
     paths["sweep"].write_text(json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     paths["report"].write_text(render_sweep_html(data), encoding="utf-8")
@@ -346,8 +348,10 @@ def _run_sweep(args: argparse.Namespace) -> int:
     paths = sweep_outputs(sweep, out)
     for statement in sweep["recommendations"]:
         print(f"recommendation: {statement}")
+    from .outputs import display_path
+
     for name, p in paths.items():
-        print(f"  {name}: {p}")
+        print(f"  {name}: {display_path(p)}")
     return EXIT_OK
 
 
@@ -427,7 +431,8 @@ def _finish(results: dict[str, Any], out: Path, fail_on: str | None) -> int:
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
-    return {"show_examples": bool(args.show_examples), "redact_examples": not args.no_redact}
+    return {"show_examples": bool(args.show_examples), "redact_examples": not args.no_redact,
+            "reveal_labels": bool(getattr(args, "reveal_labels", False))}
 
 
 def _run_reid(args: argparse.Namespace) -> int:

@@ -114,9 +114,14 @@ def evaluate_reid(manifest_csv: str | Path, *, repeats: int = 10, random_state: 
     # descriptors, once per image
     base = manifest_csv.parent
     feats: dict[int, np.ndarray] = {}
+    from .progress import Progress
+
+    prog = Progress("evaluate reid: appearance descriptors",
+                    sum(len(by_subj[s][c]) for s in both for c in (probe_camera, gallery_camera)), unit="images")
     for s in both:
         for cam in (probe_camera, gallery_camera):
             for i in by_subj[s][cam]:
+                prog.update()
                 try:
                     feats[i] = (descriptor or appearance_descriptor)(load_image(base / rows[i]["path"]))
                 except (MediaError, ValueError) as e:

@@ -243,7 +243,9 @@ def render_html(results: dict) -> str:
 
     opts = results.get("options") or {}
     reveal = bool(opts.get("show_examples"))
-    pseudo = Pseudonyms(_all_labels(results), reveal=reveal)
+    # results already pseudonymised for sharing (auditkit.privacy): names pass through as they are
+    done = bool((results.get("privacy") or {}).get("pseudonymised"))
+    pseudo = Pseudonyms(_all_labels(results), reveal=reveal or done or bool(opts.get("reveal_labels")))
     env = Environment(loader=FileSystemLoader(str(template_dir())),
                       autoescape=select_autoescape(default=True, default_for_string=True),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
@@ -333,9 +335,16 @@ def _csv_safe(v: Any) -> Any:
 
 
 def write_outputs(results: dict, out: str | Path, *, html: bool = True) -> dict[str, Path]:
-    """Write results.json, matches.csv, skipped.csv and report.html into ``out``."""
+    """Write results.json, matches.csv, skipped.csv and report.html into ``out``.
+
+    Private by default (:mod:`auditkit.privacy`): unless the options reveal labels, these four
+    files carry pseudonyms and relative paths, and the pseudonym -> identity mapping goes to
+    ``out/private/labels.csv`` (returned as ``paths["private_labels"]``)."""
+    from .privacy import shareable, write_private
+
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    results, mapping = shareable(results)
     paths = {"results": out / "results.json", "matches": out / "matches.csv",
              "skipped": out / "skipped.csv", "report": out / "report.html"}
     paths["results"].write_text(json.dumps(results, indent=2, allow_nan=False) + "\n", encoding="utf-8")
@@ -353,7 +362,13 @@ def write_outputs(results: dict, out: str | Path, *, html: bool = True) -> dict[
         for s in results.get("skipped", []):
             w.writerow([_csv_safe(s["path"]), s.get("stage", ""), _csv_safe(s["reason"])])
     if html:
-        paths["report"].write_text(render_html(results), encoding="utf-8")
+        from .progress import step
+
+        with step("report: figures and HTML"):
+            paths["report"].write_text(render_html(results), encoding="utf-8")
     else:
         paths.pop("report")
+    private = write_private(out, mapping)
+    if private is not None:
+        paths["private_labels"] = private
     return paths

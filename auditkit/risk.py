@@ -19,6 +19,27 @@ Policy (documented in the report's method section and in README):
   advantage *upper* bound is below 0.05 (the data rule out a material advantage). A "low"
   attack whose upper bound is above 0.05 is inconclusive (too few probes), and is said so.
 * The overall risk is the **strongest** attack's level, never an average.
+
+* A released **table** is also judged by its own disclosure-risk measures on the declared
+  quasi-identifiers, with no attack and no auxiliary data needed (:func:`table_level`; the
+  prosecutor model: the attacker knows the target is in the release and knows their
+  quasi-identifiers). The first rule that holds gives the level:
+
+  ======== ==========================================================================
+  level    rule on the release's own measures
+  ======== ==========================================================================
+  critical at least 5% of records are unique on the quasi-identifiers
+           (``uniqueness >= 0.05``: each of them is re-identified with certainty)
+  high     some record is unique (``k = 1``, highest prosecutor risk 1), or some
+           sensitive attribute has distinct l-diversity 1 (a class whose members all
+           share the sensitive value: it is disclosed without singling anyone out)
+  medium   ``k < 5``: highest prosecutor risk above 0.2, the threshold El Emam (2013)
+           gives for public releases
+  low      ``k >= 5`` and every sensitive attribute has ``l >= 2``
+  ======== ==========================================================================
+
+  The overall verdict takes the stronger of this level and the attacks' (never an average),
+  so ``--fail-on`` and the executive summary follow a table-only audit too.
 """
 from __future__ import annotations
 
@@ -28,7 +49,8 @@ from typing import Any
 
 from .result import AttackResult
 
-__all__ = ["LEVELS", "THRESHOLDS", "assess", "level_at_least", "level_for", "verdict"]
+__all__ = ["LEVELS", "TABLE_RULES", "THRESHOLDS", "assess", "level_at_least", "level_for", "table_level",
+           "verdict", "with_table_measures"]
 
 LEVELS = ("low", "medium", "high", "critical")
 THRESHOLDS = {"critical": 0.50, "high": 0.20, "medium": 0.05}
@@ -105,6 +127,10 @@ def verdict(attacks: Iterable[AttackResult], *, what: str = "the de-identificati
     """Overall verdict: risk of the strongest attack, and a plain-language summary."""
     scored = [a for a in attacks if a.risk is not None]
     if not scored:
+        if "table" in what or "trajector" in what:  # each kind of audit speaks its own words
+            return {"risk": None, "anonymized": False, "strongest_attack": None,
+                    "summary": f"Re-identification of {what} could not be scored: no attack had ground truth "
+                               "(an identity column shared with the auxiliary data) to score against."}
         return {"risk": None, "anonymized": False, "strongest_attack": None,
                 "summary": "Re-identification could not be scored: no release item has ground truth "
                            "matching a gallery identity. Candidate matches are listed, but accuracy is unknown."}
@@ -136,3 +162,72 @@ def _pct(x: float | None) -> str:
     if 0 < x < 0.001:
         return "< 0.1%"
     return f"{100 * x:.1f}%".replace(".0%", "%")
+
+
+#: The table policy's thresholds (see the module docstring).
+TABLE_RULES = {"critical_uniqueness": 0.05, "medium_k": 5, "high_l": 1}
+
+
+def table_level(tables: dict[str, Any] | None) -> tuple[str | None, list[str]]:
+    """Risk level of a released table from its own measures, and the findings that set it.
+
+    ``tables`` is ``results.json["tables"]`` (:func:`auditkit.tables.run_table_audit`). Returns
+    ``(None, [])`` when there is no table or it has no records.
+    """
+    t = tables or {}
+    k = t.get("k_anonymity")
+    rows = (t.get("release") or {}).get("rows") or 0
+    if k is None or not rows:
+        return None, []
+    uniq = float(t.get("uniqueness") or 0.0)
+    n_unique = int(t.get("unique_records") or round(uniq * rows))
+    qi = ", ".join(t.get("qi") or [])
+    pros = t.get("prosecutor") or {}
+    tail = (f"k-anonymity k = {k}; highest prosecutor risk {_pct(pros.get('highest_risk'))}, "
+            f"average {_pct(pros.get('average_risk'))}.")
+    if n_unique:
+        findings = [f"{_pct(uniq)} of the {rows:,} released records ({n_unique:,}) are unique on the "
+                    f"quasi-identifiers ({qi}): anyone who knows a target's {qi} and that they are in the release "
+                    f"re-identifies them with certainty. {tail}"]
+    else:
+        findings = [f"No released record of {rows:,} is unique on the quasi-identifiers ({qi}); every record "
+                    f"shares its values with at least {k - 1} other(s). {tail}"]
+    homogeneous = []
+    for s, ld in (t.get("l_diversity") or {}).items():
+        if ld and ld.get("distinct", 2) <= TABLE_RULES["high_l"]:
+            homogeneous.append(s)
+            findings.append(f"Sensitive attribute {s!r}: l-diversity {ld.get('distinct')} — "
+                            f"{ld.get('records_in_classes_with_one_value', 0):,} records are in classes whose members "
+                            f"all share the value, so it is disclosed to anyone who knows their {qi}.")
+    if uniq >= TABLE_RULES["critical_uniqueness"]:
+        level = "critical"
+    elif k <= 1 or homogeneous:
+        level = "high"
+    elif k < TABLE_RULES["medium_k"]:
+        level = "medium"
+    else:
+        level = "low"
+    return level, findings
+
+
+def with_table_measures(v: dict[str, Any], tables: dict[str, Any] | None) -> dict[str, Any]:
+    """The verdict ``v`` (from :func:`verdict`) raised to the table's own level when that is
+    higher, with the summary in table words when the table decides it (or nothing else scored)."""
+    level, findings = table_level(tables)
+    if level is None:
+        return v
+    v = {**v, "table_risk": level, "findings": findings}
+    if v.get("risk") is not None and LEVELS.index(v["risk"]) >= LEVELS.index(level):
+        return v
+    anonymized = level == "low" and (v.get("risk") is None or v.get("anonymized"))
+    head = findings[0]
+    if level == "low":
+        summary = (f"The released table's own measures show no record at high risk: {head} "
+                   "Attacks with an auxiliary table (--aux) test linkage itself.")
+    else:
+        summary = f"The released table is not anonymized: {head} Risk: {level}."
+        if len(findings) > 1:
+            summary += " " + " ".join(findings[1:])
+    return {**v, "risk": level, "anonymized": anonymized, "strongest_attack": None,
+            "basis": "the released table's own measures (uniqueness, k, prosecutor risk, l-diversity)",
+            "summary": summary}

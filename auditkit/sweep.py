@@ -270,6 +270,9 @@ def run_sweep(gallery_dir: str | Path, *, families: Sequence[str] = ("blur", "pi
                                                     jobs=jobs, progress=progress, encoder=encoder)
             split["no_face_detected"] = missing
         fams: dict[str, Any] = {}
+        from .progress import Progress
+
+        prog = Progress("sweep: strengths", sum(len(v) for v in plan.values()), enabled=progress, unit="strengths")
         for fam, vals in plan.items():
             points = []
             for s in vals:
@@ -289,6 +292,7 @@ def run_sweep(gallery_dir: str | Path, *, families: Sequence[str] = ("blur", "pi
                 res = run_audit(cfg)
                 pt = _point(res, spec, time.monotonic() - tp)
                 points.append(pt)
+                prog.update()
                 if not split.get("probe_images"):
                     split.update({"identities": res["inputs"]["gallery"]["identities"],
                                   "calibration_images": res["inputs"]["gallery"]["n_files"],

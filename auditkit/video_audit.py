@@ -844,7 +844,12 @@ def audit_videos(release: Release, gallery: Gallery, *, face_gallery: FeatureSet
     leak_rows: list[dict] = []
     sight_rows: list[dict] = []
     abs_time = True
-    for rel, rows in sorted(rel_clips.items()):
+    from .progress import Progress
+
+    clip_prog = Progress("video: release clips", len(rel_clips), enabled=progress, unit="clips")
+    for k_clip, (rel, rows) in enumerate(sorted(rel_clips.items())):
+        if k_clip:
+            clip_prog.update()  # the previous clip is done (the loop body has several `continue`s)
         f = rows[0].file
         per, mnotes = _manifest_boxes(rows)
         vnotes.extend(mnotes)
@@ -942,6 +947,8 @@ def audit_videos(release: Release, gallery: Gallery, *, face_gallery: FeatureSet
             print(f"  release clip {rel}: {len(cf.tracks)} track(s), {len(cf.leaks)} leak(s) in "
                   f"{clip['seconds']:.1f} s", file=sys.stderr)
 
+    if rel_clips:
+        clip_prog.update()
     # ---- what the attacker re-applies to the gallery
     obf_section = _obfuscation_choice(gallery_obfuscation, obfuscation_region, region_estimates, auto)
     applied, applied_region = obf_section["applied"], obf_section["region"]

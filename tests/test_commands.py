@@ -120,7 +120,12 @@ def test_sweep_writes_json_and_report(sweep_run):
     assert pts[0]["attacks"]["face.naive"]["rank1_ci"][0] > pts[0]["chance"] == pytest.approx(0.2)
     # chain of custody: every calibration file with its own hash
     files = {f["path"]: f["sha256"] for f in sw["inputs"]["gallery"]["files"]}
-    assert len(files) == 20 and files["s3/2.pgm"] == _sha(faces / "s3" / "2.pgm")
+    # private by default (issue 10): identity folders are pseudonyms; the mapping is kept apart
+    import csv
+
+    ps = {r["identity"]: r["pseudonym"] for r in csv.DictReader((out / "private" / "labels.csv").open())}
+    assert len(files) == 20 and files[f"{ps['s3']}/2.pgm"] == _sha(faces / "s3" / "2.pgm")
+    assert not any(p.startswith("s3/") for p in files)
     html = (out / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 1  # the privacy curve, inline
     assert "Privacy curve" in html and sw["families"]["blur"]["recommendation"]["statement"][:40] in html
@@ -344,7 +349,10 @@ def test_evaluate_gait_on_video_clips(walkers, tmp_path):
     m = r["attacks"][0]["metrics"]
     assert m["n_mated"] == 6 and r["inputs"]["gallery"]["n_files"] == 12
     assert m["rank1"] >= 4 / 6 and m["rank1_ci"][0] > m["chance_rank1"] == pytest.approx(1 / 6)
-    assert any(s["path"] == "w00/broken.avi" for s in r["skipped"])
+    import csv  # private by default (issue 10): the subject folder is a pseudonym, mapped in private/
+
+    ps = {row["identity"]: row["pseudonym"] for row in csv.DictReader((out / "private" / "labels.csv").open())}
+    assert any(s["path"] == f"{ps['w00']}/broken.avi" for s in r["skipped"])
     assert any("median-background subtraction" in n for n in r["notes"])
 
 

@@ -72,9 +72,10 @@ def test_grey_rgba_and_16bit_converted(tmp_path):
     g = png(tmp_path / "g.pgm", np.full((10, 12), 77, dtype=np.uint8))
     assert load_image(g).shape == (10, 12, 3) and load_image(g)[0, 0, 0] == 77
     rgba = np.zeros((8, 8, 4), dtype=np.uint8)
-    rgba[..., 3] = 0  # fully transparent: composited on white, not black
+    rgba[..., :3] = 90
+    rgba[..., 3] = 0  # fully transparent: the colour channels are what an attacker sees (issue 10)
     a = png(tmp_path / "a.png", rgba, mode="RGBA")
-    assert load_image(a).min() == 255
+    assert (load_image(a) == 90).all()
     p16 = tmp_path / "d.png"
     Image.fromarray(np.full((6, 6), 65535, dtype=np.uint16)).save(p16)
     assert load_image(p16).dtype == np.uint8 and load_image(p16).max() == 255
@@ -105,7 +106,7 @@ def test_gallery_with_one_identity_refused(tmp_path):
 
 def test_gallery_loose_files_and_non_media_are_listed(tmp_path):
     png(tmp_path / "g" / "a" / "1.png")
-    png(tmp_path / "g" / "b" / "1.png", np.ones((5, 5, 3), dtype=np.uint8))
+    png(tmp_path / "g" / "b" / "1.png", np.ones((8, 8, 3), dtype=np.uint8))  # 5x5 is now too small (issue 10)
     png(tmp_path / "g" / "loose.png")
     (tmp_path / "g" / "a" / "readme.txt").write_text("x")
     g = load_gallery(tmp_path / "g")
@@ -145,8 +146,8 @@ def test_manifest_without_path_column(tmp_path):
 
 def test_manifest_boxes_timestamps_and_metadata(tmp_path):
     png(tmp_path / "r" / "x.png")
-    png(tmp_path / "r" / "y.png", np.ones((5, 5, 3), dtype=np.uint8))
-    png(tmp_path / "r" / "z.png", np.zeros((5, 5, 3), dtype=np.uint8))
+    png(tmp_path / "r" / "y.png", np.ones((8, 8, 3), dtype=np.uint8))
+    png(tmp_path / "r" / "z.png", np.zeros((8, 8, 3), dtype=np.uint8))
     (tmp_path / "r" / "manifest.csv").write_text(
         "path,subject,camera,timestamp,x,y,w,h,age_band\n"
         "x.png,a,cam1,2024-05-01T10:00:00Z,1,2,10,12,30-39\n"

@@ -336,7 +336,7 @@ def face_reconstruct(ctx: FaceContext) -> AttackResult | None:
         by_file[inf["file"]].append(i)
     tasks: dict[int, Task] = {}
     for rel, rows in by_file.items():
-        path = Path(ctx.release_root) / rel
+        path = Path(ctx.probes.info[rows[0]].get("path") or Path(ctx.release_root) / rel)
         sha = ctx.probes.info[rows[0]].get("sha256")  # hashed when the release was loaded
         if sha is None:
             try:

@@ -553,7 +553,8 @@ def release_crops(ctx: FaceContext, crop: Callable[[np.ndarray, tuple[int, int, 
         by_file[inf["file"]].append(i)
     for rel, rows in by_file.items():
         try:
-            img = load_image(Path(ctx.release_root) / rel)
+            # a frame of a multi-page image has its own (split) file: the info's path, not the rel
+            img = load_image(ctx.probes.info[rows[0]].get("path") or Path(ctx.release_root) / rel)
         except MediaError as e:  # the audit decoded it once already; keep the row, flag it
             ctx.notes.append(f"{label}: release file could not be re-read for pixel features ({e.reason})")
             continue

@@ -8,14 +8,16 @@ audit meaningless (missing folder, no usable files, fewer than two identities) r
 from __future__ import annotations
 
 import csv
+import hashlib
 import math
+import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..result import Skipped
-from .media import is_image, is_video, sha256_file
+from .media import is_image, is_video
 
 __all__ = [
     "MANIFEST_COLUMNS",
@@ -44,6 +46,8 @@ class MediaFile:
     sha256: str
     size: int
     kind: str  # "image" | "video"
+    origin: str | None = None  # for one frame of a multi-frame image: the file's rel
+    page: int | None = None  # that frame's number, from 1
 
 
 @dataclass
@@ -74,6 +78,8 @@ class Gallery:
     items: list[GalleryItem]
     skipped: list[Skipped]
     notes: list[str]
+    files: list[MediaFile] = field(default_factory=list)  # every hashed file (custody), frames not split
+    workdir: Any = None  # keeps the split frames of multi-frame images alive
 
     @property
     def identities(self) -> list[str]:
@@ -89,6 +95,7 @@ class Release:
     notes: list[str]
     manifest: Path | None = None
     metadata_columns: list[str] = field(default_factory=list)
+    workdir: Any = None  # keeps the split frames of multi-frame images alive
 
 
 def _media_kind(p: Path) -> str | None:
@@ -99,30 +106,108 @@ def _media_kind(p: Path) -> str | None:
     return None
 
 
-def _scan(root: Path, skipped: list[Skipped], *, ignore: set[Path] = frozenset()) -> list[MediaFile]:
-    files: list[MediaFile] = []
-    for p in sorted(root.rglob("*")):
-        if p in ignore or p.is_dir():
+class _Scan:
+    """What :func:`_scan` found: the files (custody), the units to audit (one per frame of a
+    multi-frame image), the reason each refused file was refused, and the frames' folder."""
+
+    def __init__(self) -> None:
+        self.files: list[MediaFile] = []
+        self.units: list[MediaFile] = []
+        self.refused: dict[str, str] = {}
+        self.workdir: Any = None  # tempfile.TemporaryDirectory holding split frames
+        self.alpha: list[tuple[str, float]] = []
+
+
+def _alpha_hidden(path: Path) -> float:
+    """Share of pixels that transparency (alpha < 255) would hide; 0 when it cannot be read."""
+    import os
+
+    import numpy as np
+    from PIL import Image
+
+    from .safe_files import open_regular
+
+    try:
+        with os.fdopen(open_regular(path), "rb") as fh, Image.open(fh) as img:
+            a = np.asarray(img.convert("RGBA"))[:, :, 3]
+            return float((a < 255).mean()) if a.size else 0.0
+    except Exception:  # noqa: BLE001  the decoder names undecodable files
+        return 0.0
+
+
+def _scan(root: Path, skipped: list[Skipped], *, ignore: set[Path] = frozenset(),
+          notes: list[str] | None = None) -> _Scan:
+    """Walk ``root`` (see :mod:`auditkit.data.safe_files`): hash every regular media file, list
+    every other entry as skipped with its reason, split multi-frame images into frames, skip
+    images too small to hold a face, and note transparency that would hide pixels."""
+    import tempfile
+
+    from ..progress import track
+    from .safe_files import MAX_FRAMES, probe_image, sha256_regular, split_frames, walk
+
+    res = _Scan()
+    notes = notes if notes is not None else []
+    entries = list(walk(root, ignore=set(ignore)))
+    for e in track(entries, f"hashing {root.name or root}", unit="files"):
+        if e.reason is not None:
+            skipped.append(Skipped(e.rel, e.reason, "scan"))
+            res.refused[e.rel] = e.reason
             continue
-        rel = p.relative_to(root).as_posix()
-        if any(part.startswith(".") for part in PurePosixPath(rel).parts):
-            skipped.append(Skipped(rel, "hidden file ignored", "scan"))
-            continue
-        if p.is_symlink() and not p.resolve().is_relative_to(root.resolve()):
-            skipped.append(Skipped(rel, "symbolic link pointing outside the folder ignored", "scan"))
-            continue
-        kind = _media_kind(p)
+        kind = _media_kind(e.path)
         if kind is None:
-            skipped.append(Skipped(rel, f"not an image or video file (extension {p.suffix or 'none'!r})", "scan"))
+            reason = f"not an image or video file (extension {e.path.suffix or 'none'!r})"
+            skipped.append(Skipped(e.rel, reason, "scan"))
+            res.refused[e.rel] = reason
             continue
         try:
-            size = p.stat().st_size
-            digest = sha256_file(p)
-        except OSError as e:
-            skipped.append(Skipped(rel, f"cannot read file ({e.strerror or e})", "scan"))
+            digest, size = sha256_regular(e.path)
+        except OSError as err:
+            reason = f"cannot read file ({err.strerror or err})"
+            skipped.append(Skipped(e.rel, reason, "scan"))
+            res.refused[e.rel] = reason
             continue
-        files.append(MediaFile(p.resolve(), rel, digest, size, kind))
-    return files
+        f = MediaFile(Path(os.path.abspath(e.path)), e.rel, digest, size, kind)
+        if kind == "image" and size > 0:
+            probe = probe_image(e.path)
+            small = probe.too_small()
+            if small:
+                skipped.append(Skipped(e.rel, small, "scan"))
+                res.refused[e.rel] = small
+                res.files.append(f)  # hashed and listed in custody, not audited
+                continue
+            if probe.has_alpha:
+                hidden = _alpha_hidden(e.path)
+                if hidden > 0:
+                    res.alpha.append((e.rel, hidden))
+            if probe.frames > 1:
+                if res.workdir is None:
+                    res.workdir = tempfile.TemporaryDirectory(prefix="auditkit-frames-")
+                dest = Path(res.workdir.name) / f"{len(res.files):06d}"
+                try:
+                    frames, n, note = split_frames(e.path, dest, max_frames=MAX_FRAMES)
+                except Exception as err:  # noqa: BLE001  (MediaError and anything Pillow raises)
+                    reason = f"multi-frame image cannot be read ({getattr(err, 'reason', err)})"
+                    skipped.append(Skipped(e.rel, reason, "scan"))
+                    res.refused[e.rel] = reason
+                    res.files.append(f)
+                    continue
+                res.files.append(f)
+                notes.append(f"{e.rel}: {n} frames (multi-page or animated image), each audited as its own item "
+                             f"{e.rel}#page1 ... #page{len(frames)}" + (f"; {note}" if note else ""))
+                for i, fp in enumerate(frames, start=1):
+                    page_sha = hashlib.sha256(f"{digest}#page{i}".encode()).hexdigest()
+                    res.units.append(MediaFile(fp, f"{e.rel}#page{i}", page_sha, fp.stat().st_size, "image",
+                                               origin=e.rel, page=i))
+                continue
+        res.files.append(f)
+        res.units.append(f)
+    if res.alpha:
+        shown = ", ".join(f"{rel} ({share:.0%})" for rel, share in res.alpha[:10])
+        more = f" and {len(res.alpha) - 10} more" if len(res.alpha) > 10 else ""
+        notes.append(f"{len(res.alpha)} image(s) carry transparency that would hide pixels in a viewer: {shown}{more}. "
+                     "Their colour channels are audited as they are (an attacker simply drops the alpha channel), "
+                     "so transparency does not count as obfuscation.")
+    return res
 
 
 def _check_dir(path: str | Path, what: str) -> Path:
@@ -147,7 +232,8 @@ def load_gallery(path: str | Path) -> Gallery:
     skipped: list[Skipped] = []
     notes: list[str] = []
     items: list[GalleryItem] = []
-    for f in _scan(root, skipped):
+    scan = _scan(root, skipped, notes=notes)
+    for f in scan.units:
         parts = PurePosixPath(f.rel).parts
         if len(parts) < 2:
             skipped.append(Skipped(f.rel, "file directly in the gallery folder: put it in gallery/<identity>/ so it has an identity", "scan"))
@@ -161,13 +247,13 @@ def load_gallery(path: str | Path) -> Gallery:
             f"gallery {root} has only one identity ({idents[0]!r}): identification needs at least two "
             "(with one, every guess is right by construction and nothing can be scored)"
         )
-    for h, rels in _duplicates([it.file for it in items]).items():
+    for h, rels in _duplicates([f for f in scan.files if f.rel not in scan.refused]).items():
         owners = sorted({PurePosixPath(r).parts[0] for r in rels})
         if len(owners) > 1:
             notes.append(f"the same file (sha256 {h[:12]}) is filed under several identities: {', '.join(rels)}")
         else:
             notes.append(f"duplicate gallery files (sha256 {h[:12]}), identical content: {', '.join(rels)}")
-    return Gallery(root, items, skipped, notes)
+    return Gallery(root, items, skipped, notes, files=scan.files, workdir=scan.workdir)
 
 
 def _parse_box(row: dict[str, str]) -> tuple[tuple[int, int, int, int] | None, str | None]:
@@ -196,33 +282,59 @@ def load_release(path: str | Path) -> Release:
     skipped: list[Skipped] = []
     notes: list[str] = []
     manifest = root / "manifest.csv"
-    files = _scan(root, skipped, ignore={manifest})
-    if not files:
-        raise InputError(f"release {root} holds no image or video file")
-    by_rel = {f.rel: f for f in files}
+    if os.path.lexists(manifest) and not (manifest.is_file() and not manifest.is_symlink()):
+        from .safe_files import file_type_name
+
+        kind = "symbolic link" if manifest.is_symlink() else file_type_name(os.lstat(manifest).st_mode)
+        skipped.append(Skipped("manifest.csv", f"manifest.csv is a {kind}, not a regular file; never opened, "
+                               "so the release is audited without a manifest", "manifest"))
+        manifest = root / ".auditkit-no-manifest"  # nothing there: no manifest is read
+    scan = _scan(root, skipped, ignore={manifest}, notes=notes)
+    files, units = scan.files, scan.units
+    if not units:
+        raise InputError(f"release {root} holds no image or video file that can be audited"
+                         + (f" ({len(skipped)} entries skipped: see the reasons listed)" if skipped else ""))
+    by_rel: dict[str, list[MediaFile]] = {}
+    for f in units:
+        by_rel.setdefault(f.origin or f.rel, []).append(f)
     items: list[ReleaseItem] = []
     meta_cols: list[str] = []
     if manifest.is_file():
-        items, meta_cols = _read_manifest(manifest, root, by_rel, skipped, notes)
+        items, meta_cols = _read_manifest(manifest, root, by_rel, skipped, notes, refused=scan.refused)
         listed = {it.file.rel for it in items}
-        unlisted = [f for f in files if f.rel not in listed]
+        unlisted = [f for f in units if f.rel not in listed]
         if unlisted:
             notes.append(f"{len(unlisted)} release file(s) are not in manifest.csv; audited without ground truth")
             items += [ReleaseItem(f) for f in unlisted]
     else:
-        items = [ReleaseItem(f) for f in files]
+        items = [ReleaseItem(f) for f in units]
         notes.append("no manifest.csv: no ground truth, so accuracy cannot be scored; candidate matches are listed")
-    for h, rels in _duplicates(files).items():
+    for h, rels in _duplicates([f for f in files if f.rel not in scan.refused]).items():
         notes.append(f"duplicate release files (sha256 {h[:12]}), identical content: {', '.join(rels)}")
-    return Release(root, items, files, skipped, notes, manifest if manifest.is_file() else None, meta_cols)
+    return Release(root, items, files, skipped, notes, manifest if manifest.is_file() else None, meta_cols,
+                   workdir=scan.workdir)
 
 
-def _read_manifest(manifest: Path, root: Path, by_rel: dict[str, MediaFile],
-                   skipped: list[Skipped], notes: list[str]) -> tuple[list[ReleaseItem], list[str]]:
+def _read_manifest(manifest: Path, root: Path, by_rel: dict[str, list[MediaFile]],
+                   skipped: list[Skipped], notes: list[str], *,
+                   refused: dict[str, str] | None = None) -> tuple[list[ReleaseItem], list[str]]:
+    from .safe_files import open_regular
+
+    refused = refused or {}
     try:
-        text = manifest.read_text(encoding="utf-8-sig")
+        with os.fdopen(open_regular(manifest), "rb") as fh:  # a FIFO named manifest.csv never blocks
+            raw = fh.read()
+    except OSError as e:
+        raise InputError(f"{manifest}: cannot be read ({e.strerror or e})") from None
+    try:
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise InputError(f"{manifest}: not UTF-8 text ({e})") from None
+        if b"\0" in raw:
+            raise InputError(f"{manifest}: not a text file (it holds NUL bytes; {e})") from None
+        # a spreadsheet export in Latin-1 / Windows-1252: read it, and say so (issue 10)
+        text = raw.decode("cp1252", errors="replace")
+        notes.append(f"manifest.csv is not UTF-8 ({e.reason} at byte {e.start}); read as Windows-1252/Latin-1. "
+                     "Rows whose path does not match a file are listed as skipped.")
     reader = csv.DictReader(text.splitlines())
     cols = [c.strip() for c in (reader.fieldnames or [])]
     if "path" not in cols:
@@ -230,7 +342,6 @@ def _read_manifest(manifest: Path, root: Path, by_rel: dict[str, MediaFile],
     reader.fieldnames = cols
     meta_cols = [c for c in cols if c not in MANIFEST_COLUMNS]
     items: list[ReleaseItem] = []
-    root_resolved = root.resolve()
     for lineno, row in enumerate(reader, start=2):
         row = {k: (v or "").strip() for k, v in row.items() if k is not None}
         raw = row.get("path", "")
@@ -238,15 +349,17 @@ def _read_manifest(manifest: Path, root: Path, by_rel: dict[str, MediaFile],
         if not raw:
             skipped.append(Skipped(where, "empty path", "manifest"))
             continue
-        pp = PurePosixPath(raw.replace("\\", "/"))
-        target = (root / pp).resolve()
-        if pp.is_absolute() or not target.is_relative_to(root_resolved):
+        pp = PurePosixPath(raw.replace("\\", "/")) if "\\x" not in raw else PurePosixPath(raw)
+        if pp.is_absolute() or ".." in pp.parts:
             skipped.append(Skipped(raw, f"{where}: path points outside the release folder; refused", "manifest"))
             continue
-        rel = target.relative_to(root_resolved).as_posix()
-        f = by_rel.get(rel)
-        if f is None:
-            reason = "file not found" if not target.exists() else "not an image or video file"
+        rel = pp.as_posix()
+        if rel in refused:
+            continue  # listed once already, with the reason, by the folder scan
+        fs = by_rel.get(rel)
+        if fs is None:
+            target = os.path.join(root, *pp.parts)
+            reason = "file not found" if not os.path.lexists(target) else "not an image or video file"
             skipped.append(Skipped(raw, f"{where}: {reason}", "manifest"))
             continue
         box, box_note = _parse_box(row)
@@ -258,11 +371,11 @@ def _read_manifest(manifest: Path, root: Path, by_rel: dict[str, MediaFile],
             if parsed is None:
                 notes.append(f"{where} ({raw}): timestamp {ts!r} is not ISO 8601; ignored")
             ts = parsed
-        items.append(ReleaseItem(
+        items += [ReleaseItem(
             file=f, subject=row.get("subject") or None, camera=row.get("camera") or None,
             timestamp=ts, box=box, track=row.get("track") or None,
             meta={c: row.get(c, "") for c in meta_cols}, row=lineno,
-        ))
+        ) for f in fs]
     return items, meta_cols
 
 

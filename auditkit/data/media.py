@@ -5,7 +5,7 @@ turn it into a ``Skipped`` record so one bad file never aborts an audit.
 """
 from __future__ import annotations
 
-import hashlib
+import os
 import warnings
 from pathlib import Path
 
@@ -23,7 +23,8 @@ __all__ = [
     "sha256_file",
 ]
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".webp", ".tif", ".tiff"})
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".apng", ".gif", ".bmp", ".pgm", ".ppm",
+                              ".webp", ".tif", ".tiff"})
 VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mov", ".mkv"})
 
 #: Images above this many pixels are refused as possible decompression bombs (about 8K x 8K).
@@ -36,18 +37,18 @@ class MediaError(Exception):
     """A file that cannot be used, with the reason. ``str()`` names the file."""
 
     def __init__(self, path: str | Path, reason: str):
-        self.path = str(path)
+        from .safe_files import display_name
+
+        self.path = display_name(str(path))
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
 
 
 def sha256_file(path: str | Path) -> str:
     """SHA-256 of a file's bytes, streamed (constant memory)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(_CHUNK), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    from .safe_files import sha256_regular
+
+    return sha256_regular(path)[0]  # regular files only: a FIFO would block a plain open()
 
 
 def is_image(path: str | Path) -> bool:
@@ -70,11 +71,12 @@ def _to_rgb8(img: Image.Image, path: Path) -> np.ndarray:
             arr = (arr - lo) / (hi - lo) * 255.0 if hi > lo else np.zeros_like(arr)
         grey = np.clip(np.rint(arr), 0, 255).astype(np.uint8)
         return np.repeat(grey[:, :, None], 3, axis=2)
-    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info):
-        # Composite on white: a transparent background must not turn into black faces.
-        rgba = img.convert("RGBA")
-        bg = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        img = Image.alpha_composite(bg, rgba)
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info:
+        # Transparency never hides pixels from the attacker (issue 10): the colour channels are
+        # audited as they are, since anyone holding the file simply drops the alpha channel.
+        # (Compositing on a background would let a face hidden by alpha=0 pass as blank.)
+        arr = np.asarray(img.convert("RGBA"), dtype=np.uint8)[:, :, :3]
+        return np.ascontiguousarray(arr)
     arr = np.asarray(img.convert("RGB"), dtype=np.uint8)
     return np.ascontiguousarray(arr)
 
@@ -85,17 +87,28 @@ def load_image(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     Raises :class:`MediaError` (naming the file) for missing, empty, truncated, non-image,
     oversized (decompression bomb) or undecodable files.
     """
+    from .safe_files import open_regular
+
     p = Path(path)
     try:
-        size = p.stat().st_size
+        fd = open_regular(p)  # a FIFO or device is refused here, never read (it could block)
     except OSError as e:
         raise MediaError(p, f"cannot read file ({e.strerror or e})") from None
+    fh = os.fdopen(fd, "rb")
+    try:
+        return _decode(p, fh, max_pixels)
+    finally:
+        fh.close()
+
+
+def _decode(p: Path, fh, max_pixels: int) -> np.ndarray:
+    size = os.fstat(fh.fileno()).st_size
     if size == 0:
         raise MediaError(p, "empty file (0 bytes)")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(p) as img:
+            with Image.open(fh) as img:
                 w, h = img.size
                 if w * h > max_pixels:
                     raise MediaError(

@@ -75,8 +75,9 @@ class FeatureCache:
             self.misses += 1
             return None
         try:
-            with np.load(p, allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files}
+            from .npz_fast import load_npz  # one read, no per-array ast parsing (issue 10)
+
+            arrays = load_npz(p)
             stored = str(arrays.pop("__digest__"))
             if stored != _payload_digest(arrays):
                 raise ValueError("checksum mismatch")

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import sys
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -281,33 +279,12 @@ class Task:
 
 
 class Progress:
-    """A minimal progress line on stderr (a bar on a terminal, sparse lines otherwise)."""
+    """The progress line of :mod:`auditkit.progress` (rate, ETA; a line at least every 15 s in logs)."""
 
-    def __init__(self, label: str, total: int, *, enabled: bool = True):
-        self.label, self.total, self.done = label, total, 0
-        self.enabled = enabled and total > 0
-        self.tty = sys.stderr.isatty()
-        self.t0 = time.monotonic()
-        self._last_pct = -1
+    def __new__(cls, label: str, total: int, *, enabled: bool = True):
+        from ..progress import Progress as _Progress
 
-    def update(self, n: int = 1) -> None:
-        self.done += n
-        if not self.enabled:
-            return
-        pct = int(100 * self.done / self.total)
-        el = time.monotonic() - self.t0
-        rate = self.done / el if el > 0 else 0.0
-        eta = (self.total - self.done) / rate if rate > 0 else 0.0
-        if self.tty:
-            bar = "#" * (pct // 4) + "." * (25 - pct // 4)
-            sys.stderr.write(f"\r{self.label} [{bar}] {self.done}/{self.total} {rate:.1f}/s eta {eta:.0f}s")
-            if self.done >= self.total:
-                sys.stderr.write("\n")
-            sys.stderr.flush()
-        elif pct // 10 != self._last_pct // 10 or self.done >= self.total:
-            self._last_pct = pct
-            sys.stderr.write(f"{self.label}: {self.done}/{self.total} ({pct}%) {rate:.1f}/s\n")
-            sys.stderr.flush()
+        return _Progress(label, total, enabled=enabled, unit="files")
 
 
 def extract_many(tasks: Iterable[Task], params: FaceParams, cache: FeatureCache, *, jobs: int = 1,

@@ -159,6 +159,15 @@ def run_table_audit(release: Any, *, aux: Any = None, qi: str | Sequence[str] | 
                                 f"in {label!r}: exact matches on it will be rare")
     df = rel.df
     n = len(df)
+    from ..progress import Progress  # issue 10: a progress line with rate and ETA on stderr
+
+    n_att = 0 if aux_t is None else (3 + int(nearest) + len(sens))
+    prog = Progress("table audit", 4 + 2 * len(sens) + n_att, unit="steps")
+
+    def done(what: str) -> None:
+        prog.label = f"table audit ({what} done)"
+        prog.update()
+
     sizes = class_sizes(df, qi_list)
     kinds = rel.kinds()
     tables: dict[str, Any] = {
@@ -168,12 +177,21 @@ def run_table_audit(release: Any, *, aux: Any = None, qi: str | Sequence[str] | 
         "k_anonymity": k_anonymity(df, qi_list), "uniqueness": uniqueness(df, qi_list),
         "unique_records": int((sizes == 1).sum()),
         "equivalence_class_sizes": class_size_summary(sizes),
-        "explanation": explain_uniqueness(df, qi_list),
     }
-    tables["l_diversity"] = {s: l_diversity(df, qi_list, s) for s in sens} or None
-    tables["t_closeness"] = {s: t_closeness(df, qi_list, s) for s in sens} or None
+    done("classes, k, uniqueness")
+    tables["explanation"] = explain_uniqueness(df, qi_list)
+    done("uniqueness explained")
+    tables["l_diversity"], tables["t_closeness"] = {}, {}
+    for s_col in sens:
+        tables["l_diversity"][s_col] = l_diversity(df, qi_list, s_col)
+        done(f"l-diversity of {s_col}")
+        tables["t_closeness"][s_col] = t_closeness(df, qi_list, s_col)
+        done(f"t-closeness of {s_col}")
+    tables["l_diversity"] = tables["l_diversity"] or None
+    tables["t_closeness"] = tables["t_closeness"] or None
     population_df = pop_t.df if pop_t is not None else (aux_t.df if aux_t is not None else None)
     risks = reidentification_risks(df, qi_list, population=population_df, threshold=risk_threshold)
+    done("prosecutor, journalist, marketer risks")
     tables.update({"prosecutor": risks["prosecutor"], "journalist": risks["journalist"],
                    "marketer": risks["marketer"], "risk_threshold": risk_threshold,
                    "population": "population" if pop_t is not None else ("aux" if aux_t is not None else None),
@@ -189,14 +207,17 @@ def run_table_audit(release: Any, *, aux: Any = None, qi: str | Sequence[str] | 
                        "only the release's own risk measures were computed")
     else:
         attacks.append(exact_linkage(df, aux_t.df, qi_list, id_col=id_col, random_state=random_state))
+        done("exact linkage")
         if nearest:
             attacks.append(nearest_linkage(df, aux_t.df, qi_list, kinds, id_col=id_col, random_state=random_state))
+            done("nearest linkage")
         ctl_df = ctl_t.df if ctl_t is not None else None
         so_cols = qi_list + [s for s in sens if s in aux_t.df.columns
                              and (ctl_df is None or s in ctl_df.columns)]
         for mode in ("univariate", "multivariate"):
             so = singling_out(df, aux_t.df, so_cols, kinds, mode=mode, n_attacks=n_attacks,
                               n_cols=singling_out_cols, control=ctl_df, random_state=random_state)
+            done(f"singling out ({mode})")
             if so.n_probes == 0:
                 skipped.append(f"{so.name}: no predicate on {', '.join(so_cols)} isolates a single release "
                                "record, so there is nothing to single out with (every combination is shared)")
@@ -212,6 +233,10 @@ def run_table_audit(release: Any, *, aux: Any = None, qi: str | Sequence[str] | 
                 warnings.append(f"inference.{s}: control table has no {s!r} column; scored without control")
             attacks.append(inference(df, aux_t.df, qi_list, s, kinds, control=use_ctl, n_attacks=n_inference,
                                      random_state=random_state))
+            done(f"inference of {s}")
+    if prog.done < prog.total:
+        prog.label = "table audit (done)"
+        prog.update(prog.total - prog.done)  # steps skipped above (no aux column...) count as done
     tables["random_state"] = random_state
     tables["warnings"] = warnings
     tables["skipped"] = skipped

@@ -156,10 +156,16 @@ def prepare_table(df: pd.DataFrame, *, name: str = "table") -> LoadedTable:
     infos: dict[str, ColumnInfo] = {}
     warnings: list[str] = []
     missing = set(MISSING_VALUES)
-    for col in df.columns:
+    from ..progress import track
+
+    for col in track(list(df.columns), f"reading table {name!r}: typing columns ({len(df):,} rows)", unit="columns"):
         s = df[col]
         if s.dtype == object or pd.api.types.is_string_dtype(s):
-            s = s.map(lambda v: (None if v.strip() in missing else v.strip()) if isinstance(v, str) else v)
+            # clean each distinct value once, not each cell (2M-row tables: issue 10)
+            codes, uniq = pd.factorize(s, use_na_sentinel=True)
+            clean = np.array([(None if v.strip() in missing else v.strip()) if isinstance(v, str) else v
+                              for v in uniq] + [None], dtype=object)
+            s = pd.Series(clean[codes], index=s.index, dtype=object)  # code -1 (missing) -> the last: None
             s = s.where(s.notna(), None)
         series, info, warn = infer_column(s, name=col)
         typed[col] = series
@@ -197,10 +203,18 @@ def infer_column(s: pd.Series, *, name: str) -> tuple[pd.Series, ColumnInfo, lis
     if len(nonnull) == 0:
         return s, ColumnInfo(name, "categorical", 0, n_missing, note="all values missing"), warn
     strs = nonnull.astype(str)
-    num = pd.to_numeric(strs, errors="coerce")
-    if num.notna().all() and not strs.str.match(r"^0\d").any():
-        typed = pd.to_numeric(s, errors="coerce").astype(float)
-        return typed, ColumnInfo(name, "numeric", int(num.nunique()), n_missing), warn
+    # every test below runs on the distinct values (weighted by their counts where a share is
+    # needed): the same answers as cell by cell, at the cost of one hashing pass (issue 10)
+    codes, uniq = pd.factorize(strs)
+    counts = np.bincount(codes, minlength=len(uniq))
+    ustr = pd.Series(uniq, dtype=object).astype(str)
+    num_u = pd.to_numeric(ustr, errors="coerce")
+    if num_u.notna().all() and not ustr.str.match(r"^0\d").any():
+        full_codes, full_uniq = pd.factorize(s, use_na_sentinel=True)
+        vals = np.append(pd.to_numeric(pd.Series(full_uniq, dtype=object).astype(str), errors="coerce")
+                         .to_numpy(dtype=float), np.nan)
+        typed = pd.Series(vals[full_codes], index=s.index, dtype=float)
+        return typed, ColumnInfo(name, "numeric", int(num_u.nunique()), n_missing), warn
     sample = strs if len(strs) <= 5000 else strs.sample(5000, random_state=0)
     if sample.str.contains(r"\d").mean() > 0.99 and sample.str.len().between(6, 35).mean() >= DATE_FIT:
         chosen = None
@@ -227,9 +241,10 @@ def infer_column(s: pd.Series, *, name: str) -> tuple[pd.Series, ColumnInfo, lis
                                 f"e.g. {bad_cells.iloc[0]!r}")
                 n_missing += len(bad_cells)
                 return parsed, ColumnInfo(name, "date", int(parsed.nunique()), n_missing, chosen), warn
-    distinct = int(strs.nunique())
-    mean_len = float(strs.str.len().mean())
-    multiword = float((strs.str.count(r"[^\W\d_]{2,}") >= 3).mean())
+    distinct = len(uniq)
+    w = counts / counts.sum()
+    mean_len = float(np.dot(ustr.str.len().to_numpy(dtype=float), w))
+    multiword = float(np.dot((ustr.str.count(r"[^\W\d_]{2,}") >= 3).to_numpy(dtype=float), w))
     if mean_len > TEXT_MEAN_LENGTH or (multiword > 0.5 and distinct / len(strs) > 0.5 and len(strs) >= 20):
         info = ColumnInfo(name, "text", distinct, n_missing,
                           note=f"mean length {mean_len:.0f} characters, {distinct} distinct values")
