@@ -8,7 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import __version__
+from ._version import __version__
 
 EXIT_OK, EXIT_FAIL_ON, EXIT_INPUT = 0, 1, 2
 from .risk import LEVELS, level_at_least
@@ -119,31 +119,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _config(args, release: Path, gallery: Path, out: Path, title: str | None):
-    from .audit import ATTACKS, AuditConfig
+    from .config import AuditConfig
 
-    attacks = tuple(a.strip() for a in args.attacks.split(",") if a.strip()) if getattr(args, "attacks", None) else ATTACKS
-    return AuditConfig(release=release, gallery=gallery, out=out, attacks=attacks, jobs=args.jobs,
-                       executor=args.executor, scheduler=args.scheduler,
-                       cache_dir=args.cache_dir, use_cache=not args.no_cache, detector=args.detector,
-                       upsample=args.upsample, encoder=args.encoder, fail_on=args.fail_on,
-                       show_examples=args.show_examples, redact_examples=not args.no_redact,
-                       seed=args.seed, progress=not args.quiet, title=title,
-                       obfuscation=getattr(args, "obfuscation", None),
-                       obfuscation_scope=getattr(args, "obfuscation_scope", "face"),
-                       fps=getattr(args, "fps", None),
-                       people_detector=getattr(args, "people_detector", "mog2"),
-                       people_boxes=getattr(args, "people_boxes", "manifest"),
-                       leak_scan=getattr(args, "leak_scan", "frame"),
-                       **{k: getattr(args, k, None) for k in ("table", "aux", "qi", "sensitive", "control",
-                                                              "population", "id_col", "sightings", "whereabouts")},
-                       sweep=tuple((getattr(args, "sweep", None) or "").split(",")) if getattr(args, "sweep", None)
-                       else ())
+    return AuditConfig.from_args(args, release=release, gallery=gallery, out=out, title=title)
 
 
-def _finish(results: dict, out: Path, fail_on: str | None) -> int:
+def _finish(result, out: Path, fail_on: str | None) -> int:
     from .report import write_outputs
 
-    return report_and_exit(results, write_outputs(results, out), fail_on)
+    return report_and_exit(result.to_dict(), write_outputs(result, out), fail_on)
 
 
 def report_and_exit(results: dict, paths: dict[str, Path], fail_on: str | None) -> int:

@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from ._version import __version__
 
 __all__ = ["add_parsers", "clip_silhouettes", "evaluation_results", "parse_strengths", "render_sweep_html",
            "run_command", "sweep_outputs"]
@@ -308,11 +308,12 @@ def _run_sweep(args: argparse.Namespace) -> int:
     strengths = parse_strengths(args.strengths, families)
     attacks = _split_list(args.attacks) or None
     if attacks:
-        from .audit import ATTACKS
+        from .config import default_attacks
 
-        bad = [a for a in attacks if a not in ATTACKS]
+        ladder = default_attacks()
+        bad = [a for a in attacks if a not in ladder]
         if bad:
-            raise InputError(f"unknown attack(s) {', '.join(bad)}; available: {', '.join(ATTACKS)}")
+            raise InputError(f"unknown attack(s) {', '.join(bad)}; available: {', '.join(ladder)}")
     gallery = load_gallery(args.gallery)  # InputError when missing / empty; hashes every file
     small = [i for i in gallery.identities
              if sum(1 for it in gallery.items if it.identity == i) <= args.calibration]
@@ -383,8 +384,7 @@ def evaluation_results(*, title: str, kind: str, attack: Any, evaluation: dict[s
     ``attack`` is an :class:`~auditkit.result.AttackResult` (its risk is assessed here);
     ``evaluation`` goes under ``results["evaluation"]``.
     """
-    from .audit import SCHEMA
-    from .result import to_jsonable
+    from .result import SCHEMA, to_jsonable
     from .risk import assess
 
     attack = assess(attack)

@@ -19,6 +19,8 @@ import re
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from .result import AuditResult
+
 __all__ = ["load_results", "num", "pct", "render_html", "template_dir", "write_outputs"]
 
 
@@ -332,13 +334,17 @@ def _csv_safe(v: Any) -> Any:
     return v
 
 
-def write_outputs(results: dict, out: str | Path, *, html: bool = True) -> dict[str, Path]:
-    """Write results.json, matches.csv, skipped.csv and report.html into ``out``."""
+def write_outputs(results: AuditResult | dict, out: str | Path, *, html: bool = True) -> dict[str, Path]:
+    """Write results.json (``results.to_json()``), matches.csv, skipped.csv and report.html into ``out``."""
+    if isinstance(results, AuditResult):
+        text, results = results.to_json(), results.to_dict()
+    else:
+        text = json.dumps(results, indent=2, allow_nan=False) + "\n"
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"results": out / "results.json", "matches": out / "matches.csv",
              "skipped": out / "skipped.csv", "report": out / "report.html"}
-    paths["results"].write_text(json.dumps(results, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    paths["results"].write_text(text, encoding="utf-8")
     with open(paths["matches"], "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["attack", "probe", "truth", "true_rank", "true_score", "rank", "candidate", "score"])

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .obfuscation import METHODS, ObfuscationSpec
+from .result import AuditResult
 
 __all__ = ["DEFAULT_STRENGTHS", "SWEEP_SCHEMA", "recommend", "run_sweep"]
 
@@ -69,27 +70,27 @@ def _strengths_for(families: Sequence[str], strengths: Mapping[str, Iterable[flo
     return out
 
 
-def _point(results: dict[str, Any], spec: ObfuscationSpec, seconds: float) -> dict[str, Any]:
+def _point(results: AuditResult, spec: ObfuscationSpec, seconds: float) -> dict[str, Any]:
     attacks: dict[str, Any] = {}
     chance = math.nan
     n = 0
-    for a in results["attacks"]:
-        m = a["metrics"]
+    for a in results.attacks:
+        m = a.metrics
         chance = m["chance_rank1"]
         n = m["n_mated"]
-        attacks[a["name"]] = {"rank1": m["rank1"], "rank1_ci": list(m["rank1_ci"]), "advantage": m["advantage"],
+        attacks[a.name] = {"rank1": m["rank1"], "rank1_ci": list(m["rank1_ci"]), "advantage": m["advantage"],
                               "advantage_ci": list(m["advantage_ci"]), "n": m["n_mated"],
                               "rank5": m["rank5"], "auc": m["auc"]}
     strongest = None
     if attacks:
         name = max(attacks, key=lambda k: (attacks[k]["rank1"], attacks[k]["advantage_ci"][0]))
         strongest = {"name": name, **attacks[name]}
-    est = (results.get("obfuscation") or {}).get("estimate") or {}
+    est = (results.obfuscation or {}).get("estimate") or {}
     return {"strength": spec.strength, "spec": spec.label, "n_probes": n, "chance": chance,
-            "n_identities": results["inputs"]["gallery"]["identities"],
+            "n_identities": results.inputs.gallery["identities"],
             "attacks": attacks, "strongest": strongest,
-            "not_run": [note for note in results.get("notes", []) if " not run" in note],
-            "detection_rate": results["detection"]["release"]["rate"],
+            "not_run": [note for note in results.notes if " not run" in note],
+            "detection_rate": results.detection["release"]["rate"],
             "estimate": {"method": est.get("method"), "strength": est.get("strength"),
                          "uncertainty": est.get("uncertainty")} if est else None,
             "seconds": round(seconds, 1)}
@@ -239,7 +240,8 @@ def run_sweep(gallery_dir: str | Path, *, families: Sequence[str] = ("blur", "pi
     ``recommendation``), ``curve`` (plot-ready series), ``recommendations`` (one statement per
     family) and ``runtime``.
     """
-    from .audit import ATTACKS, AuditConfig, run_audit
+    from .audit import run_audit
+    from .config import AuditConfig, default_attacks
     from .demo import build_demo
 
     gallery_dir = Path(gallery_dir)
@@ -250,7 +252,7 @@ def run_sweep(gallery_dir: str | Path, *, families: Sequence[str] = ("blur", "pi
     if scope not in ("frame", "face"):
         raise ValueError(f"scope must be 'frame' or 'face', got {scope!r}")
     plan = _strengths_for(tuple(families), strengths)
-    attacks = tuple(attacks) if attacks else ATTACKS
+    attacks = tuple(attacks) if attacks else default_attacks()
     t0 = time.monotonic()
     tmp = None
     if work_dir is None:
@@ -282,16 +284,16 @@ def run_sweep(gallery_dir: str | Path, *, families: Sequence[str] = ("blur", "pi
                     rel = _face_scope_release(clear_release, d / "release", spec, face_boxes)
                 if progress:
                     sys.stderr.write(f"sweep: {spec.label} ...\n")
-                cfg = AuditConfig(release=rel, gallery=gal, out=d / "out", attacks=attacks, jobs=jobs,
-                                  cache_dir=Path(cache_dir) if cache_dir else None, encoder=encoder,
-                                  obfuscation=spec.label, obfuscation_scope=scope, seed=seed,
-                                  progress=progress)
+                cfg = AuditConfig.from_flat(release=rel, gallery=gal, out=d / "out", attacks=attacks, jobs=jobs,
+                                            cache_dir=Path(cache_dir) if cache_dir else None, encoder=encoder,
+                                            obfuscation=spec.label, obfuscation_scope=scope, seed=seed,
+                                            progress=progress)
                 res = run_audit(cfg)
                 pt = _point(res, spec, time.monotonic() - tp)
                 points.append(pt)
                 if not split.get("probe_images"):
-                    split.update({"identities": res["inputs"]["gallery"]["identities"],
-                                  "calibration_images": res["inputs"]["gallery"]["n_files"],
+                    split.update({"identities": res.inputs.gallery["identities"],
+                                  "calibration_images": res.inputs.gallery["n_files"],
                                   "probe_images": pt["n_probes"],
                                   "rule": f"per identity, {n_calibration} image(s) chosen with seed {seed} (fewer when "
                                           "the identity has fewer, so that at least one is attacked) form the clear "

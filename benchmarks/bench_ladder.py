@@ -11,7 +11,7 @@ identities, 400 images) and runs ``auditkit.audit.run_audit`` twice in one proce
 a fresh, empty temporary feature cache (cold):
 
 * naive: ``attacks=("face.naive",)``;
-* ladder: every registered face attack (``auditkit.audit.ATTACKS``).
+* ladder: every registered face attack (``auditkit.config.default_attacks()``).
 
 Both runs include loading, hashing, the clear extraction and the obfuscation estimate, as an
 audit does. It prints the wall times, the ratio ladder / naive (issue 3's target: <= about 3)
@@ -48,11 +48,11 @@ def _timed_audit(gallery: Path, release: Path, attacks: tuple[str, ...], *, jobs
     from auditkit.audit import AuditConfig, run_audit
 
     with tempfile.TemporaryDirectory(prefix="ladder-cache-", dir=work) as cache:
-        cfg = AuditConfig(release=release, gallery=gallery, out=work / "out", attacks=attacks,
+        cfg = AuditConfig.from_flat(release=release, gallery=gallery, out=work / "out", attacks=attacks,
                           cache_dir=Path(cache), jobs=jobs, encoder=encoder, progress=False,
                           obfuscation_scope="frame")
         t0 = time.perf_counter()
-        res = run_audit(cfg)
+        res = run_audit(cfg).to_dict()
         return time.perf_counter() - t0, res
 
 
@@ -70,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.table:
         return _table(args)
 
-    from auditkit.audit import ATTACKS
+    from auditkit.config import default_attacks
+
+    ATTACKS = default_attacks()
     from auditkit.demo import build_demo
     from auditkit.obfuscation import parse_spec
 

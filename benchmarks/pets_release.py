@@ -197,10 +197,10 @@ def run(work: Path, *, fps: float | None, seed: int, cache_dir: Path | None, dir
 
     cache = cache_dir or (work / "cache")
     if not direct and boxes == "manifest" and attacker_blur == "auto":
-        cfg = AuditConfig(release=work / "release", gallery=work / "gallery", out=work / "out", cache_dir=cache,
+        cfg = AuditConfig.from_flat(release=work / "release", gallery=work / "gallery", out=work / "out", cache_dir=cache,
                           seed=seed, progress=True)
         try:
-            res = run_audit(cfg)
+            res = run_audit(cfg).to_dict()
             if res.get("video"):
                 return {"via": "run_audit", "attacks": res["attacks"], "video": res["video"],
                         "trajectories": res.get("trajectories"), "notes": res["notes"], "skipped": res["skipped"]}

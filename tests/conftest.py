@@ -83,9 +83,9 @@ def att_audit(tmp_path_factory, feature_cache_dir):
 
     base = tmp_path_factory.mktemp("att")
     gallery, release = build_blurred_att(base)
-    cfg = AuditConfig(release=release, gallery=gallery, out=base / "out", cache_dir=feature_cache_dir,
+    cfg = AuditConfig.from_flat(release=release, gallery=gallery, out=base / "out", cache_dir=feature_cache_dir,
                       progress=False, obfuscation_scope="frame")
-    return {"gallery": gallery, "release": release, "config": cfg, "results": run_audit(cfg)}
+    return {"gallery": gallery, "release": release, "config": cfg, "results": run_audit(cfg).to_dict()}
 
 
 # ---------------------------------------------------------------- markers

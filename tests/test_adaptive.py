@@ -122,8 +122,6 @@ def test_ladder_runs_by_default_and_adaptive_attacks_beat_naive(att_audit):
 
 def _captured_context(att_audit, monkeypatch):
     """The FaceContext run_audit builds for the att_audit release (features from the cache)."""
-    import dataclasses
-
     from auditkit.attacks import context as context_mod
     from auditkit.audit import run_audit
 
@@ -135,7 +133,7 @@ def _captured_context(att_audit, monkeypatch):
         return naive(ctx)
 
     monkeypatch.setitem(context_mod.FACE_ATTACKS, "face.naive", spy)
-    cfg = dataclasses.replace(att_audit["config"], attacks=("face.naive",))
+    cfg = att_audit["config"].replace(attacks=("face.naive",))
     run_audit(cfg)
     return captured["ctx"]
 

@@ -35,7 +35,7 @@ def generated_results_path(tmp_path_factory, feature_cache_dir):
         Image.fromarray(base).save(tmp / "r" / f"p{i}.png")
         rows.append(f"p{i}.png,{lab}")
     (tmp / "r" / "manifest.csv").write_text("\n".join(rows) + "\n")
-    res = run_audit(AuditConfig(release=tmp / "r", gallery=tmp / "g", cache_dir=feature_cache_dir, progress=False))
+    res = run_audit(AuditConfig.from_flat(release=tmp / "r", gallery=tmp / "g", cache_dir=feature_cache_dir, progress=False)).to_dict()
     return write_outputs(res, tmp / "out")["results"]
 
 

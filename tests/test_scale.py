@@ -223,9 +223,9 @@ def test_dask_executor_gives_the_same_results_json_as_the_local_pool(tmp_path, d
     g, r = make_generated(tmp_path)
     runs = {}
     for executor, jobs in (("local", 2), ("dask", 2)):
-        cfg = AuditConfig(release=r, gallery=g, out=tmp_path / executor, jobs=jobs, executor=executor,
+        cfg = AuditConfig.from_flat(release=r, gallery=g, out=tmp_path / executor, jobs=jobs, executor=executor,
                           cache_dir=tmp_path / f"cache-{executor}", progress=False)
-        res = run_audit(cfg)
+        res = run_audit(cfg).to_dict()
         assert res["runtime"]["cache"]["hits"] == 0  # each run computed its own features
         runs[executor] = res
     # the Dask workers did the extraction: their processes hold the loaded models

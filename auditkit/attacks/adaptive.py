@@ -29,7 +29,7 @@ from ..result import AttackResult, Skipped
 from ..scores import ScoreMatrix
 from ..transforms import RECONSTRUCTABLE, apply_transform
 from .base import FeatureSet, attack_result
-from .context import FaceContext, register
+from .context import FaceContext
 from .face import expand_box, face_naive
 
 __all__ = [
@@ -40,6 +40,8 @@ __all__ = [
     "crop_features",
     "face_learned",
     "face_reconstruct",
+    "run_learned",
+    "run_reconstruct",
     "strength_variants",
     "train_learned",
 ]
@@ -438,8 +440,7 @@ def face_reconstruct(ctx: FaceContext) -> AttackResult | None:
     return res
 
 
-@register("face.learned")
-def _learned(ctx: FaceContext) -> AttackResult | None:
+def run_learned(ctx: FaceContext) -> AttackResult | None:
     try:
         return face_learned(ctx)
     except ValueError as e:  # e.g. too few gallery identities left to train on: skip, say why
@@ -447,6 +448,5 @@ def _learned(ctx: FaceContext) -> AttackResult | None:
         return None
 
 
-@register("face.reconstruct")
-def _reconstruct(ctx: FaceContext) -> AttackResult | None:
+def run_reconstruct(ctx: FaceContext) -> AttackResult | None:
     return face_reconstruct(ctx)

@@ -1,9 +1,10 @@
 """What a face attack receives: the extracted features and the means to extract more.
 
 Attacks are functions ``attack(ctx: FaceContext) -> AttackResult | None`` registered in
-:data:`FACE_ATTACKS` with :func:`register`; ``None`` means "could not run here" and the attack
-adds a note saying why. Attacks never read files themselves except through ``ctx.encode``
-(cached, parallel face extraction with an optional transform such as an obfuscation).
+:data:`FACE_ATTACKS` with :func:`register` by :mod:`auditkit.attacks.registry`; ``None`` means
+"could not run here" and the attack adds a note saying why. Attacks never read files themselves
+except through ``ctx.encode`` (cached, parallel face extraction with an optional transform such
+as an obfuscation).
 """
 from __future__ import annotations
 
@@ -49,13 +50,20 @@ class FaceContext:
                             executor=self.executor, scheduler=self.scheduler)
 
 
-#: name -> attack function; insertion order is the ladder order in the report.
+#: name -> attack function; insertion order is the ladder order in the report. Filled by
+#: :mod:`auditkit.attacks.registry` (import that module, not this dict, to get the whole ladder).
 FACE_ATTACKS: dict[str, Callable[[FaceContext], AttackResult | None]] = {}
 
+FaceAttack = Callable[[FaceContext], "AttackResult | None"]
 
-def register(name: str):
-    def deco(fn: Callable[[FaceContext], AttackResult | None]):
-        FACE_ATTACKS[name] = fn
-        return fn
 
-    return deco
+def register(name: str, fn: FaceAttack | None = None):
+    """Register ``fn`` as the face attack ``name``: ``register(name, fn)``, or as a decorator
+    ``@register(name)``. Registering a name twice is an error (two rungs cannot share a name)."""
+    def add(f: FaceAttack) -> FaceAttack:
+        if name in FACE_ATTACKS and FACE_ATTACKS[name] is not f:
+            raise ValueError(f"face attack {name!r} is registered twice")
+        FACE_ATTACKS[name] = f
+        return f
+
+    return add(fn) if fn is not None else add

@@ -9,9 +9,10 @@ from ..features.faces import Task, box_iou
 from ..result import AttackResult, Skipped
 from ..scores import ScoreMatrix
 from .base import FeatureSet, attack_result, identity_scores
-from .context import FaceContext, register
+from .context import FaceContext
 
-__all__ = ["MATCH_DISTANCE", "expand_box", "face_naive", "face_parrot", "transformed_gallery"]
+__all__ = ["MATCH_DISTANCE", "expand_box", "face_naive", "face_parrot", "run_naive", "run_parrot",
+           "transformed_gallery"]
 
 #: face_recognition's conventional same-person distance threshold.
 MATCH_DISTANCE = 0.6
@@ -82,13 +83,11 @@ def transformed_gallery(ctx: FaceContext, transform: str, *, label: str, scope: 
     return FeatureSet(np.array(X).reshape(len(X), -1), ids, labels, info)
 
 
-@register("face.naive")
-def _naive(ctx: FaceContext) -> AttackResult:
+def run_naive(ctx: FaceContext) -> AttackResult:
     return face_naive(ctx.gallery, ctx.probes, **ctx.matching())[1]
 
 
-@register("face.parrot")
-def _parrot(ctx: FaceContext) -> AttackResult | None:
+def run_parrot(ctx: FaceContext) -> AttackResult | None:
     if ctx.spec is None:
         ctx.notes.append("face.parrot not run: the obfuscation is unknown (declare it with --obfuscation, "
                          "e.g. blur:sigma=6, or an 'obfuscation' manifest column)")
