@@ -24,8 +24,8 @@ from .data.inputs import Gallery, InputError, Release, custody_section, load_gal
 from .features.cache import FeatureCache, default_cache_dir
 from .features.faces import Task, box_iou, encoder_info, extract_many, largest_face
 from .result import SCHEMA, AttackResult, AuditResult, Inputs, Skipped, Verdict
-from .risk import assess, verdict
-from .stats import wilson_interval
+from .scoring.risk import assess, verdict
+from .scoring.stats import wilson_interval
 
 __all__ = ["SCHEMA", "AuditConfig", "run_audit"]
 
@@ -42,7 +42,7 @@ def _gallery_features(gallery: Gallery, results: dict, skipped: list[Skipped]) -
     n_img = n_det = 0
     for it in gallery.items:
         if it.file.kind != "image":
-            continue  # clips feed the video cues (auditkit.video_audit)
+            continue  # clips feed the video cues (auditkit.video.audit)
         r = results[(str(it.file.path), None, None)]
         if isinstance(r, str):
             skipped.append(Skipped(f"gallery/{it.file.rel}", r, "decode"))
@@ -67,7 +67,7 @@ def _release_features(release: Release, results: dict, skipped: list[Skipped]) -
     extra_faces = 0
     for it in release.items:
         if it.file.kind != "image":
-            continue  # clips feed the video cues (auditkit.video_audit)
+            continue  # clips feed the video cues (auditkit.video.audit)
         r = results[(str(it.file.path), it.box, None)]
         if isinstance(r, str):
             skipped.append(Skipped(it.file.rel, r, "decode"))
@@ -103,7 +103,7 @@ def _release_features(release: Release, results: dict, skipped: list[Skipped]) -
 def _declared_obfuscation(config: AuditConfig, release: Release, notes: list[str]) -> tuple[str | None, str]:
     """The obfuscation the attacker re-applies: declared by the user, else a single value of the
     manifest's ``obfuscation`` column. Returns (spec label or None, where it came from)."""
-    from .obfuscation import parse_spec
+    from .obfuscation.spec import parse_spec
 
     if config.faces.obfuscation:
         return config.faces.obfuscation, "declared (--obfuscation)"
@@ -122,7 +122,7 @@ def _declared_obfuscation(config: AuditConfig, release: Release, notes: list[str
 def _estimate_obfuscation(pfs: FeatureSet, release: Release, notes: list[str]) -> dict | None:
     """Estimate what obfuscation the release applied, on each release face region (issue 3)."""
     from .data.media import MediaError, load_image
-    from .obfuscation_estimate import estimate_release
+    from .obfuscation.estimate import estimate_release
 
     by_file: dict[str, list[tuple[int, int, int, int]]] = {}
     for inf in pfs.info:
@@ -154,7 +154,7 @@ def _what(spec: str | None) -> str:
 
 
 def _spec_label(estimate: dict) -> str | None:
-    from .obfuscation import ObfuscationSpec
+    from .obfuscation.spec import ObfuscationSpec
 
     method, strength = estimate.get("method"), estimate.get("strength")
     try:
@@ -318,7 +318,7 @@ def _media_part(config: AuditConfig, gallery: Gallery, release: Release, skipped
                      "usable face image, or no release image could be used")
     obfuscation = {"declared": spec, "source": spec_src, "scope": scope, "estimate": estimate}
     if has_video or any(it.file.kind == "video" for it in gallery.items):
-        from .video_audit import audit_videos
+        from .video.audit import audit_videos
 
         va = audit_videos(release, gallery, face_gallery=gfs if len(gfs) else None, face_params=params,
                           cache=cache, fps=config.video.fps, seed=config.run.seed, progress=config.run.progress,

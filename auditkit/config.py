@@ -204,7 +204,7 @@ class AuditConfig:
         if bad:
             raise ValueError(f"unknown attack(s) {', '.join(bad)}; available: {', '.join(ladder)}")
         if f.obfuscation is not None:
-            from .obfuscation import parse_spec
+            from .obfuscation.spec import parse_spec
 
             f.obfuscation = parse_spec(f.obfuscation).label
         if r.jobs < 1:
@@ -216,7 +216,7 @@ class AuditConfig:
         if isinstance(s.families, str):
             s.families = tuple(split_list(s.families))
         s.families = tuple(s.families)
-        from .obfuscation import METHODS
+        from .obfuscation.spec import METHODS
 
         bad = [x for x in s.families if x != "auto" and (x not in METHODS or x == "none")]
         if bad:

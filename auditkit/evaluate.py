@@ -21,10 +21,10 @@ import numpy as np
 from .data.media import MediaError, load_image
 from .features.appearance import DESCRIPTOR_VERSION, AppearanceMetric, appearance_descriptor
 from .features.gait import GEI_SIZE, GaitModel, gait_energy_image, load_sequences
-from .metrics import cmc_curve, identification_metrics, rank_k_score
 from .result import AttackResult, Skipped
-from .scores import ScoreMatrix
-from .stats import advantage, advantage_interval, wilson_interval
+from .scoring.metrics import cmc_curve, identification_metrics, rank_k_score
+from .scoring.scores import ScoreMatrix
+from .scoring.stats import advantage, advantage_interval, wilson_interval
 
 __all__ = ["evaluate_gait", "evaluate_reid", "read_reid_manifest"]
 

@@ -60,10 +60,10 @@ class AttackResult:
     """One attack, scored against its baseline.
 
     ``metrics`` holds at least ``rank1``, ``rank1_ci``, ``chance_rank1``, ``advantage`` and
-    ``advantage_ci`` for identification attacks (see :func:`auditkit.metrics.identification_metrics`);
+    ``advantage_ci`` for identification attacks (see :func:`auditkit.scoring.metrics.identification_metrics`);
     table attacks hold the same keys with their own rate in ``rank1``'s place is *not*
     required: they fill ``success_rate``, ``success_rate_ci``, ``baseline``, ``advantage`` and
-    ``advantage_ci``. ``risk`` is filled by :func:`auditkit.risk.assess`.
+    ``advantage_ci``. ``risk`` is filled by :func:`auditkit.scoring.risk.assess`.
     """
 
     name: str

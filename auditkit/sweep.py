@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .obfuscation import METHODS, ObfuscationSpec
+from .obfuscation.spec import METHODS, ObfuscationSpec
 from .result import AuditResult
 
 __all__ = ["DEFAULT_STRENGTHS", "SWEEP_SCHEMA", "recommend", "run_sweep"]
@@ -168,7 +168,7 @@ def _face_scope_release(clear_release: Path, dest: Path, spec: ObfuscationSpec, 
 
     from .attacks.face import expand_box
     from .data.media import load_image
-    from .obfuscation import apply_obfuscation
+    from .obfuscation.spec import apply_obfuscation
 
     dest.mkdir(parents=True, exist_ok=True)
     with open(clear_release / "manifest.csv", newline="", encoding="utf-8") as f:

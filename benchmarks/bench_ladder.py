@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
 
     ATTACKS = default_attacks()
     from auditkit.demo import build_demo
-    from auditkit.obfuscation import parse_spec
+    from auditkit.obfuscation.spec import parse_spec
 
     faces = args.faces or _default_faces()
     with tempfile.TemporaryDirectory(prefix="bench-ladder-") as tmp:

@@ -22,7 +22,7 @@ MOT track ids are per track, not per person: someone who leaves and comes back m
 ids; then the "other" id counts as a wrong identity, which can only lower the figures.
 
 Then it runs the audit: ``auditkit.audit.run_audit`` when that wires the video path
-(``results["video"]``), else :func:`auditkit.video_audit.audit_videos` directly (with no face
+(``results["video"]``), else :func:`auditkit.video.audit.audit_videos` directly (with no face
 gallery: PETS faces are a few pixels tall), and prints per-cue and fused figures.
 
 Usage::
@@ -192,8 +192,8 @@ def run(work: Path, *, fps: float | None, seed: int, cache_dir: Path | None, dir
     from auditkit.data.inputs import InputError, load_gallery, load_release
     from auditkit.features.cache import FeatureCache
     from auditkit.features.faces import FaceParams
-    from auditkit.risk import assess
-    from auditkit.video_audit import audit_videos
+    from auditkit.scoring.risk import assess
+    from auditkit.video.audit import audit_videos
 
     cache = cache_dir or (work / "cache")
     if not direct and boxes == "manifest" and attacker_blur == "auto":

@@ -49,7 +49,7 @@ def build_blurred_att(dest: Path, *, n_ids: int = 10, n_gallery: int = 3, n_rele
     from PIL import Image
 
     from auditkit.data.media import load_image
-    from auditkit.obfuscation import ObfuscationSpec, apply_obfuscation
+    from auditkit.obfuscation.spec import ObfuscationSpec, apply_obfuscation
 
     src = shared_dataset("att_orl_faces")
     g, r = dest / "gallery", dest / "release"

@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from auditkit.obfuscation import ObfuscationSpec, apply_obfuscation, parse_spec
-from auditkit.transforms import apply_transform, box_psf, gaussian_psf, parse_transform, reconstruct
+from auditkit.obfuscation.spec import ObfuscationSpec, apply_obfuscation, parse_spec
+from auditkit.obfuscation.transforms import apply_transform, box_psf, gaussian_psf, parse_transform, reconstruct
 
 
 def _scene(seed: int = 0, shape=(96, 80)) -> np.ndarray:

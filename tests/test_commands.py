@@ -18,9 +18,9 @@ from conftest import shared_dataset
 from PIL import Image
 
 from auditkit import cli
-from auditkit.commands import parse_strengths, run_command
-from auditkit.figures import privacy_curve_uri
-from auditkit.stats import advantage_interval, wilson_interval
+from auditkit.cli.commands import parse_strengths, run_command
+from auditkit.report.figures import privacy_curve_uri
+from auditkit.scoring.stats import advantage_interval, wilson_interval
 
 
 def run_cli(argv: list[str]) -> int:
@@ -304,7 +304,7 @@ def _write_clip(path: Path, frames: np.ndarray, rng: np.random.Generator, *, spe
 def test_clip_silhouettes_recover_the_walker(walkers, tmp_path):
     from test_gait import _walk
 
-    from auditkit.commands import clip_silhouettes
+    from auditkit.cli.commands import clip_silhouettes
 
     rng = np.random.default_rng(2)
     p = next(iter(walkers[1].values()))

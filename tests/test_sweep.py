@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from auditkit.stats import advantage_interval, wilson_interval
+from auditkit.scoring.stats import advantage_interval, wilson_interval
 from auditkit.sweep import recommend, run_sweep
 
 
@@ -124,7 +124,7 @@ def test_face_scope_release_obfuscates_only_the_grown_face_box(tmp_path):
     import numpy as np
     from PIL import Image
 
-    from auditkit.obfuscation import ObfuscationSpec
+    from auditkit.obfuscation.spec import ObfuscationSpec
     from auditkit.sweep import _face_scope_release
 
     clear = tmp_path / "clear"

@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 
 from ..features.faces import Task, box_iou, largest_face, model_path
-from ..obfuscation import ObfuscationSpec, parse_spec
+from ..obfuscation.spec import ObfuscationSpec, parse_spec
+from ..obfuscation.transforms import RECONSTRUCTABLE, apply_transform
 from ..result import AttackResult, Skipped
-from ..scores import ScoreMatrix
-from ..transforms import RECONSTRUCTABLE, apply_transform
+from ..scoring.scores import ScoreMatrix
 from .base import FeatureSet, attack_result
 from .context import FaceContext
 from .face import expand_box, face_naive

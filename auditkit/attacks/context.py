@@ -32,7 +32,7 @@ class FaceContext:
     spec_source: str = ""
     scope: str = "face"  # "face" regions or whole "frame"
     jobs: int = 1
-    executor: str = "local"  # "local" process pool | "dask" (see auditkit.executors)
+    executor: str = "local"  # "local" process pool | "dask" (see auditkit.features.executors)
     scheduler: str | None = None  # Dask scheduler address; None: a local Dask cluster
     progress: bool = True
     seed: int = 0

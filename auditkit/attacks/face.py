@@ -7,7 +7,7 @@ import numpy as np
 
 from ..features.faces import Task, box_iou
 from ..result import AttackResult, Skipped
-from ..scores import ScoreMatrix
+from ..scoring.scores import ScoreMatrix
 from .base import FeatureSet, attack_result, identity_scores
 from .context import FaceContext
 
@@ -47,7 +47,7 @@ def face_naive(gallery: FeatureSet, probes: FeatureSet, *, name: str = "face.nai
     if len(mated):
         top = np.argmax(scores[mated], axis=1)
         ok = (top == idx[mated]) & (-scores[mated, top] < MATCH_DISTANCE)
-        from ..stats import wilson_interval
+        from ..scoring.stats import wilson_interval
 
         res.metrics["rank1_within_0.6"] = float(ok.mean())
         res.metrics["rank1_within_0.6_ci"] = wilson_interval(int(ok.sum()), len(mated))

@@ -256,7 +256,7 @@ def _work(task: tuple) -> tuple[str, dict | None, str | None]:
     except MediaError as e:
         return path, None, e.reason
     if obf is not None:  # an attacker's transform: re-applied obfuscation (parrot), reconstruction...
-        from ..transforms import apply_transform
+        from ..obfuscation.transforms import apply_transform
 
         text, region = obf
         img = apply_transform(img, text, region)
@@ -320,9 +320,9 @@ def extract_many(tasks: Iterable[Task], params: FaceParams, cache: FeatureCache,
     is stored in the cache by this process as soon as it arrives, so an interrupted run resumes
     from what was finished. ``executor`` is ``"local"`` (this process when ``jobs == 1``, else a
     process pool of ``jobs``) or ``"dask"`` (a Dask cluster at ``scheduler``, or a local one of
-    ``jobs`` workers); see :func:`auditkit.executors.imap`. Results do not depend on it.
+    ``jobs`` workers); see :func:`auditkit.features.executors.imap`. Results do not depend on it.
     """
-    from ..executors import imap
+    from .executors import imap
 
     tasks = list(tasks)
     out: dict[tuple, ImageFaces | str] = {}

@@ -31,7 +31,7 @@ from scipy.optimize import linear_sum_assignment
 
 from auditkit.features.people import box_iou_matrix
 from auditkit.features.tracking import Track
-from auditkit.stats import wilson_interval
+from auditkit.scoring.stats import wilson_interval
 
 __all__ = ["detection_metrics", "detections_to_table", "mot_metrics", "read_mot", "tracks_to_table"]
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import pandas as pd
 
+from ..attacks.tables import exact_linkage, inference, nearest_linkage, singling_out
+from ..data.tables import LoadedTable, TableError, load_table, prepare_table, require_columns
 from ..result import AttackResult, to_jsonable
-from .attacks import exact_linkage, inference, nearest_linkage, singling_out
-from .load import LoadedTable, TableError, load_table, prepare_table, require_columns
-from .risk_measures import (
+from ..scoring.table_measures import (
     class_size_summary,
     class_sizes,
     explain_uniqueness,
@@ -41,7 +41,7 @@ class TableAudit:
     """The outcome of :func:`run_table_audit`.
 
     ``tables`` is the ``results.json["tables"]`` section; ``attacks`` join
-    ``results.json["attacks"]`` (``risk`` left for :func:`auditkit.risk.assess`).
+    ``results.json["attacks"]`` (``risk`` left for :func:`auditkit.scoring.risk.assess`).
     """
 
     tables: dict[str, Any]

@@ -13,9 +13,9 @@ pandas / numpy / scikit-learn, with three deliberate differences:
   anonymeter's size-correction model for singling out.
 
 The residual risk ``(attack - reference) / (1 - reference)`` uses as reference the stronger of
-the baseline and the control (:func:`auditkit.stats.residual_risk`). Its interval: when the
+the baseline and the control (:func:`auditkit.scoring.stats.residual_risk`). Its interval: when the
 reference is exact (an analytic chance level) the attack's 95% Wilson interval is mapped through
-the residual (:func:`auditkit.stats.advantage_interval`); when the reference is itself measured
+the residual (:func:`auditkit.scoring.stats.advantage_interval`); when the reference is itself measured
 (control), both rates get 97.5% Wilson intervals and the residual's interval is
 ``[res(att_lo, ref_hi), res(att_hi, ref_lo)]``, which covers with at least 95% (Bonferroni).
 """
@@ -29,10 +29,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..data.tables import TableError, numeric_view
 from ..result import AttackResult
-from ..stats import advantage_interval, residual_risk, wilson_interval
-from .load import TableError, numeric_view
-from .risk_measures import joint_class_ids
+from ..scoring.stats import advantage_interval, residual_risk, wilson_interval
+from ..scoring.table_measures import joint_class_ids
 
 __all__ = [
     "MixedEncoding",

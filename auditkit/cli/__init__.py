@@ -8,10 +8,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from ._version import __version__
+from .._version import __version__
 
 EXIT_OK, EXIT_FAIL_ON, EXIT_INPUT = 0, 1, 2
-from .risk import LEVELS, level_at_least
+from ..scoring.risk import LEVELS, level_at_least
 
 
 class _Parser(argparse.ArgumentParser):
@@ -119,13 +119,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _config(args, release: Path, gallery: Path, out: Path, title: str | None):
-    from .config import AuditConfig
+    from ..config import AuditConfig
 
     return AuditConfig.from_args(args, release=release, gallery=gallery, out=out, title=title)
 
 
 def _finish(result, out: Path, fail_on: str | None) -> int:
-    from .report import write_outputs
+    from ..report import write_outputs
 
     return report_and_exit(result.to_dict(), write_outputs(result, out), fail_on)
 
@@ -142,12 +142,12 @@ def report_and_exit(results: dict, paths: dict[str, Path], fail_on: str | None) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .data.inputs import InputError
+    from ..data.inputs import InputError
 
     args = build_parser().parse_args(argv)
     try:
         if args.command == "report":
-            from .report import load_results, write_outputs
+            from ..report import load_results, write_outputs
 
             results = load_results(args.results)
             out = args.out or args.results.parent
@@ -161,11 +161,11 @@ def main(argv: list[str] | None = None) -> int:
             return rc
         if args.jobs < 1:
             raise InputError(f"--jobs must be >= 1, got {args.jobs}")
-        from .audit import run_audit
+        from ..audit import run_audit
 
         if args.command == "demo":
-            from .demo import build_demo
-            from .obfuscation import parse_spec
+            from ..demo import build_demo
+            from ..obfuscation.spec import parse_spec
 
             out = args.out or Path("auditkit-demo")
             spec = parse_spec(args.obfuscation)

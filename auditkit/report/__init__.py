@@ -19,7 +19,7 @@ import re
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .result import AuditResult
+from ..result import AuditResult
 
 __all__ = ["load_results", "num", "pct", "render_html", "template_dir", "write_outputs"]
 
@@ -34,7 +34,7 @@ def template_dir() -> Path:
             return p
     except (ModuleNotFoundError, TypeError):
         pass
-    p = Path(__file__).resolve().parents[1] / "reports" / "templates"
+    p = Path(__file__).resolve().parents[2] / "reports" / "templates"
     if (p / "report.html.j2").is_file():
         return p
     raise RuntimeError("auditkit report templates not found; reinstall auditkit")
@@ -73,7 +73,7 @@ def num(x: Any, digits: int = 3) -> str:
 
 def outcome(a: dict, unit: str | None = None) -> str:
     """One plain sentence for an attack's headline figure (rate, n, interval, chance, advantage)."""
-    from .risk import outcome_phrase
+    from ..scoring.risk import outcome_phrase
 
     m = a.get("metrics") or {}
     rate = m.get("rank1", m.get("success_rate"))
@@ -252,7 +252,7 @@ def render_html(results: dict) -> str:
     env.filters.update(pct=pct, num=num, ci=ci, adv_ci=adv_ci, outcome=outcome, who=pseudo, gpath=pseudo.path,
                        redact=pseudo.text)
     env.globals["attack_template"] = lambda a: _attack_template(env, a)
-    from .risk import ANONYMIZED_MAX_ADVANTAGE, THRESHOLDS
+    from ..scoring.risk import ANONYMIZED_MAX_ADVANTAGE, THRESHOLDS
 
     env.globals["policy"] = {"thresholds": THRESHOLDS, "anonymized_max": ANONYMIZED_MAX_ADVANTAGE}
     tmpl = env.get_template("report.html.j2")
@@ -278,8 +278,8 @@ def _examples(results: dict, pseudo: Pseudonyms, *, limit: int = 6) -> list[dict
     """Example release faces with their top candidate, redacted unless asked otherwise."""
     from PIL import Image
 
-    from .data.media import MediaError, load_image, sha256_file
-    from .obfuscation import ObfuscationSpec, apply_obfuscation
+    from ..data.media import MediaError, load_image, sha256_file
+    from ..obfuscation.spec import ObfuscationSpec, apply_obfuscation
 
     redact = (results.get("options") or {}).get("redact_examples", True)
     if "release" not in results.get("inputs", {}):

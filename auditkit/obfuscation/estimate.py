@@ -1,7 +1,7 @@
 """Estimate what obfuscation a release applied, and how strong it is (issue 3).
 
 For one image region (a face box, or the whole image) :func:`estimate_obfuscation` decides
-between the families of :data:`auditkit.obfuscation.METHODS` -- Gaussian blur, box blur,
+between the families of :data:`auditkit.obfuscation.spec.METHODS` -- Gaussian blur, box blur,
 pixelation (mosaic), solid mask, additive noise, nothing -- or ``unknown`` when no family
 explains the pixels confidently. :func:`estimate_release` aggregates many regions into a
 :class:`ReleaseObfuscation` (dominant method, strength with spread and interval, counts,
@@ -15,7 +15,7 @@ How each family is recognised (all on the grey-level region, no reference needed
 * **pixelate** -- the horizontal and vertical difference profiles concentrate on a regular
   grid (period ``p``, phase ``o``; integer periods as drawn by ``deface`` and fractional
   ``width / n`` periods as produced by resize-based mosaics such as
-  :func:`auditkit.obfuscation.apply_obfuscation`), and the grid's cells are flat.
+  :func:`auditkit.obfuscation.spec.apply_obfuscation`), and the grid's cells are flat.
 * **blur / none** -- re-blur analysis (in the spirit of Crete et al. 2007, "The blur effect:
   perception and estimation with a new no-reference perceptual blur metric"): the gradient
   energy ``E(s_r)`` of the region re-blurred with known Gaussian sigmas ``s_r`` is fitted by
@@ -46,7 +46,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from auditkit.obfuscation import METHODS, ObfuscationSpec, apply_obfuscation
+from auditkit.obfuscation.spec import METHODS, ObfuscationSpec, apply_obfuscation
 
 __all__ = [
     "FAMILIES",
@@ -91,7 +91,7 @@ class ObfuscationEstimate:
         One of :data:`FAMILIES` (``none``, ``blur``, ``box``, ``pixelate``, ``mask``,
         ``noise``, ``unknown``).
     strength : float or None
-        In the :class:`~auditkit.obfuscation.ObfuscationSpec` unit of ``method``: blur sigma
+        In the :class:`~auditkit.obfuscation.spec.ObfuscationSpec` unit of ``method``: blur sigma
         (px), box side (px), pixelate block (px), mask grey value, noise std (grey levels).
         ``None`` for ``none`` and ``unknown``.
     strength_rel : float or None
@@ -130,7 +130,7 @@ class ObfuscationEstimate:
         return "blur" if self.method in ("blur", "box") else self.method
 
     def as_spec(self) -> ObfuscationSpec:
-        """The estimate as an :class:`~auditkit.obfuscation.ObfuscationSpec`.
+        """The estimate as an :class:`~auditkit.obfuscation.spec.ObfuscationSpec`.
 
         Raises
         ------
@@ -471,7 +471,7 @@ def estimate_obfuscation(
     Examples
     --------
     >>> import numpy as np
-    >>> from auditkit.obfuscation import apply_obfuscation, parse_spec
+    >>> from auditkit.obfuscation.spec import apply_obfuscation, parse_spec
     >>> rng = np.random.default_rng(0)
     >>> img = rng.integers(0, 256, (64, 64)).astype(np.uint8)
     >>> est = estimate_obfuscation(apply_obfuscation(img, parse_spec("pixelate:block=8")))

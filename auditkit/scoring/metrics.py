@@ -1,4 +1,4 @@
-"""Identification and verification metrics on a :class:`~auditkit.scores.ScoreMatrix`.
+"""Identification and verification metrics on a :class:`~auditkit.scoring.scores.ScoreMatrix`.
 
 Conventions (scikit-learn style): ``*_score`` higher is better, options keyword-only.
 Ties: a probe whose true identity ties with others is placed uniformly at random among the

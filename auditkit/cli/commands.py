@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ._version import __version__
+from .._version import __version__
 
 __all__ = ["add_parsers", "clip_silhouettes", "evaluation_results", "parse_strengths", "render_sweep_html",
            "run_command", "sweep_outputs"]
@@ -132,7 +132,7 @@ def add_parsers(sub: Any, add_common: Callable[[argparse.ArgumentParser], None])
 
 
 def _check_unused(args: argparse.Namespace, command: str) -> None:
-    from .data.inputs import InputError
+    from ..data.inputs import InputError
 
     for dest, (default, why) in sorted(getattr(args, "_unused", {}).items()):
         if getattr(args, dest, default) != default:
@@ -173,9 +173,9 @@ def _listing(root: Path, files: list[tuple[str, Path]], skipped: list[Any] | Non
 
     ``files`` are (path as recorded, file on disk); unreadable files go to ``skipped``.
     """
-    from .data.inputs import custody_section
-    from .data.media import sha256_file
-    from .result import Skipped
+    from ..data.inputs import custody_section
+    from ..data.media import sha256_file
+    from ..result import Skipped
 
     listing = []
     seen: set[str] = set()
@@ -199,7 +199,7 @@ def _tree_files(root: Path) -> list[tuple[str, Path]]:
 def _env():
     from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-    from .report import adv_ci, ci, num, pct, template_dir
+    from ..report import adv_ci, ci, num, pct, template_dir
 
     env = Environment(loader=FileSystemLoader(str(template_dir())),
                       autoescape=select_autoescape(default=True, default_for_string=True),
@@ -269,7 +269,7 @@ def _split_list(text: str | None) -> list[str]:
 
 def render_sweep_html(sweep: dict[str, Any]) -> str:
     """The self-contained sweep report (privacy curve figure + the sweep table) for ``sweep``."""
-    from .figures import privacy_curve_uri
+    from ..report.figures import privacy_curve_uri
 
     fig = privacy_curve_uri(sweep) if sweep.get("curve") else None
     return _env().get_template("sweep_report.html.j2").render(sweep=sweep, figure=fig)
@@ -277,7 +277,7 @@ def render_sweep_html(sweep: dict[str, Any]) -> str:
 
 def sweep_outputs(sweep: dict[str, Any], out: str | Path) -> dict[str, Path]:
     """Write ``sweep.json`` and ``report.html`` into ``out``; return their paths."""
-    from .result import to_jsonable
+    from ..result import to_jsonable
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -289,8 +289,8 @@ def sweep_outputs(sweep: dict[str, Any], out: str | Path) -> dict[str, Path]:
 
 
 def _run_sweep(args: argparse.Namespace) -> int:
-    from .data.inputs import InputError, custody_section, load_gallery
-    from .sweep import run_sweep
+    from ..data.inputs import InputError, custody_section, load_gallery
+    from ..sweep import run_sweep
 
     if args.jobs < 1:
         raise InputError(f"--jobs must be >= 1, got {args.jobs}")
@@ -299,7 +299,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
     families = _split_list(args.families)
     if not families:
         raise InputError("--families is empty; give e.g. blur,pixelate")
-    from .obfuscation import METHODS
+    from ..obfuscation.spec import METHODS
 
     bad = [f for f in families if f not in METHODS or f == "none"]
     if bad:
@@ -308,7 +308,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
     strengths = parse_strengths(args.strengths, families)
     attacks = _split_list(args.attacks) or None
     if attacks:
-        from .config import default_attacks
+        from ..config import default_attacks
 
         ladder = default_attacks()
         bad = [a for a in attacks if a not in ladder]
@@ -331,7 +331,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
     finally:
         if tmp_cache is not None:
             tmp_cache.cleanup()
-    from .result import Skipped
+    from ..result import Skipped
 
     sweep["tool"] = _tool()
     sweep["created"] = _now()
@@ -356,7 +356,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
 
 def _verdict(attack: Any, what: str) -> dict[str, Any]:
     """The policy verdict on the attack, with a summary worded for a benchmark evaluation."""
-    from .risk import verdict
+    from ..scoring.risk import verdict
 
     v = verdict([attack])
     m = attack.metrics
@@ -384,8 +384,8 @@ def evaluation_results(*, title: str, kind: str, attack: Any, evaluation: dict[s
     ``attack`` is an :class:`~auditkit.result.AttackResult` (its risk is assessed here);
     ``evaluation`` goes under ``results["evaluation"]``.
     """
-    from .result import SCHEMA, to_jsonable
-    from .risk import assess
+    from ..result import SCHEMA, to_jsonable
+    from ..scoring.risk import assess
 
     attack = assess(attack)
     results = {
@@ -412,7 +412,7 @@ def evaluation_results(*, title: str, kind: str, attack: Any, evaluation: dict[s
 
 
 def _finish(results: dict[str, Any], out: Path, fail_on: str | None) -> int:
-    from .report import write_outputs
+    from ..report import write_outputs
 
     paths = write_outputs(results, out)
     ev = results["evaluation"]
@@ -421,7 +421,7 @@ def _finish(results: dict[str, Any], out: Path, fail_on: str | None) -> int:
         spread = f" (sd {100 * row['sd']:.1f} over {ev['repeats']} splits)" if row.get("sd") is not None else ""
         ci = f", 95% CI {100 * row['ci'][0]:.1f}-{100 * row['ci'][1]:.1f}%" if row.get("ci") else ""
         print(f"  {row['name']}: {100 * row['value']:.1f}%{spread}{ci}")
-    from .cli import report_and_exit
+    from . import report_and_exit
 
     return report_and_exit(results, paths, fail_on)
 
@@ -431,11 +431,11 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _run_reid(args: argparse.Namespace) -> int:
-    from .data.inputs import InputError
-    from .evaluate import evaluate_reid, read_reid_manifest
-    from .features.appearance import DESCRIPTOR_VERSION
-    from .metrics import chance_rank_k
-    from .stats import wilson_interval
+    from ..data.inputs import InputError
+    from ..evaluate import evaluate_reid, read_reid_manifest
+    from ..features.appearance import DESCRIPTOR_VERSION
+    from ..scoring.metrics import chance_rank_k
+    from ..scoring.stats import wilson_interval
 
     t0 = time.monotonic()
     manifest: Path = args.manifest
@@ -538,7 +538,7 @@ def clip_silhouettes(path: str | Path, *, max_side: int = 320, threshold: int = 
     import cv2
     import numpy as np
 
-    from .data.video import iter_frames
+    from ..data.video import iter_frames
 
     it = iter_frames(path, max_side=max_side)
     frames = [f.image for f in it]
@@ -567,8 +567,8 @@ def _gait_folder(root: Path, work: Path, skipped: list[Any], notes: list[str]) -
     import numpy as np
     from PIL import Image
 
-    from .data.media import MediaError
-    from .result import Skipped
+    from ..data.media import MediaError
+    from ..result import Skipped
 
     subjects = sorted(p for p in root.iterdir() if p.is_dir())
     clips = [e for s in subjects for e in sorted(s.iterdir()) if e.is_file() and e.suffix.lower() in _VIDEO_EXTS]
@@ -601,10 +601,10 @@ def _gait_folder(root: Path, work: Path, skipped: list[Any], notes: list[str]) -
 
 
 def _run_gait(args: argparse.Namespace) -> int:
-    from .data.inputs import InputError
-    from .evaluate import evaluate_gait
-    from .metrics import chance_rank_k
-    from .stats import wilson_interval
+    from ..data.inputs import InputError
+    from ..evaluate import evaluate_gait
+    from ..scoring.metrics import chance_rank_k
+    from ..scoring.stats import wilson_interval
 
     t0 = time.monotonic()
     for what, d in (("gait gallery", args.gallery), ("gait probe", args.probe)):

@@ -429,10 +429,10 @@ def topk_identity_search_dask(probes: np.ndarray, gallery: np.ndarray, gallery_l
     The gallery and its labels are sent to every worker once (``scatter(broadcast=True)``);
     each chunk of ``chunk_probes`` probes is an independent exact search, so the result is
     identical to the single-process one. ``scheduler``: address of a running scheduler, else a
-    local cluster of ``jobs`` worker processes (see :func:`auditkit.executors.dask_client`).
+    local cluster of ``jobs`` worker processes (see :func:`auditkit.features.executors.dask_client`).
     ``options`` are passed to :func:`topk_identity_search` (``k``, ``max_memory_bytes``...).
     """
-    from .executors import dask_client
+    from ..features.executors import dask_client
 
     P = np.asarray(probes)
     if chunk_probes < 1:

@@ -35,7 +35,7 @@ appearance sample; other images are face photos, used only by the face cue (the 
 caller extracted).
 
 The attacker compares like with like: the release's person-wide de-identification (declared,
-or estimated on release person boxes with :mod:`auditkit.obfuscation_estimate`, the default
+or estimated on release person boxes with :mod:`auditkit.obfuscation.estimate`, the default
 ``gallery_obfuscation="auto"``) is re-applied to every gallery person crop before the appearance
 descriptor. On PETS 2009 with whole bodies blurred this took appearance rank-1 from 14% to 48%.
 
@@ -64,24 +64,24 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from .attacks.base import FeatureSet, attack_result, identity_scores
-from .data.inputs import Gallery, Release, ReleaseItem
-from .data.media import MediaError, load_image
-from .data.video import iter_frames
-from .features.appearance import CANONICAL_SIZE, DESCRIPTOR_VERSION, AppearanceMetric, appearance_descriptor
-from .features.cache import FeatureCache, cache_key
-from .features.faces import FaceParams
-from .features.gait import GEI_SIZE, GaitModel, gait_energy_image
-from .features.leaks import FaceLeakScanner, Leak, attribute_leaks
-from .features.people import (
+from ..attacks.base import FeatureSet, attack_result, identity_scores
+from ..data.inputs import Gallery, Release, ReleaseItem
+from ..data.media import MediaError, load_image
+from ..data.video import iter_frames
+from ..features.appearance import CANONICAL_SIZE, DESCRIPTOR_VERSION, AppearanceMetric, appearance_descriptor
+from ..features.cache import FeatureCache, cache_key
+from ..features.faces import FaceParams
+from ..features.gait import GEI_SIZE, GaitModel, gait_energy_image
+from ..features.leaks import FaceLeakScanner, Leak, attribute_leaks
+from ..features.people import (
     BackgroundSubtractionDetector,
     Detections,
     HogPeopleDetector,
     box_iou_matrix,
 )
-from .features.tracking import Track, Tracker
-from .result import AttackResult, Skipped, to_jsonable
-from .scores import ScoreMatrix
+from ..features.tracking import Track, Tracker
+from ..result import AttackResult, Skipped, to_jsonable
+from ..scoring.scores import ScoreMatrix
 
 __all__ = ["VIDEO_FEATURE_VERSION", "ClipFeatures", "TrackFeatures", "VideoAudit", "audit_videos",
            "process_clip"]
@@ -96,7 +96,7 @@ _ATTACK_OF = {"appearance": "appearance", "gait": "gait", "face": "face.video"}
 class VideoAudit:
     """What :func:`audit_videos` returns.
 
-    ``attacks`` are not risk-assessed yet (the caller runs :func:`auditkit.risk.assess`);
+    ``attacks`` are not risk-assessed yet (the caller runs :func:`auditkit.scoring.risk.assess`);
     ``section`` is results.json's ``video``; ``trajectories`` its ``trajectories`` (or None).
     """
 
@@ -166,7 +166,7 @@ def _obfuscate_crop(crop: np.ndarray, spec: Any, region: str, scale: float) -> n
     """Re-apply the release's de-identification to a gallery person crop (the attacker's best move):
     ``region`` "body" (the whole crop) or "head" (its top quarter); spatial strengths (blur sigma,
     box and pixel sizes, in original pixels) are multiplied by the frame's processing ``scale``."""
-    from .obfuscation import ObfuscationSpec, apply_obfuscation
+    from ..obfuscation.spec import ObfuscationSpec, apply_obfuscation
 
     strength = spec.strength * scale if spec.method in ("blur", "box", "pixelate") else spec.strength
     sp = ObfuscationSpec(spec.method, strength)
@@ -303,11 +303,11 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
         spread (every frame of a clip up to that length), so a long clip's memory stays bounded
         (about 18 KB per person and frame kept); silhouettes are kept for every frame, as bits.
     obfuscation, obfuscation_region : a de-identification (e.g. ``"blur:sigma=6"``, see
-        :func:`auditkit.obfuscation.parse_spec`) applied to every person crop before its
+        :func:`auditkit.obfuscation.spec.parse_spec`) applied to every person crop before its
         descriptor, on the "body" or the "head" (top quarter); for gallery clips, so that the
         attacker compares like with like.
     estimate_regions : estimate the de-identification applied to about this many person boxes
-        (spread over the clip; :func:`auditkit.obfuscation_estimate.estimate_obfuscation` on the
+        (spread over the clip; :func:`auditkit.obfuscation.estimate.estimate_obfuscation` on the
         whole box), 0 for none. Strengths are returned in original pixels.
     face_models : a :class:`_LazyFaceModels` (or anything with ``get()`` returning
         :class:`~auditkit.features.faces.FaceModels`) shared by the clips of one audit, so the face
@@ -330,7 +330,7 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
         raise ValueError(f"obfuscation_region must be 'body' or 'head', got {obfuscation_region!r}")
     obf = None
     if obfuscation is not None:
-        from .obfuscation import parse_spec
+        from ..obfuscation.spec import parse_spec
 
         obf = parse_spec(obfuscation)
     use_manifest = bool(boxes)
@@ -398,7 +398,7 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
             entry.append((np.asarray(b, float), t, s, crop, m))
         store[fr.index] = entry
         if est_every and (len(indices) - 1) % est_every == est_every // 2 and len(estimates) < estimate_regions:
-            from .obfuscation_estimate import estimate_obfuscation
+            from ..obfuscation.estimate import estimate_obfuscation
 
             for e in entry[:2]:
                 b = _clip_box(e[0] * fr.scale, fr.image.shape)
@@ -521,7 +521,7 @@ class _LazyFaceModels:
 
     def get(self):
         if self._models is None:
-            from .features.faces import FaceModels
+            from ..features.faces import FaceModels
 
             self._models = FaceModels(self.params)
             self.loads += 1
@@ -592,7 +592,7 @@ def _gallery_samples(gallery: Gallery, *, cache: FeatureCache, clip_opts: dict, 
             hit = cache.get(key)
             if hit is None:
                 if obf:
-                    from .obfuscation import parse_spec
+                    from ..obfuscation.spec import parse_spec
 
                     img = _obfuscate_crop(img, parse_spec(obf), region, 1.0)
                 hit = {"d": appearance_descriptor(img).astype(np.float32)}
@@ -832,7 +832,7 @@ def audit_videos(release: Release, gallery: Gallery, *, face_gallery: FeatureSet
         raise ValueError(f"obfuscation_region must be 'body' or 'head', got {obfuscation_region!r}")
     auto = gallery_obfuscation == "auto"
     if gallery_obfuscation is not None and not auto:
-        from .obfuscation import parse_spec
+        from ..obfuscation.spec import parse_spec
 
         gallery_obfuscation = parse_spec(gallery_obfuscation).label  # ValueError names the bad spec
     region_estimates: list[dict] = []
@@ -911,7 +911,7 @@ def audit_videos(release: Release, gallery: Gallery, *, face_gallery: FeatureSet
                 "messages": cf.messages, "seconds": round(time.monotonic() - t0, 2),
                 "_leaked": {f"{rel}#track{x}" for x in leaked}}
         try:
-            from .data.video import probe_video
+            from ..data.video import probe_video
 
             pv = probe_video(f.path)
             clip["resolution"] = [pv["width"], pv["height"]]
@@ -1127,7 +1127,7 @@ def audit_videos(release: Release, gallery: Gallery, *, face_gallery: FeatureSet
     # ---- trajectories
     traj = None
     if sight_rows:
-        from .tables.trajectories import trajectory_audit, zone_maps
+        from ..tables.trajectories import trajectory_audit, zone_maps
 
         sdf = pd.DataFrame(sight_rows)
         parts = []
@@ -1189,7 +1189,7 @@ def _obfuscation_choice(spec: str | None, region: str, estimates: list[dict], au
             and e["strength"] is not None]
     if not vals:
         return out
-    from .obfuscation import ObfuscationSpec
+    from ..obfuscation.spec import ObfuscationSpec
 
     med = float(np.median(vals))
     out.update(applied=ObfuscationSpec(method, round(med, 2)).label, strength_median=med,
@@ -1198,7 +1198,7 @@ def _obfuscation_choice(spec: str | None, region: str, estimates: list[dict], au
 
 
 def _sightings(g: pd.DataFrame, W: float, H: float) -> pd.DataFrame:
-    from .tables.trajectories import sightings_from_boxes
+    from ..tables.trajectories import sightings_from_boxes
 
     cols = ["track", "frame", "x", "y", "w", "h", "cam"] + (["subject"] if "subject" in g.columns else [])
     b = g[cols].copy()

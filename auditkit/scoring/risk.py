@@ -26,7 +26,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from .result import AttackResult
+from ..result import AttackResult
 
 __all__ = ["LEVELS", "THRESHOLDS", "assess", "level_at_least", "level_for", "verdict"]
 

@@ -1,0 +1,1 @@
+"""Clips in a release: people, their tracks and every cue (appearance, gait, faces), fused."""
