@@ -21,7 +21,7 @@ __all__ = ["AuditConfig", "AuditResult", "__version__", "load_gallery", "load_re
 
 #: public name -> the module that defines it (imported on first use)
 _LAZY = {
-    "run_audit": "auditkit.audit",
+    "run_audit": "auditkit.api",
     "AuditConfig": "auditkit.config",
     "AuditResult": "auditkit.result",
     "load_release": "auditkit.data.inputs",
@@ -29,7 +29,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .audit import run_audit
+    from .api import run_audit
     from .config import AuditConfig
     from .data.inputs import load_gallery, load_release
     from .result import AuditResult

@@ -1,4 +1,4 @@
-"""``run_audit(config)``: the whole audit as data flowing through (see DESIGN.md).
+"""``run_pipeline(config)``: the whole audit as data flowing through (see DESIGN.md).
 
 load + hash -> faces (cached) -> attacks -> metrics -> risk -> results dict.
 Writing results.json / CSVs / HTML is :mod:`auditkit.report`'s job.
@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +28,7 @@ from .result import SCHEMA, AttackResult, AuditResult, Inputs, Skipped, Verdict
 from .scoring.risk import assess, verdict
 from .scoring.stats import wilson_interval
 
-__all__ = ["SCHEMA", "AuditConfig", "run_audit"]
+__all__ = ["SCHEMA", "run_pipeline"]
 
 
 def _matrix(rows: list[np.ndarray]) -> np.ndarray:
@@ -336,10 +337,15 @@ def _media_part(config: AuditConfig, gallery: Gallery, release: Release, skipped
                      detection=detection, video=video, trajectories=trajectories, spec=spec)
 
 
-def run_audit(config: AuditConfig) -> AuditResult:
+SweepStage = Callable[[AuditConfig, "Gallery | None", "str | None", str, list[str]], "dict[str, Any] | None"]
+
+
+def run_pipeline(config: AuditConfig, *, sweep_stage: SweepStage | None = None) -> AuditResult:
     """Run the audit described by ``config`` and return its :class:`~auditkit.result.AuditResult`
     (``result.to_json()`` is the text of results.json; :func:`auditkit.report.write_outputs`
-    writes it with the CSVs and the HTML report).
+    writes it with the CSVs and the HTML report). Use :func:`auditkit.run_audit`, which adds the
+    strength sweep (``sweep_stage``: :func:`auditkit.sweep.sweep_stage`, which itself runs this
+    pipeline once per strength).
 
     What runs depends on what is given: a release and a gallery (faces in images, and people,
     faces, clothing and gait in clips), a table (``config.tables.table``, or the release
@@ -380,8 +386,12 @@ def run_audit(config: AuditConfig) -> AuditResult:
     inputs = media.inputs if media else Inputs()
     inputs.tables = files or None
     scope = (media.obfuscation or {}).get("scope") if media else None
-    sweep = _sweep_part(config, gallery, media.spec if media else None, scope or config.faces.obfuscation_scope,
-                        notes) if config.sweep.families else None
+    sweep = None
+    if config.sweep.families and sweep_stage is None:
+        notes.append("strength sweep not run: this pipeline was run without its sweep stage (use auditkit.run_audit)")
+    elif config.sweep.families:
+        sweep = sweep_stage(config, gallery, media.spec if media else None,
+                            scope or config.faces.obfuscation_scope, notes)
     attacks = table.attacks + sightings.attacks + (media.attacks if media else [])
     if has_media:
         what = _what(media.spec)
@@ -414,47 +424,3 @@ def _with_direct_identifiers(v: dict[str, Any], tables: dict[str, Any] | None) -
              "summary": (f"The released table has direct identifier column(s) {', '.join(cols)}: it names people "
                          f"outright and is not de-identified, whatever the other figures say. {v['summary']}")}
     return Verdict.from_dict(v)
-
-
-def _sweep_part(config: AuditConfig, gallery: Gallery | None, spec: str | None, scope: str,
-                notes: list[str]) -> dict[str, Any] | None:
-    """The privacy curve on the gallery (issue 3): how strong the obfuscation would need to be.
-
-    Never aborts the audit it follows: when the gallery cannot be split, or the sweep fails on
-    the inputs, a note says why and the audit's own results are kept."""
-    from collections import Counter
-
-    from .sweep import run_sweep
-
-    if gallery is None:
-        notes.append("strength sweep not run: it needs a gallery of clear images (--gallery)")
-        return None
-    per_id = Counter(it.identity for it in gallery.items if it.file.kind == "image")
-    counts = sorted(c for c in per_id.values() if c >= 2)
-    if len(counts) < 2:
-        notes.append("strength sweep not run: it needs at least two gallery identities with two or more "
-                     "images each (one clear, one to obfuscate and attack)")
-        return None
-    fams = tuple(f for f in config.sweep.families if f != "auto")
-    if "auto" in config.sweep.families:
-        fam = spec.split(":")[0] if spec else None
-        if fam in (None, "none", "mask"):
-            fam = "blur"
-        fams = fams + ((fam,) if fam not in fams else ())
-    face_attacks = tuple(a for a in config.faces.attacks if a in FACE_ATTACKS)
-    # half of each identity's gallery images stay clear (the attacker's), the rest are attacked
-    n_cal = max(1, (counts[len(counts) // 2] + 1) // 2)
-    notes.append(f"strength sweep: the gallery is split per identity into {n_cal} clear calibration image(s) and "
-                 "obfuscated probes; no release image is used")
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="auditkit-sweep-cache-") as tmp_cache:
-        # --no-cache: a throw-away cache (the sweep re-uses features across strengths within the run)
-        cache_dir = (config.run.cache_dir or default_cache_dir()) if config.run.use_cache else Path(tmp_cache)
-        try:
-            return run_sweep(gallery.root, families=fams, attacks=face_attacks or None, n_calibration=n_cal,
-                             cache_dir=cache_dir, jobs=config.run.jobs, seed=config.run.seed, progress=config.run.progress,
-                             encoder=config.faces.encoder, scope=scope)
-        except (InputError, ValueError) as e:
-            notes.append(f"strength sweep not run: {e}")
-            return None

@@ -3,7 +3,7 @@
 :func:`run_sweep` splits a folder of clear ``<identity>/<images>`` into a calibration gallery
 and held-out probes (per identity, so no image is both attacked and trained on; the split of
 :func:`auditkit.demo.build_demo`), obfuscates the probes with each family at each strength,
-runs the audit (:func:`auditkit.audit.run_audit`, the obfuscation declared, features cached)
+runs the audit (:func:`auditkit.audit.run_pipeline`, the obfuscation declared, features cached)
 and returns the privacy curve: per family, strength and attack the rank-1 rate with its Wilson
 95% interval, the chance level and the advantage over chance with its interval; and the
 recommendation: the smallest tested strength at which the strongest attack's advantage
@@ -21,10 +21,14 @@ import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .obfuscation.spec import METHODS, ObfuscationSpec
 from .result import AuditResult
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .config import AuditConfig
+    from .data.inputs import Gallery
 
 __all__ = ["DEFAULT_STRENGTHS", "SWEEP_SCHEMA", "recommend", "run_sweep"]
 
@@ -229,7 +233,7 @@ def run_sweep(gallery_dir: str | Path, *, families: Sequence[str] = ("blur", "pi
         in the clear probe (grown by a quarter on each side; images without a detected face are
         obfuscated whole and counted in ``result["split"]["no_face_detected"]``).
     cache_dir : feature cache (default: the user cache); shared by all strengths.
-    jobs, seed, progress, encoder : as in :class:`auditkit.audit.AuditConfig`.
+    jobs, seed, progress, encoder : as in :class:`auditkit.config.AuditConfig`.
     work_dir : where the obfuscated releases are written (default: a temporary folder, removed).
 
     Returns
@@ -240,7 +244,7 @@ def run_sweep(gallery_dir: str | Path, *, families: Sequence[str] = ("blur", "pi
     ``recommendation``), ``curve`` (plot-ready series), ``recommendations`` (one statement per
     family) and ``runtime``.
     """
-    from .audit import run_audit
+    from .audit import run_pipeline
     from .config import AuditConfig, default_attacks
     from .demo import build_demo
 
@@ -288,7 +292,7 @@ def run_sweep(gallery_dir: str | Path, *, families: Sequence[str] = ("blur", "pi
                                             cache_dir=Path(cache_dir) if cache_dir else None, encoder=encoder,
                                             obfuscation=spec.label, obfuscation_scope=scope, seed=seed,
                                             progress=progress)
-                res = run_audit(cfg)
+                res = run_pipeline(cfg)
                 pt = _point(res, spec, time.monotonic() - tp)
                 points.append(pt)
                 if not split.get("probe_images"):
@@ -319,3 +323,51 @@ def run_sweep(gallery_dir: str | Path, *, families: Sequence[str] = ("blur", "pi
         "recommendations": [fams[f]["recommendation"]["statement"] for f in fams],
         "runtime": {"seconds": round(time.monotonic() - t0, 1)},
     }
+
+
+def sweep_stage(config: AuditConfig, gallery: Gallery | None, spec: str | None, scope: str,
+                notes: list[str]) -> dict[str, Any] | None:
+    """The audit's sweep stage: the privacy curve on the gallery (issue 3), how strong the
+    obfuscation would need to be (``spec``: the release's, for the "auto" family).
+
+    Never aborts the audit it follows: when the gallery cannot be split, or the sweep fails on
+    the inputs, a note says why and the audit's own results are kept."""
+    from collections import Counter
+
+    from .attacks.registry import FACE_ATTACKS
+    from .data.inputs import InputError
+    from .features.cache import default_cache_dir
+
+    if gallery is None:
+        notes.append("strength sweep not run: it needs a gallery of clear images (--gallery)")
+        return None
+    per_id = Counter(it.identity for it in gallery.items if it.file.kind == "image")
+    counts = sorted(c for c in per_id.values() if c >= 2)
+    if len(counts) < 2:
+        notes.append("strength sweep not run: it needs at least two gallery identities with two or more "
+                     "images each (one clear, one to obfuscate and attack)")
+        return None
+    fams = tuple(f for f in config.sweep.families if f != "auto")
+    if "auto" in config.sweep.families:
+        fam = spec.split(":")[0] if spec else None
+        if fam in (None, "none", "mask"):
+            fam = "blur"
+        fams = fams + ((fam,) if fam not in fams else ())
+    face_attacks = tuple(a for a in config.faces.attacks if a in FACE_ATTACKS)
+    # half of each identity's gallery images stay clear (the attacker's), the rest are attacked
+    n_cal = max(1, (counts[len(counts) // 2] + 1) // 2)
+    notes.append(f"strength sweep: the gallery is split per identity into {n_cal} clear calibration image(s) and "
+                 "obfuscated probes; no release image is used")
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="auditkit-sweep-cache-") as tmp_cache:
+        # --no-cache: a throw-away cache (the sweep re-uses features across strengths within the run)
+        cache_dir = (config.run.cache_dir or default_cache_dir()) if config.run.use_cache else Path(tmp_cache)
+        try:
+            return run_sweep(gallery.root, families=fams, attacks=face_attacks or None, n_calibration=n_cal,
+                             cache_dir=cache_dir, jobs=config.run.jobs, seed=config.run.seed,
+                             progress=config.run.progress,
+                             encoder=config.faces.encoder, scope=scope)
+        except (InputError, ValueError) as e:
+            notes.append(f"strength sweep not run: {e}")
+            return None

@@ -7,7 +7,7 @@ Usage::
 
 Builds the demo release (``auditkit.demo.build_demo``: per identity 5 clear gallery images,
 the other 5 obfuscated whole-frame with ``--spec``; default faces: the shared AT&T set, 40
-identities, 400 images) and runs ``auditkit.audit.run_audit`` twice in one process, each with
+identities, 400 images) and runs ``auditkit.run_audit`` twice in one process, each with
 a fresh, empty temporary feature cache (cold):
 
 * naive: ``attacks=("face.naive",)``;
@@ -45,7 +45,7 @@ def _default_faces() -> Path:
 
 def _timed_audit(gallery: Path, release: Path, attacks: tuple[str, ...], *, jobs: int, encoder: str,
                  work: Path) -> tuple[float, dict]:
-    from auditkit.audit import AuditConfig, run_audit
+    from auditkit import AuditConfig, run_audit
 
     with tempfile.TemporaryDirectory(prefix="ladder-cache-", dir=work) as cache:
         cfg = AuditConfig.from_flat(release=release, gallery=gallery, out=work / "out", attacks=attacks,

@@ -79,7 +79,7 @@ def feature_cache_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def att_audit(tmp_path_factory, feature_cache_dir):
     """An audit of a blurred AT&T release (10 identities), run once per session."""
-    from auditkit.audit import AuditConfig, run_audit
+    from auditkit import AuditConfig, run_audit
 
     base = tmp_path_factory.mktemp("att")
     gallery, release = build_blurred_att(base)

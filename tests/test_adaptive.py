@@ -122,8 +122,8 @@ def test_ladder_runs_by_default_and_adaptive_attacks_beat_naive(att_audit):
 
 def _captured_context(att_audit, monkeypatch):
     """The FaceContext run_audit builds for the att_audit release (features from the cache)."""
+    from auditkit import run_audit
     from auditkit.attacks import context as context_mod
-    from auditkit.audit import run_audit
 
     captured = {}
     naive = context_mod.FACE_ATTACKS["face.naive"]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from auditkit.audit import AuditConfig, run_audit
+from auditkit import AuditConfig, run_audit
 from auditkit.data.inputs import InputError
 from auditkit.report import write_outputs
 

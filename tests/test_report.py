@@ -19,7 +19,7 @@ def generated_results_path(tmp_path_factory, feature_cache_dir):
     import numpy as np
     from PIL import Image
 
-    from auditkit.audit import AuditConfig, run_audit
+    from auditkit import AuditConfig, run_audit
 
     tmp = tmp_path_factory.mktemp("rep")
     rng = np.random.default_rng(1)

@@ -209,7 +209,7 @@ def dask_local_cluster():
 def test_dask_executor_gives_the_same_results_json_as_the_local_pool(tmp_path, dask_local_cluster, monkeypatch):
     from test_audit import make_generated
 
-    from auditkit.audit import AuditConfig, run_audit
+    from auditkit import AuditConfig, run_audit
     from auditkit.scoring import matching
 
     calls = []

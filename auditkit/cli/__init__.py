@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
             return rc
         if args.jobs < 1:
             raise InputError(f"--jobs must be >= 1, got {args.jobs}")
-        from ..audit import run_audit
+        from ..api import run_audit
 
         if args.command == "demo":
             from ..demo import build_demo
