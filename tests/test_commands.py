@@ -304,7 +304,7 @@ def _write_clip(path: Path, frames: np.ndarray, rng: np.random.Generator, *, spe
 def test_clip_silhouettes_recover_the_walker(walkers, tmp_path):
     from test_gait import _walk
 
-    from auditkit.cli.commands import clip_silhouettes
+    from auditkit.cli.evaluate import clip_silhouettes
 
     rng = np.random.default_rng(2)
     p = next(iter(walkers[1].values()))
