@@ -18,7 +18,8 @@ from conftest import shared_dataset
 from PIL import Image
 
 from auditkit import cli
-from auditkit.cli.commands import parse_strengths, run_command
+from auditkit.cli import run_command
+from auditkit.cli.sweep import parse_strengths
 from auditkit.report.figures import privacy_curve_uri
 from auditkit.scoring.stats import advantage_interval, wilson_interval
 
