@@ -109,7 +109,8 @@ def crop_features(crops: np.ndarray) -> np.ndarray:
     return X / np.maximum(X.std(axis=1, keepdims=True), 1e-6)
 
 
-def _encoding_model(seed: int):
+def _encoding_model():
+    """Standardise, then shrinkage LDA (deterministic: no seed to take)."""
     from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -260,7 +261,7 @@ def train_learned(ctx: FaceContext, *, factors: tuple[float, ...] = STRENGTH_FAC
         raise ValueError("fewer than two gallery identities survived the obfuscated extraction")
     cv = _cross_validate(Xe, ye, ge, Xp, yp, gp, is_spec, enc_keys, spec, ctx.seed, cv_folds)
     method = cv["chosen"]
-    enc_model = _encoding_model(ctx.seed).fit(Xe, ye)
+    enc_model = _encoding_model().fit(Xe, ye)
     pix_model = _pixel_model(ctx.seed, len(Xp), len(identities)).fit(Xp, yp)
     assert list(enc_model.classes_) == identities and list(pix_model.classes_) == identities
     return LearnedModel(identities=identities, method=method, enc_model=enc_model, pix_model=pix_model,
@@ -294,7 +295,7 @@ def _cross_validate(Xe, ye, ge, Xp, yp, gp, is_spec, enc_keys, spec, seed, folds
         tr_e, tr_p = fe != f, fp != f
         if len(set(ye[tr_e])) < 2 or len(set(yp[tr_p])) < 2:
             continue
-        em = _encoding_model(seed).fit(Xe[tr_e], ye[tr_e])
+        em = _encoding_model().fit(Xe[tr_e], ye[tr_e])
         pm = _pixel_model(seed, int(tr_p.sum()), len(set(yp[tr_p]))).fit(Xp[tr_p], yp[tr_p])
         te_e = np.flatnonzero((fe == f) & spec_rows)
         te_p = {int(gp[i]): i for i in np.flatnonzero((fp == f) & is_spec)}

@@ -29,7 +29,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["SearchResult", "brute_force_identity_scores", "topk_identity_search", "topk_identity_search_dask"]
+__all__ = ["SearchResult", "topk_identity_search", "topk_identity_search_dask"]
 
 
 class SearchResult(NamedTuple):
@@ -60,23 +60,6 @@ class SearchResult(NamedTuple):
     top_gallery: np.ndarray
     best: np.ndarray | None
     n_exhaustive: int
-
-
-def brute_force_identity_scores(probes: np.ndarray, gallery: np.ndarray,
-                                gallery_labels: Sequence[str]) -> tuple[np.ndarray, list[str]]:
-    """The naive reference: the full distance matrix in float64, then a min per identity.
-
-    Memory grows as ``n_probes x n_gallery``; use only on small inputs (tests, benchmarks).
-    """
-    P = np.asarray(probes, dtype=np.float64)
-    G = np.asarray(gallery, dtype=np.float64)
-    d = np.sqrt(((P[:, None, :] - G[None, :, :]) ** 2).sum(axis=2))
-    identities = sorted(set(gallery_labels))
-    lab = np.asarray(gallery_labels, dtype=object)
-    out = np.empty((len(P), len(identities)))
-    for j, name in enumerate(identities):
-        out[:, j] = -d[:, lab == name].min(axis=1)
-    return out, identities
 
 
 def _check(probes: np.ndarray, gallery: np.ndarray, gallery_labels: Sequence[str], k: int) -> None:
