@@ -21,9 +21,10 @@ from .attacks.base import FeatureSet
 from .attacks.context import FaceContext
 from .attacks.registry import FACE_ATTACKS
 from .config import AuditConfig
+from .data.boxes import box_iou
 from .data.inputs import Gallery, InputError, Release, custody_section, load_gallery, load_release
 from .features.cache import FeatureCache, default_cache_dir
-from .features.faces import Task, box_iou, encoder_info, extract_many, largest_face
+from .features.faces import Task, encoder_info, extract_many, largest_face
 from .result import SCHEMA, AttackResult, AuditResult, Inputs, Skipped, Verdict
 from .scoring.risk import assess, verdict
 from .scoring.stats import wilson_interval
@@ -123,7 +124,7 @@ def _declared_obfuscation(config: AuditConfig, release: Release, notes: list[str
 def _estimate_obfuscation(pfs: FeatureSet, release: Release, notes: list[str]) -> dict | None:
     """Estimate what obfuscation the release applied, on each release face region (issue 3)."""
     from .data.media import MediaError, load_image
-    from .obfuscation.estimate import estimate_release
+    from .obfuscation.release import estimate_release
 
     by_file: dict[str, list[tuple[int, int, int, int]]] = {}
     for inf in pfs.info:
@@ -247,7 +248,7 @@ def _media_part(config: AuditConfig, gallery: Gallery, release: Release, skipped
                 notes: list[str]) -> MediaPart:
     """Faces in images (issues 2, 3) and every cue in clips (issue 4).
 
-    Longer than most functions: it is the media stage's whole sequence (custody, features,
+    Long: it is the media stage's whole sequence (custody, features,
     obfuscation, the face ladder, video), each step a call; splitting it would only pass its
     dozen locals around."""
     attacks: list[AttackResult] = []

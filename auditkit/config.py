@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 __all__ = ["AuditConfig", "FacesConfig", "InputsConfig", "ReportConfig", "RunConfig", "SweepConfig",
-           "TablesConfig", "VideoConfig", "default_attacks", "split_list"]
+           "TablesConfig", "VideoConfig", "choices", "default_attacks", "split_list"]
 
 Detector = Literal["hog", "cnn"]
 Encoder = Literal["fast", "dlib"]
@@ -308,6 +308,11 @@ class AuditConfig:
             if flag in vars(args):
                 given[option] = not getattr(args, flag)
         return cls.from_flat({**given, **overrides})
+
+
+def choices(section: type, name: str) -> tuple[Any, ...]:
+    """The allowed values of a ``Literal`` option (``choices(VideoConfig, "leak_scan")``), for CLI flags."""
+    return tuple(c for c in _literal_choices(typing.get_type_hints(section)[name]) if c is not None)
 
 
 def _flat_name(section: str, name: str) -> str:

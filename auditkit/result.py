@@ -260,22 +260,25 @@ class AuditResult:
         return cls.from_dict(json.loads(text))
 
 
-def to_jsonable(obj: Any) -> Any:
+def to_jsonable(obj: Any, *, digits: int | None = None) -> Any:
     """Convert numpy scalars/arrays, tuples and non-finite floats into JSON-safe values.
 
-    NaN and infinities become ``None`` (JSON has no NaN; ``null`` means "not computable").
+    NaN and infinities become ``None`` (JSON has no NaN; ``null`` means "not computable");
+    with ``digits``, finite floats are rounded to that many decimals.
     """
     if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
+        return {str(k): to_jsonable(v, digits=digits) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [to_jsonable(v) for v in obj]
+        return [to_jsonable(v, digits=digits) for v in obj]
     if isinstance(obj, np.ndarray):
-        return to_jsonable(obj.tolist())
+        return to_jsonable(obj.tolist(), digits=digits)
     if isinstance(obj, (np.bool_,)):
         return bool(obj)
     if isinstance(obj, np.integer):
         return int(obj)
     if isinstance(obj, (float, np.floating)):
         f = float(obj)
-        return f if math.isfinite(f) else None
+        if not math.isfinite(f):
+            return None
+        return round(f, digits) if digits is not None else f
     return obj

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..config import VideoConfig, choices
 from .common import add_common, finish_audit
 
 __all__ = ["add_parser", "run"]
@@ -25,12 +26,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
     run.add_argument("--fps", type=float, default=None,
                      help="frames per second sampled from release and gallery clips (default: every frame)")
     vid = run.add_argument_group("video clips in the release")
-    vid.add_argument("--people-detector", choices=("mog2", "hog"), default="mog2",
+    vid.add_argument("--people-detector", choices=choices(VideoConfig, "people_detector"),
+                     default=VideoConfig.people_detector,
                      help="person detector where the manifest gives no boxes: background subtraction for static "
                           "cameras, or OpenCV's HOG people detector (default: mog2)")
-    vid.add_argument("--people-boxes", choices=("manifest", "detect"), default="manifest",
+    vid.add_argument("--people-boxes", choices=choices(VideoConfig, "people_boxes"), default=VideoConfig.people_boxes,
                      help="use the manifest's person boxes when it has them, or always detect (default: manifest)")
-    vid.add_argument("--leak-scan", choices=("frame", "person", "both", "off"), default="frame",
+    vid.add_argument("--leak-scan", choices=choices(VideoConfig, "leak_scan"), default=VideoConfig.leak_scan,
                      help="where sampled frames are scanned for faces the anonymizer missed: whole frames, "
                           "enlarged person boxes (small CCTV faces; ~25 ms per person per frame), both, or off")
     tab = run.add_argument_group("tables and trajectories (alone, or beside --release/--gallery)")

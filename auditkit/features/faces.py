@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from ..data.boxes import box_iou, clip_box
 from .cache import FeatureCache, cache_key
 
 __all__ = [
@@ -196,22 +197,12 @@ def largest_face(faces: ImageFaces) -> int:
     return int(np.argmax(areas))
 
 
-def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
-    """Intersection over union of two (x, y, w, h) boxes."""
-    ax1, ay1, bx1, by1 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]
-    iw = max(0.0, min(ax1, bx1) - max(a[0], b[0]))
-    ih = max(0.0, min(ay1, by1) - max(a[1], b[1]))
-    inter = iw * ih
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union > 0 else 0.0
-
-
 def _clip_box(box: tuple[int, int, int, int], w: int, h: int) -> tuple[int, int, int, int] | None:
-    x, y, bw, bh = box
-    x0, y0, x1, y1 = max(0, x), max(0, y), min(w, x + bw), min(h, y + bh)
-    if x1 - x0 < 2 or y1 - y0 < 2:
+    """An integer box clipped to a ``w`` x ``h`` image; None when less than 2 px remain on a side."""
+    c = clip_box(box, (h, w))
+    if c is None or c[2] < 2 or c[3] < 2:
         return None
-    return (x0, y0, x1 - x0, y1 - y0)
+    return tuple(int(v) for v in c)
 
 
 def extract_faces(img: np.ndarray, models: FaceModels, *,

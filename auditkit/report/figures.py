@@ -12,6 +12,8 @@ import io
 import math
 from typing import Any
 
+from ..scoring.metrics import chance_rank_k
+
 __all__ = ["privacy_curve_uri"]
 
 
@@ -131,7 +133,7 @@ def report_figures(results: dict) -> dict[str, dict[str, str]]:
         # one chance line per gallery size: cues may be scored against different identity sets
         sizes = sorted({a["n_identities"] for a in ident})
         for n_id in sizes:
-            ax.plot(range(1, m + 1), [min(k, n_id) / n_id for k in range(1, m + 1)], "k--", lw=1,
+            ax.plot(range(1, m + 1), [chance_rank_k(n_id, k) for k in range(1, m + 1)], "k--", lw=1,
                     label="chance" if len(sizes) == 1 else f"chance ({n_id} identities)")
         ax.set_xlabel("rank k")
         ax.set_ylabel("share of release items found by rank k")
@@ -149,7 +151,7 @@ def report_figures(results: dict) -> dict[str, dict[str, str]]:
             n_id = a["n_identities"]
             ks = range(1, len(cmc) + 1)
             ax.plot(ks, cmc, marker="o", ms=3, label=a["name"])
-            ax.plot(ks, [min(k, n_id) / n_id for k in ks], "k--", lw=1, label="chance")
+            ax.plot(ks, [chance_rank_k(n_id, k) for k in ks], "k--", lw=1, label="chance")
             ax.set_xlabel("rank k")
             ax.set_ylabel("identified by rank k")
             ax.set_ylim(0, 1.02)

@@ -1,95 +1,62 @@
-"""Video releases: clips -> people -> tracks -> per-track cues -> scored attacks (issue 4, 5).
-
-:func:`audit_videos` turns the clips of a release and of a gallery into
-:class:`~auditkit.result.AttackResult` objects (not yet risk-assessed), a JSON-ready ``video``
-section for results.json, and the trajectory audit of the release tracks.
-
-Video manifest convention
--------------------------
-``manifest.csv`` rows whose ``path`` is a clip (``.mp4 .avi .mov .mkv``) come in two kinds:
-
-- **box rows**: ``path=clip, frame=<0-based decode index>, x, y, w, h`` (pixels of the
-  original frame), optional ``track`` (a label, unique within the clip), ``subject`` (ground
-  truth), ``camera``, ``timestamp`` (ISO 8601 wall-clock time *of that frame*). When a clip has
-  box rows they are the people (no detector runs); with ``track`` labels they are the tracks,
-  without, the boxes are linked by the tracker. A track's ground truth is the majority
-  ``subject`` over its boxes.
-- **clip rows** (no ``frame``, no box): ``subject`` (everyone tracked in the clip is this
-  person: a single-person clip), ``camera``, ``timestamp`` (ISO 8601 time of the clip's first
-  frame). When a clip also has box rows but detection is forced (``boxes="detect"``), detected
-  tracks take the majority subject of the manifest boxes they overlap (IoU >= 0.5).
-
-The camera is the manifest's ``camera`` (majority over the clip's rows), else the clip's
-folder name, else its file stem. Times are the manifest's timestamps when given, else seconds
-from the clip's first frame (then trajectories of different clips are not aligned in time, and
-the notes say so).
-
-Gallery rule
-------------
-``gallery/<identity>/`` may hold **clips** and **images**. In a clip, people are detected
-(background subtraction by default) and tracked; the **longest track is the identity** and the
-other tracks are ignored (counted in the notes). It gives appearance samples (chunk means of
-crop descriptors) and, when long and dense enough, gait samples (GEIs of ``gait_frames``-frame
-chunks). An **image** taller than wide by 1.5x or more is a full-body person crop and gives an
-appearance sample; other images are face photos, used only by the face cue (the face gallery the
-caller extracted).
-
-The attacker compares like with like: the release's person-wide de-identification (declared,
-or estimated on release person boxes with :mod:`auditkit.obfuscation.estimate`, the default
-``gallery_obfuscation="auto"``) is re-applied to every gallery person crop before the appearance
-descriptor. On PETS 2009 with whole bodies blurred this took appearance rank-1 from 14% to 48%.
-
-Attacks
--------
-``appearance`` (LOMO+LAB descriptors, XQDA learned on the gallery), ``gait`` (GEI, PCA+LDA
-learned on the gallery), ``face.video`` (faces leaked in release tracks vs the face gallery),
-``fused`` (per-cue row z-scores, each multiplied by a weight learned by logistic regression on
-*gallery* cross-validation scores only, summed over the cues a track has), plus the trajectory
-singling-out attacks of :func:`auditkit.tables.trajectories.trajectory_audit`.
-"""
+"""``audit_videos``: the clips of a release and a gallery -> scored video attacks (appearance, gait,
+face.video, fused), the ``video`` section of results.json and the trajectories of the release
+tracks. The conventions (manifest, gallery rule, attacks) are in :mod:`auditkit.video`."""
 from __future__ import annotations
 
-import json
-import math
 import sys
 import time
 import warnings
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path, PurePosixPath
-from typing import Any
+from pathlib import PurePosixPath
 
-import cv2
 import numpy as np
 import pandas as pd
 
 from ..attacks.base import FeatureSet, attack_result, identity_scores
+from ..config import VideoConfig
 from ..data.inputs import Gallery, Release, ReleaseItem
-from ..data.media import MediaError, load_image
-from ..data.video import iter_frames
-from ..features.appearance import CANONICAL_SIZE, DESCRIPTOR_VERSION, AppearanceMetric, appearance_descriptor
-from ..features.cache import FeatureCache, cache_key
+from ..data.media import MediaError
+from ..features.appearance import DESCRIPTOR_VERSION, AppearanceMetric
+from ..features.cache import FeatureCache
 from ..features.faces import FaceParams
-from ..features.gait import GEI_SIZE, GaitModel, gait_energy_image
-from ..features.leaks import FaceLeakScanner, Leak, attribute_leaks
+from ..features.gait import GEI_SIZE, GaitModel
 from ..features.people import (
-    BackgroundSubtractionDetector,
-    Detections,
-    HogPeopleDetector,
     box_iou_matrix,
 )
-from ..features.tracking import Track, Tracker
 from ..result import AttackResult, Skipped, to_jsonable
 from ..scoring.scores import ScoreMatrix
+from .clips import (
+    VIDEO_FEATURE_VERSION,
+    ClipFeatures,
+    TrackFeatures,
+    _frame_index,
+    _LazyFaceModels,
+    _manifest_boxes,
+    process_clip,
+)
+from .fusion import (
+    _app_fit_score,
+    _cv_scores,
+    _face_fit_score,
+    _finite,
+    _gait_fit_score,
+    _logistic_weight,
+    _per_identity_max,
+    _zrows,
+)
+from .gallery import _gallery_samples, _obfuscation_choice
 
 __all__ = ["VIDEO_FEATURE_VERSION", "ClipFeatures", "TrackFeatures", "VideoAudit", "audit_videos",
            "process_clip"]
 
-#: bumped whenever the per-clip features change (cache key).
-VIDEO_FEATURE_VERSION = "2"
+
 _CUES = ("appearance", "gait", "face")
+
+
 _ATTACK_OF = {"appearance": "appearance", "gait": "gait", "face": "face.video"}
+
 
 
 @dataclass
@@ -105,647 +72,6 @@ class VideoAudit:
     trajectories: dict | None
 
 
-@dataclass
-class TrackFeatures:
-    """One person track of one clip and its cue features (computed once per track)."""
-
-    clip: str
-    label: str  # manifest track label or tracker id, as text
-    frames: np.ndarray
-    boxes: np.ndarray
-    times: np.ndarray  # seconds from the clip's first frame
-    appearance: np.ndarray  # (k, d) chunk means of crop descriptors (k may be 0)
-    gait: np.ndarray  # (m, H, W) chunk GEIs (m may be 0)
-    faces: np.ndarray  # (f, 128) encodings of leaked faces
-    subject: str | None = None
-    n_crops: int = 0
-
-    @property
-    def probe_id(self) -> str:
-        return f"{self.clip}#track{self.label}"
-
-
-@dataclass
-class ClipFeatures:
-    """Everything extracted from one clip (cached as a whole)."""
-
-    report: dict
-    tracks: list[TrackFeatures]
-    leaks: list[dict]
-    detection: str
-    messages: list[str] = field(default_factory=list)
-    obfuscation: list[dict] = field(default_factory=list)  # per sampled person region: method, strength, confidence
-
-
-# ------------------------------------------------------------------------------ clip pass
-
-def _clip_box(box_scaled: Any, shape: tuple) -> tuple[float, float, float, float] | None:
-    """``box_scaled`` (x, y, w, h in processing pixels) clipped to an image of ``shape``; None when the
-    box does not overlap the image (zero area, e.g. a box written for another resolution)."""
-    H, W = shape[:2]
-    x, y, w, h = (float(v) for v in box_scaled)
-    if not all(math.isfinite(v) for v in (x, y, w, h)):
-        return None
-    x0, y0, x1, y1 = max(0.0, x), max(0.0, y), min(float(W), x + w), min(float(H), y + h)
-    if x1 <= x0 or y1 <= y0:
-        return None
-    return x0, y0, x1 - x0, y1 - y0
-
-
-def _crop(img: np.ndarray, box_scaled: np.ndarray) -> tuple[slice, slice] | None:
-    H, W = img.shape[:2]
-    x, y, w, h = box_scaled
-    x0, y0 = int(max(0, math.floor(x))), int(max(0, math.floor(y)))
-    x1, y1 = int(min(W, math.ceil(x + w))), int(min(H, math.ceil(y + h)))
-    if x1 - x0 < 4 or y1 - y0 < 8:
-        return None
-    return slice(y0, y1), slice(x0, x1)
-
-
-def _obfuscate_crop(crop: np.ndarray, spec: Any, region: str, scale: float) -> np.ndarray:
-    """Re-apply the release's de-identification to a gallery person crop (the attacker's best move):
-    ``region`` "body" (the whole crop) or "head" (its top quarter); spatial strengths (blur sigma,
-    box and pixel sizes, in original pixels) are multiplied by the frame's processing ``scale``."""
-    from ..obfuscation.spec import ObfuscationSpec, apply_obfuscation
-
-    strength = spec.strength * scale if spec.method in ("blur", "box", "pixelate") else spec.strength
-    sp = ObfuscationSpec(spec.method, strength)
-    if region == "body":
-        return apply_obfuscation(crop, sp)
-    h, w = crop.shape[:2]
-    return apply_obfuscation(crop, sp, (0, 0, w, max(1, math.ceil(0.25 * h))))
-
-
-class _PackedMask:
-    """A boolean mask stored as bits (8x smaller while a clip is decoded)."""
-
-    __slots__ = ("bits", "shape")
-
-    def __init__(self, m: np.ndarray):
-        self.shape = m.shape
-        self.bits = np.packbits(m.astype(bool), axis=None)
-
-    def unpack(self) -> np.ndarray:
-        n = self.shape[0] * self.shape[1]
-        return np.unpackbits(self.bits, count=n).astype(bool).reshape(self.shape)
-
-
-def _runs(frames: np.ndarray, step: float) -> list[np.ndarray]:
-    """Index ranges of ``frames`` without gaps larger than twice the sampling step."""
-    if len(frames) == 0:
-        return []
-    cut = np.flatnonzero(np.diff(frames) > 2 * step) + 1
-    return np.split(np.arange(len(frames)), cut)
-
-
-def _track_features(frames: np.ndarray, crops: list, masks: list, times: np.ndarray, *, max_crops: int,
-                    n_chunks: int, gait_frames: int, min_gait_fps: float, step: float
-                    ) -> tuple[np.ndarray, np.ndarray, int, str | None]:
-    """Appearance chunk means and gait chunk GEIs of one track (crops/masks aligned with frames)."""
-    ok = [i for i, c in enumerate(crops) if c is not None]
-    d = None
-    chunks = []
-    if ok:
-        pick = np.unique(np.linspace(0, len(ok) - 1, min(max_crops, len(ok))).round().astype(int))
-        sel = [ok[i] for i in pick]
-        desc = np.stack([appearance_descriptor(crops[i]) for i in sel])
-        for part in np.array_split(np.arange(len(sel)), min(n_chunks, len(sel))):
-            chunks.append(desc[part].mean(axis=0))
-        d = len(sel)
-    app = np.stack(chunks).astype(np.float32) if chunks else np.zeros((0, 0), np.float32)
-    geis = []
-    why = None
-    if len(times) > 1:
-        rate = 1.0 / float(np.median(np.diff(times))) if np.median(np.diff(times)) > 0 else 0.0
-    else:
-        rate = 0.0
-    if rate < min_gait_fps * 0.99:  # timestamps carry rounding: 5 frames/s may measure 4.99
-        why = f"sampled at {rate:.1f} frames/s, below the {min_gait_fps:g} frames/s gait needs"
-    else:
-        for run in _runs(frames, step):
-            for s in range(0, len(run) - gait_frames + 1, gait_frames):
-                idx = run[s:s + gait_frames]
-                seq = [m for m in (masks[i].unpack() if masks[i] is not None else None for i in idx)
-                       if m is not None and m.any()]
-                if len(seq) < 0.7 * gait_frames:
-                    continue
-                try:
-                    geis.append(gait_energy_image(seq))
-                except ValueError:
-                    continue
-        if not geis:
-            why = f"no run of {gait_frames} consecutive frames with a silhouette"
-    gait = np.stack(geis).astype(np.float32) if geis else np.zeros((0, *GEI_SIZE), np.float32)
-    return app, gait, d or 0, why
-
-
-def _frame_index(value: Any) -> int:
-    """A manifest ``frame`` value as a 0-based frame index; ValueError (with a readable reason) when it is
-    not a finite, non-negative integer ("x", "inf", "nan", "-3", "1.5")."""
-    try:
-        v = float(value)
-        fi = int(v)
-    except (ValueError, OverflowError, TypeError):
-        raise ValueError(f"frame {value!r} is not an integer") from None
-    if fi != v:
-        raise ValueError(f"frame {value!r} is not an integer")
-    if fi < 0:
-        raise ValueError(f"frame {value!r} is negative")
-    return fi
-
-
-def _manifest_boxes(rows: list[ReleaseItem]) -> tuple[dict[int, list[tuple[np.ndarray, str | None, str | None]]],
-                                                       list[str]]:
-    per: dict[int, list] = {}
-    notes = []
-    for it in rows:
-        f = (it.meta or {}).get("frame", "")
-        if it.box is None:
-            continue
-        if f in ("", None):
-            notes.append(f"manifest.csv line {it.row} ({it.file.rel}): a box without a frame index on a clip; "
-                         "ignored (give the 0-based frame in a 'frame' column)")
-            continue
-        try:
-            fi = _frame_index(f)
-        except ValueError as e:
-            notes.append(f"manifest.csv line {it.row} ({it.file.rel}): {e}; row ignored")
-            continue
-        per.setdefault(fi, []).append((np.asarray(it.box, float), it.track, it.subject))
-    return per, notes
-
-
-def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: float | None = None,
-                 max_side: int | None = 640, boxes: dict[int, list] | None = None, detector: str = "mog2",
-                 leak_mode: str = "frame", leak_upsample: int = 1, face_params: FaceParams | None = None,
-                 max_crops: int = 16, n_chunks: int = 4, gait_frames: int = 20, min_gait_fps: float = 5.0,
-                 min_track_frames: int = 3, max_crop_frames: int = 1500, obfuscation: str | None = None,
-                 obfuscation_region: str = "body", estimate_regions: int = 0,
-                 face_models: Any = None) -> ClipFeatures:
-    """Decode one clip and compute its tracks' features, or load them from ``cache``.
-
-    Parameters
-    ----------
-    path, sha256 : the clip and its content hash (cache key).
-    fps, max_side : frame sampling rate (None: every frame) and detection size (see
-        :func:`auditkit.data.video.iter_frames`).
-    boxes : manifest boxes per frame: ``{frame: [(xywh, track label or None, subject or None)]}``;
-        None or empty: people are detected with ``detector`` ("mog2" or "hog").
-    leak_mode, leak_upsample : face-leak scan options (:class:`~auditkit.features.leaks.FaceLeakScanner`);
-        ``leak_mode="off"`` skips the scan.
-    face_params : encoder options for the faces found by the leak scan.
-    max_crops, n_chunks : crops per track described (evenly spread), and how many chunk means
-        of their descriptors are kept.
-    gait_frames, min_gait_fps : frames per gait chunk (one GEI each) and the lowest sampling
-        rate at which gait is attempted.
-    min_track_frames : tracks with fewer boxes are dropped (counted in the messages).
-    max_crop_frames : person crops are kept from at most about this many sampled frames, evenly
-        spread (every frame of a clip up to that length), so a long clip's memory stays bounded
-        (about 18 KB per person and frame kept); silhouettes are kept for every frame, as bits.
-    obfuscation, obfuscation_region : a de-identification (e.g. ``"blur:sigma=6"``, see
-        :func:`auditkit.obfuscation.spec.parse_spec`) applied to every person crop before its
-        descriptor, on the "body" or the "head" (top quarter); for gallery clips, so that the
-        attacker compares like with like.
-    estimate_regions : estimate the de-identification applied to about this many person boxes
-        (spread over the clip; :func:`auditkit.obfuscation.estimate.estimate_obfuscation` on the
-        whole box), 0 for none. Strengths are returned in original pixels.
-    face_models : a :class:`_LazyFaceModels` (or anything with ``get()`` returning
-        :class:`~auditkit.features.faces.FaceModels`) shared by the clips of one audit, so the face
-        models are loaded once, and only when a leak needs encoding; None: loaded here when needed.
-
-    Manifest boxes that do not overlap the frame (e.g. written for another resolution) are ignored
-    and counted in the messages.
-
-    Raises
-    ------
-    MediaError
-        When the clip cannot be opened or yields no frame (the caller lists it as skipped).
-    """
-    if detector not in ("mog2", "hog"):
-        raise ValueError(f"detector must be 'mog2' or 'hog', got {detector!r}")
-    if leak_mode not in ("frame", "person", "both", "off"):
-        raise ValueError(f"leak_mode must be one of frame, person, both, off; got {leak_mode!r}")
-    fp = face_params or FaceParams()
-    if obfuscation_region not in ("body", "head"):
-        raise ValueError(f"obfuscation_region must be 'body' or 'head', got {obfuscation_region!r}")
-    obf = None
-    if obfuscation is not None:
-        from ..obfuscation.spec import parse_spec
-
-        obf = parse_spec(obfuscation)
-    use_manifest = bool(boxes)
-    mrows = sorted((f, [(b.tolist(), t, s) for b, t, s in v]) for f, v in (boxes or {}).items())
-    params = {"fps": fps, "max_side": max_side, "detector": "manifest" if use_manifest else detector,
-              "manifest": json.dumps(mrows, default=str) if use_manifest else None, "leak_mode": leak_mode,
-              "leak_upsample": leak_upsample, "face": fp.as_dict(), "max_crops": max_crops, "n_chunks": n_chunks,
-              "gait_frames": gait_frames, "min_gait_fps": min_gait_fps, "min_track_frames": min_track_frames,
-              "max_crop_frames": max_crop_frames, "appearance": DESCRIPTOR_VERSION,
-              "obfuscation": obf.label if obf is not None else None,
-              "obfuscation_region": obfuscation_region if obf is not None else None,
-              "estimate_regions": estimate_regions}
-    key = cache_key(sha256, "video_clip", VIDEO_FEATURE_VERSION, params)
-    hit = cache.get(key)
-    if hit is not None:
-        return _from_arrays(hit)
-
-    it = iter_frames(path, fps=fps, max_side=max_side)
-    expected = it.report.frames_expected
-    if expected and fps and it.report.fps_container:
-        expected = int(expected * min(1.0, fps / it.report.fps_container))
-    # person crops of at most ~max_crop_frames sampled frames are held in memory (evenly spread)
-    crop_every = max(1, math.ceil(expected / max_crop_frames)) if expected else 1
-    est_every = max(1, (expected or 60) // max(1, estimate_regions // 2)) if estimate_regions else 0
-    estimates: list[dict] = []
-    mog = BackgroundSubtractionDetector(min_height=20.0, warmup=10)
-    hog = HogPeopleDetector() if (not use_manifest and detector == "hog") else None
-    scanner = FaceLeakScanner(mode=leak_mode, upsample=leak_upsample) if leak_mode != "off" else None
-    tracker = None if use_manifest else Tracker()
-    store: dict[int, list[tuple[np.ndarray, Any, Any, Any, Any]]] = {}  # frame -> [(box, label, subj, crop, mask)]
-    times: dict[int, float] = {}
-    raw_leaks: list[Leak] = []
-    leak_faces: dict[tuple[int, int], np.ndarray] = {}  # (frame, k) -> encoding
-    models = None
-    outside = 0
-    indices: list[int] = []
-    for fr in it:
-        indices.append(fr.index)
-        times[fr.index] = fr.timestamp_s
-        det_mog = mog.detect(fr.image, scale=fr.scale)
-        mask = mog.last_mask if mog.frames_seen > mog.warmup else None
-        if use_manifest:
-            items = []
-            for b, t, s in boxes.get(fr.index, []):
-                if _clip_box(np.asarray(b, float) * fr.scale, fr.image.shape) is None:
-                    outside += 1
-                    continue
-                items.append((b, t, s))
-        else:
-            d = det_mog if hog is None else hog.detect(fr.image, scale=fr.scale)
-            items = [(b, None, None) for b in d.boxes]
-            tracker.update(fr.index, fr.timestamp_s, d)
-        entry = []
-        keep_crop = (len(indices) - 1) % crop_every == 0
-        for b, t, s in items:
-            sl = _crop(fr.image, np.asarray(b) * fr.scale)
-            # crops kept at the descriptor's own size (identical descriptor, bounded memory), masks as bits
-            crop = None
-            if sl and keep_crop:
-                crop = fr.image[sl]
-                if obf is not None:
-                    crop = _obfuscate_crop(crop, obf, obfuscation_region, fr.scale)
-                crop = cv2.resize(crop, (CANONICAL_SIZE[1], CANONICAL_SIZE[0]), interpolation=cv2.INTER_AREA)
-            m = _PackedMask(mask[sl]) if (sl and mask is not None) else None
-            entry.append((np.asarray(b, float), t, s, crop, m))
-        store[fr.index] = entry
-        if est_every and (len(indices) - 1) % est_every == est_every // 2 and len(estimates) < estimate_regions:
-            from ..obfuscation.estimate import estimate_obfuscation
-
-            for e in entry[:2]:
-                b = _clip_box(e[0] * fr.scale, fr.image.shape)
-                if b is None or b[3] < 24 or b[2] < 8:
-                    continue
-                est = estimate_obfuscation(fr.image, b)
-                strength = None if est.strength is None else float(est.strength) / fr.scale
-                estimates.append({"frame": fr.index, "method": est.method, "strength": strength,
-                                  "confidence": float(est.confidence)})
-        if scanner is not None:
-            persons = [(0, e[0]) for e in entry]
-            found = scanner.scan_frame(fr, persons)
-            if found:
-                if models is None:
-                    models = (face_models or _LazyFaceModels(fp)).get()
-                bx = [tuple(round(v * fr.scale) for v in lk.box) for lk in found]
-                enc = models.encode(fr.image, bx)
-                for k, lk in enumerate(found):
-                    leak_faces[(fr.index, len(raw_leaks) + k)] = enc[k]
-                raw_leaks.extend(found)
-    report = it.report.to_dict()
-    step = float(np.median(np.diff(indices))) if len(indices) > 1 else 1.0
-    messages = list(report.get("messages", []))
-    if outside:
-        messages.append(f"{outside} manifest box(es) outside the frame ignored (written for another resolution?)")
-
-    # tracks: (label, frames, boxes, times, subjects, crops, masks)
-    groups: list[tuple[str, list[int], list[np.ndarray], list[Any], list[Any], list[Any]]] = []
-    if use_manifest:
-        by_label: dict[str, list] = {}
-        unlabelled = []
-        for f in sorted(store):
-            for j, (b, t, s, c, m) in enumerate(store[f]):
-                if t is None:
-                    unlabelled.append((f, j))
-                else:
-                    by_label.setdefault(str(t), []).append((f, b, s, c, m))
-        if unlabelled:  # boxes without track labels: link them with the tracker
-            tr = Tracker()
-            dets: dict[int, list[int]] = {}
-            for f, j in unlabelled:
-                dets.setdefault(f, []).append(j)
-            for f in sorted(store):
-                js = dets.get(f, [])
-                tr.update(f, times[f], Detections(np.asarray([store[f][j][0] for j in js]).reshape(-1, 4),
-                                                  np.ones(len(js))))
-            for trk in tr.finish():
-                rows = []
-                for f, b in zip(trk.frames, trk.boxes):
-                    j = next(j for j in dets[int(f)] if np.allclose(store[int(f)][j][0], b))
-                    _, _, s, c, m = store[int(f)][j]
-                    rows.append((int(f), b, s, c, m))
-                by_label[f"auto{trk.track_id}"] = rows
-        for lab in sorted(by_label, key=_natural):
-            r = by_label[lab]
-            groups.append((lab, [x[0] for x in r], [x[1] for x in r], [x[2] for x in r], [x[3] for x in r],
-                           [x[4] for x in r]))
-    else:
-        for trk in tracker.finish():
-            fr_, bx, ss, cs, ms = [], [], [], [], []
-            for f, b in zip(trk.frames, trk.boxes):
-                e = next((e for e in store[int(f)] if np.allclose(e[0], b)), None)
-                fr_.append(int(f))
-                bx.append(b)
-                ss.append(None)
-                cs.append(e[3] if e else None)
-                ms.append(e[4] if e else None)
-            groups.append((str(trk.track_id), fr_, bx, ss, cs, ms))
-
-    tracks: list[TrackFeatures] = []
-    short = 0
-    gait_why: Counter = Counter()
-    for lab, frs, bxs, subs, crops, masks in groups:
-        if len(frs) < min_track_frames:
-            short += 1
-            continue
-        frames = np.asarray(frs, int)
-        ts = np.asarray([times[f] for f in frs], float)
-        app, gait, n_crops, why = _track_features(frames, crops, masks, ts, max_crops=max_crops, n_chunks=n_chunks,
-                                                  gait_frames=gait_frames, min_gait_fps=min_gait_fps, step=step)
-        if why:
-            gait_why[why] += 1
-        known = [s for s in subs if s is not None]
-        subj = Counter(known).most_common(1)[0][0] if known else None
-        tracks.append(TrackFeatures(clip="", label=lab, frames=frames, boxes=np.asarray(bxs, float).reshape(-1, 4),
-                                    times=ts, appearance=app, gait=gait, faces=np.zeros((0, 128)), subject=subj,
-                                    n_crops=n_crops))
-    if short:
-        messages.append(f"{short} track(s) shorter than {min_track_frames} boxes dropped")
-    for why, n in gait_why.items():
-        messages.append(f"gait: {n} track(s) without a gait sample ({why})")
-
-    # leaks -> tracks (a track's box in the same frame holds at least half the face box)
-    tobj = [Track(i + 1, t.frames, t.boxes, t.times, np.ones(len(t.frames))) for i, t in enumerate(tracks)]
-    leaks = attribute_leaks(raw_leaks, tobj)
-    faces_of: dict[int, list[np.ndarray]] = {}
-    leak_dicts = []
-    for k, lk in enumerate(leaks):
-        enc = leak_faces.get((lk.frame, k))
-        label = tracks[lk.track_id - 1].label if lk.track_id is not None else None
-        if lk.track_id is not None and enc is not None:
-            faces_of.setdefault(lk.track_id - 1, []).append(enc)
-        leak_dicts.append({"frame": lk.frame, "time_s": lk.timestamp_s, "box": list(lk.box),
-                           "confidence": lk.confidence, "track": label, "source": lk.source})
-    for i, encs in faces_of.items():
-        tracks[i].faces = np.stack(encs)
-    out = ClipFeatures(report=report, tracks=tracks, leaks=leak_dicts,
-                       detection="manifest" if use_manifest else detector, messages=messages, obfuscation=estimates)
-    cache.put(key, _to_arrays(out))
-    return out
-
-
-class _LazyFaceModels:
-    """Face models loaded on the first ``get()`` (once per audit, and only when a leak needs encoding)."""
-
-    def __init__(self, params: FaceParams):
-        self.params = params
-        self._models = None
-        self.loads = 0
-
-    def get(self):
-        if self._models is None:
-            from ..features.faces import FaceModels
-
-            self._models = FaceModels(self.params)
-            self.loads += 1
-        return self._models
-
-
-def _natural(s: str) -> tuple:
-    return (0, int(s), "") if s.isdigit() else (1, 0, s)
-
-
-def _to_arrays(c: ClipFeatures) -> dict[str, np.ndarray]:
-    meta = {"report": to_jsonable(c.report), "leaks": to_jsonable(c.leaks), "detection": c.detection,
-            "messages": c.messages, "obfuscation": to_jsonable(c.obfuscation),
-            "tracks": [{"label": t.label, "subject": t.subject, "n_crops": t.n_crops} for t in c.tracks]}
-    out = {"meta": np.array(json.dumps(meta))}
-    for i, t in enumerate(c.tracks):
-        out[f"f{i}"], out[f"b{i}"], out[f"t{i}"] = t.frames, t.boxes, t.times
-        out[f"a{i}"], out[f"g{i}"], out[f"e{i}"] = t.appearance, t.gait, t.faces
-    return out
-
-
-def _from_arrays(a: dict[str, np.ndarray]) -> ClipFeatures:
-    meta = json.loads(str(a["meta"]))
-    tracks = []
-    for i, tm in enumerate(meta["tracks"]):
-        tracks.append(TrackFeatures(clip="", label=tm["label"], frames=a[f"f{i}"], boxes=a[f"b{i}"].reshape(-1, 4),
-                                    times=a[f"t{i}"], appearance=a[f"a{i}"], gait=a[f"g{i}"], faces=a[f"e{i}"],
-                                    subject=tm["subject"], n_crops=tm["n_crops"]))
-    return ClipFeatures(meta["report"], tracks, meta["leaks"], meta["detection"], meta["messages"],
-                        meta.get("obfuscation", []))
-
-
-# ------------------------------------------------------------------------------ gallery
-
-@dataclass
-class _GallerySamples:
-    app_X: list[np.ndarray] = field(default_factory=list)
-    app_y: list[str] = field(default_factory=list)
-    app_g: list[str] = field(default_factory=list)  # source item (CV groups)
-    gait_X: list[np.ndarray] = field(default_factory=list)
-    gait_y: list[str] = field(default_factory=list)
-    gait_g: list[str] = field(default_factory=list)
-    clips: list[dict] = field(default_factory=list)
-    images_used: int = 0
-    images_face_only: int = 0
-
-
-def _gallery_samples(gallery: Gallery, *, cache: FeatureCache, clip_opts: dict, skipped: list[Skipped],
-                     notes: list[str], progress: bool) -> _GallerySamples:
-    gs = _GallerySamples()
-    ignored_tracks = 0
-    for it in gallery.items:
-        rel = f"gallery/{it.file.rel}"
-        if it.file.kind == "image":
-            try:
-                img = load_image(it.file.path)
-            except MediaError as e:
-                skipped.append(Skipped(rel, str(e), "video"))
-                continue
-            h, w = img.shape[:2]
-            if h < 1.5 * w:
-                gs.images_face_only += 1
-                continue
-            obf = clip_opts.get("obfuscation")
-            region = clip_opts.get("obfuscation_region", "body")
-            key = cache_key(it.file.sha256, "appearance_image", DESCRIPTOR_VERSION,
-                            {"obfuscation": obf, "region": region if obf else None})
-            hit = cache.get(key)
-            if hit is None:
-                if obf:
-                    from ..obfuscation.spec import parse_spec
-
-                    img = _obfuscate_crop(img, parse_spec(obf), region, 1.0)
-                hit = {"d": appearance_descriptor(img).astype(np.float32)}
-                cache.put(key, hit)
-            gs.app_X.append(hit["d"])
-            gs.app_y.append(it.identity)
-            gs.app_g.append(rel)
-            gs.images_used += 1
-            continue
-        t0 = time.monotonic()
-        try:
-            cf = process_clip(it.file.path, sha256=it.file.sha256, cache=cache, boxes=None, leak_mode="off",
-                              **clip_opts)
-        except MediaError as e:
-            skipped.append(Skipped(rel, str(e), "video"))
-            continue
-        except Exception as e:  # noqa: BLE001 (one bad clip never aborts the audit)
-            skipped.append(Skipped(rel, f"clip processing failed ({type(e).__name__}: {e})", "video"))
-            continue
-        if progress:
-            print(f"  gallery clip {rel}: {len(cf.tracks)} track(s) in {time.monotonic() - t0:.1f} s", file=sys.stderr)
-        if not cf.tracks:
-            skipped.append(Skipped(rel, "no person track found in the gallery clip", "video"))
-            continue
-        best = max(cf.tracks, key=lambda t: (len(t.frames), -_natural(t.label)[1]))
-        ignored_tracks += len(cf.tracks) - 1
-        for k, a in enumerate(best.appearance):
-            gs.app_X.append(a)
-            gs.app_y.append(it.identity)
-            gs.app_g.append(rel)
-        for g in best.gait:
-            gs.gait_X.append(g)
-            gs.gait_y.append(it.identity)
-            gs.gait_g.append(rel)
-        gs.clips.append({"path": rel, "identity": it.identity, "frames_decoded": cf.report.get("frames_decoded"),
-                         "tracks": len(cf.tracks), "track_frames": len(best.frames),
-                         "appearance_samples": len(best.appearance), "gait_samples": len(best.gait),
-                         "messages": cf.messages})
-    if ignored_tracks:
-        notes.append(f"video: gallery clips held {ignored_tracks} track(s) besides each clip's longest one; "
-                     "only the longest track is taken as the identity")
-    return gs
-
-
-# ------------------------------------------------------------------------------ scoring
-
-def _per_identity_max(sim: np.ndarray, labels: list[str], identities: list[str]) -> np.ndarray:
-    lab = np.asarray(labels)
-    out = np.full((sim.shape[0], len(identities)), -np.inf)
-    for j, ident in enumerate(identities):
-        cols = lab == ident
-        if cols.any():
-            out[:, j] = sim[:, cols].max(axis=1)
-    return out
-
-
-def _finite(scores: np.ndarray) -> np.ndarray:
-    """Replace -inf (identity without samples for this cue) by a value below every real score."""
-    s = scores.copy()
-    bad = ~np.isfinite(s)
-    if bad.any():
-        lo = np.nanmin(np.where(bad, np.nan, s)) if (~bad).any() else 0.0
-        s[bad] = lo - 1.0
-    return s
-
-
-def _zrows(scores: np.ndarray) -> np.ndarray:
-    """Per-probe z-scores over the identities that have a score (others get 0: no evidence)."""
-    z = np.zeros_like(scores, dtype=float)
-    for i, row in enumerate(scores):
-        ok = np.isfinite(row)
-        if ok.sum() < 2:
-            continue
-        v = row[ok]
-        sd = v.std()
-        z[i, ok] = (v - v.mean()) / sd if sd > 0 else 0.0
-    return z
-
-
-def _groups_folds(groups: list[str], k: int) -> list[np.ndarray]:
-    g = np.asarray(groups)
-    uniq = sorted(set(groups))
-    fold_of = {u: i % k for i, u in enumerate(uniq)}
-    f = np.array([fold_of[x] for x in g])
-    return [np.flatnonzero(f == i) for i in range(k)]
-
-
-def _cv_scores(X: np.ndarray, y: list[str], groups: list[str], fit_score, *, k: int = 3
-               ) -> tuple[np.ndarray, np.ndarray, str]:
-    """Gallery-only cross-validation: held-out gallery files scored against the rest; returns
-    row-z scores of (genuine, impostor) pairs and the grouping used. When no identity has two
-    files, samples are held out one fold at a time instead (chunks of one clip are correlated,
-    so that estimate is optimistic, and the grouping says so)."""
-    gen, imp = _cv_pairs(X, y, groups, fit_score, k=k)
-    if len(gen) >= 2:
-        return gen, imp, "by gallery file"
-    gen, imp = _cv_pairs(X, y, [f"{g}:{i:06d}" for i, g in enumerate(groups)], fit_score, k=k)
-    return gen, imp, "by sample (no identity has two gallery files: optimistic)"
-
-
-def _cv_pairs(X: np.ndarray, y: list[str], groups: list[str], fit_score, *, k: int = 3
-              ) -> tuple[np.ndarray, np.ndarray]:
-    y_a = np.asarray(y)
-    gen, imp = [], []
-    for test in _groups_folds(groups, k):
-        train = np.setdiff1d(np.arange(len(y_a)), test)
-        ids = sorted(set(y_a[train]))
-        if len(ids) < 2 or len(test) == 0:
-            continue
-        try:
-            with warnings.catch_warnings():  # folds with one sample per class are expected here
-                warnings.simplefilter("ignore", UserWarning)
-                s = fit_score(X[train], list(y_a[train]), X[test], ids)
-        except (ValueError, np.linalg.LinAlgError):
-            continue
-        z = _zrows(s)
-        for i, t in enumerate(test):
-            if y_a[t] not in ids:
-                continue
-            j = ids.index(y_a[t])
-            gen.append(z[i, j])
-            imp.extend(np.delete(z[i], j).tolist())
-    return np.asarray(gen), np.asarray(imp)
-
-
-def _logistic_weight(gen: np.ndarray, imp: np.ndarray) -> float | None:
-    """Slope of a class-balanced logistic regression of genuine vs impostor on the z-score
-    (the cue's log-likelihood-ratio scale); None without both kinds of pairs."""
-    if len(gen) < 2 or len(imp) < 2:
-        return None
-    from sklearn.linear_model import LogisticRegression
-
-    x = np.concatenate([gen, imp])[:, None]
-    t = np.concatenate([np.ones(len(gen)), np.zeros(len(imp))])
-    lr = LogisticRegression(class_weight="balanced", C=1.0).fit(x, t)
-    return float(max(lr.coef_[0, 0], 0.0))
-
-
-def _app_fit_score(Xtr, ytr, Xte, ids):
-    m = AppearanceMetric().fit(Xtr, ytr)
-    return _per_identity_max(m.similarity(Xte, Xtr), ytr, ids)
-
-
-def _gait_fit_score(Xtr, ytr, Xte, ids):
-    m = GaitModel().fit(Xtr, ytr)
-    s = m.similarity(Xte)
-    return s[:, [m.classes_.index(i) for i in ids]]
-
-
-def _face_fit_score(Xtr, ytr, Xte, ids):
-    s, idents = identity_scores(Xte, Xtr, ytr)
-    return s[:, [idents.index(i) for i in ids]]
-
 
 def _track_row(t: TrackFeatures, clip: dict) -> dict:
     return {"probe": t.probe_id, "clip": t.clip, "track": t.label, "camera": clip["camera"],
@@ -756,12 +82,14 @@ def _track_row(t: TrackFeatures, clip: dict) -> dict:
             "ground_truth": t.subject is not None, "truth": t.subject, "cues": {}}
 
 
+
 def _camera_of(rel: str, rows: list[ReleaseItem]) -> str:
     cams = [it.camera for it in rows if it.camera]
     if cams:
         return Counter(cams).most_common(1)[0][0]
     parts = PurePosixPath(rel).parts
     return parts[-2] if len(parts) > 1 else PurePosixPath(rel).stem
+
 
 
 def _epoch(ts: str | None) -> float | None:
@@ -774,10 +102,12 @@ def _epoch(ts: str | None) -> float | None:
     return d.timestamp() if d.tzinfo else (d - datetime(1970, 1, 1)).total_seconds()
 
 
+
 def audit_videos(release: Release, gallery: Gallery, *, face_gallery: FeatureSet | None, face_params: FaceParams,
-                 cache: FeatureCache, fps: float | None = None, max_side: int | None = 640, seed: int = 0,
-                 progress: bool = False, skipped: list[Skipped], notes: list[str], detector: str = "mog2",
-                 boxes: str = "manifest", leak_mode: str = "frame", leak_upsample: int = 1, gait_frames: int = 20,
+                 cache: FeatureCache, fps: float | None = VideoConfig.fps, max_side: int | None = 640, seed: int = 0,
+                 progress: bool = False, skipped: list[Skipped], notes: list[str],
+                 detector: str = VideoConfig.people_detector, boxes: str = VideoConfig.people_boxes,
+                 leak_mode: str = VideoConfig.leak_scan, leak_upsample: int = 1, gait_frames: int = 20,
                  min_gait_fps: float = 5.0, trajectory_time_bin: str = "5s", gallery_obfuscation: str | None = "auto",
                  obfuscation_region: str = "body") -> VideoAudit | None:
     """Audit the clips of a release against a gallery (see the module docstring for the rules).
@@ -812,6 +142,8 @@ def audit_videos(release: Release, gallery: Gallery, *, face_gallery: FeatureSet
     Returns
     -------
     VideoAudit, or None when neither the release nor the gallery holds a clip.
+
+    Long: the video pipeline's whole sequence (clips, gallery samples, four cue attacks, fusion, trajectories, report section); still to split into stages (issue 11 note).
     """
     if boxes not in ("manifest", "detect"):
         raise ValueError(f"boxes must be 'manifest' or 'detect', got {boxes!r}")
@@ -1169,32 +501,6 @@ def audit_videos(release: Release, gallery: Gallery, *, face_gallery: FeatureSet
     }
     return VideoAudit(attacks=attacks, section=to_jsonable(section), trajectories=to_jsonable(traj))
 
-
-def _obfuscation_choice(spec: str | None, region: str, estimates: list[dict], auto: bool) -> dict:
-    """Which de-identification the attacker re-applies to gallery crops, and why."""
-    methods = Counter(e["method"] for e in estimates if e["confidence"] >= 0.5)
-    out = {"requested": "auto" if auto else spec, "applied": None, "region": region, "source": None,
-           "regions": len(estimates), "confident_methods": dict(methods), "strength_median": None}
-    if not auto:
-        if spec is not None:
-            out.update(applied=spec, source="declared")
-        return out
-    out["region"] = "body"
-    if not methods:
-        return out
-    method, k = methods.most_common(1)[0]
-    if method not in ("blur", "box", "pixelate") or k < 0.5 * sum(methods.values()):
-        return out
-    vals = [e["strength"] for e in estimates if e["method"] == method and e["confidence"] >= 0.5
-            and e["strength"] is not None]
-    if not vals:
-        return out
-    from ..obfuscation.spec import ObfuscationSpec
-
-    med = float(np.median(vals))
-    out.update(applied=ObfuscationSpec(method, round(med, 2)).label, strength_median=med,
-               source=f"estimated on {k} of {len(estimates)} release person boxes")
-    return out
 
 
 def _sightings(g: pd.DataFrame, W: float, H: float) -> pd.DataFrame:
