@@ -18,30 +18,31 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..features.faces import Task, box_iou, largest_face, model_path
+from ..data.boxes import box_iou
+from ..features.faces import Task, largest_face, model_path
 from ..obfuscation.spec import ObfuscationSpec, parse_spec
 from ..obfuscation.transforms import RECONSTRUCTABLE, apply_transform
 from ..result import AttackResult, Skipped
 from ..scoring.scores import ScoreMatrix
 from .base import FeatureSet, attack_result
 from .context import FaceContext
+from .contract import Attack
 from .face import expand_box, face_naive
 
 __all__ = [
     "CROP_SIZE",
     "STRENGTH_FACTORS",
+    "LearnedFace",
     "LearnedModel",
+    "ReconstructFace",
     "aligned_crop",
     "crop_features",
     "face_learned",
     "face_reconstruct",
-    "run_learned",
-    "run_reconstruct",
     "strength_variants",
     "train_learned",
 ]
@@ -159,18 +160,6 @@ class LearnedModel:
         return out
 
 
-def _gallery_images(ctx: FaceContext) -> list[np.ndarray | None]:
-    from ..data.media import MediaError, load_image
-
-    imgs: list[np.ndarray | None] = []
-    for inf in ctx.gallery.info:
-        try:
-            imgs.append(load_image(inf["path"]))
-        except MediaError:
-            imgs.append(None)
-    return imgs
-
-
 def _probe_like_hint(ctx: FaceContext) -> bool:
     """Whether the release faces were located without a manifest box (whole-image fallback or
     detection only): the obfuscated gallery is then extracted the same way (no hint box)."""
@@ -199,13 +188,15 @@ def train_learned(ctx: FaceContext, *, factors: tuple[float, ...] = STRENGTH_FAC
     ``factors`` x the strength (and mirrored when ``flips``). Model choice among encodings,
     pixels and their fusion: rank-1 on held-out gallery images (folds by image, each image's
     variants together), obfuscated at ``ctx.spec``.
+
+    Long: one pass over the gallery variants (strengths, flips) that builds both representations side by side; splitting it would pass its parallel lists around.
     """
     t0 = time.monotonic()
     spec = ctx.spec
     assert spec is not None
     scope = ctx.scope
     no_hint = probe_like and _probe_like_hint(ctx)
-    imgs = _gallery_images(ctx)
+    imgs = ctx.gallery_images()
     # -- encodings: the gallery run through the release's pipeline (obfuscated, then extracted)
     enc_variants = [spec] + ([f"flip|{spec}"] if flip_encodings else [])
     tasks: list[tuple[int, str, Task, tuple]] = []
@@ -321,7 +312,7 @@ def _cross_validate(Xe, ye, ge, Xp, yp, gp, is_spec, enc_keys, spec, seed, folds
 
 def _release_crops(ctx: FaceContext, *, size: int) -> np.ndarray:
     """Aligned crops of every release face (each file decoded once)."""
-    from ..data.media import MediaError, load_image
+    from ..data.media import MediaError
 
     crops = np.zeros((len(ctx.probes), size, size), dtype=np.float32)
     by_file: dict[str, list[int]] = defaultdict(list)
@@ -329,7 +320,7 @@ def _release_crops(ctx: FaceContext, *, size: int) -> np.ndarray:
         by_file[inf["file"]].append(i)
     for rel, rows in by_file.items():
         try:
-            img = load_image(Path(ctx.release_root) / rel)
+            img = ctx.release_image(rel)
         except MediaError as e:  # the audit decoded it once already; keep the row, flag it
             ctx.notes.append(f"face.learned: release file could not be re-read for pixel features ({e.reason})")
             continue
@@ -380,8 +371,6 @@ def face_learned(ctx: FaceContext, *, factors: tuple[float, ...] = STRENGTH_FACT
 
 def face_reconstruct(ctx: FaceContext) -> AttackResult | None:
     """Invert ``ctx.spec`` on each release face (or frame), encode, and match the clear gallery."""
-    from ..data.media import sha256_file
-
     if ctx.spec is None:
         ctx.notes.append("face.reconstruct not run: the obfuscation is unknown (declare it with --obfuscation)")
         return None
@@ -396,20 +385,17 @@ def face_reconstruct(ctx: FaceContext) -> AttackResult | None:
         by_file[inf["file"]].append(i)
     tasks: dict[int, Task] = {}
     for rel, rows in by_file.items():
-        path = Path(ctx.release_root) / rel
-        sha = ctx.probes.info[rows[0]].get("sha256")  # hashed when the release was loaded
-        if sha is None:
-            try:
-                sha = sha256_file(path)
-            except OSError as e:
-                ctx.notes.append(f"face.reconstruct: {rel} could not be read ({e}); its clear-domain encoding is used")
-                continue
+        try:  # hashed when the release was loaded; else by the context
+            path, sha = ctx.release_file(rel, ctx.probes.info[rows[0]].get("sha256"))
+        except OSError as e:
+            ctx.notes.append(f"face.reconstruct: {rel} could not be read ({e}); its clear-domain encoding is used")
+            continue
         for i in rows:
             inf = ctx.probes.info[i]
             box = tuple(int(v) for v in inf["box"])
             region = None if ctx.scope == "frame" else expand_box(box)
             hint = box if inf.get("source") == "manifest_box" else None
-            tasks[i] = Task(str(path), sha, hint_box=hint, obfuscation=(text, region))
+            tasks[i] = Task(path, sha, hint_box=hint, obfuscation=(text, region))
     got = ctx.encode(list({t.key: t for t in tasks.values()}.values()), label="reconstructed release")
     X = np.array(ctx.probes.X, copy=True)
     n_fail = n_det = 0
@@ -441,13 +427,25 @@ def face_reconstruct(ctx: FaceContext) -> AttackResult | None:
     return res
 
 
-def run_learned(ctx: FaceContext) -> AttackResult | None:
-    try:
-        return face_learned(ctx)
-    except ValueError as e:  # e.g. too few gallery identities left to train on: skip, say why
-        ctx.notes.append(f"face.learned not run: {e}")
-        return None
+class LearnedFace(Attack):
+    """``face.learned`` (see :func:`face_learned`); not run, with a note, when the gallery cannot
+    be trained on (e.g. too few identities left)."""
+
+    name = "face.learned"
+
+    def _evaluate(self) -> AttackResult | None:
+        ctx = self.features
+        try:
+            return face_learned(ctx)
+        except ValueError as e:  # e.g. too few gallery identities left to train on: skip, say why
+            ctx.notes.append(f"face.learned not run: {e}")
+            return None
 
 
-def run_reconstruct(ctx: FaceContext) -> AttackResult | None:
-    return face_reconstruct(ctx)
+class ReconstructFace(Attack):
+    """``face.reconstruct`` (see :func:`face_reconstruct`)."""
+
+    name = "face.reconstruct"
+
+    def _evaluate(self) -> AttackResult | None:
+        return face_reconstruct(self.features)

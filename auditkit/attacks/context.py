@@ -2,9 +2,10 @@
 
 Attacks are functions ``attack(ctx: FaceContext) -> AttackResult | None`` registered in
 :data:`FACE_ATTACKS` with :func:`register` by :mod:`auditkit.attacks.registry`; ``None`` means
-"could not run here" and the attack adds a note saying why. Attacks never read files themselves
-except through ``ctx.encode`` (cached, parallel face extraction with an optional transform such
-as an obfuscation).
+"could not run here" and the attack adds a note saying why. Attacks never read files themselves:
+the context supplies decoded images and hashes (``gallery_images``, ``release_image``,
+``release_file``) and cached, parallel face extraction with an optional transform such as an
+obfuscation (``encode``).
 """
 from __future__ import annotations
 
@@ -13,10 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..features.cache import FeatureCache
 from ..features.faces import FaceParams, ImageFaces, Task, extract_many
 from ..result import AttackResult, Skipped
 from .base import FeatureSet
+from .contract import as_function
 
 __all__ = ["FACE_ATTACKS", "FaceContext", "register"]
 
@@ -44,6 +48,33 @@ class FaceContext:
         """Where identity matching runs: the same executor as extraction (see identity_scores)."""
         return {"executor": self.executor, "scheduler": self.scheduler, "jobs": max(self.jobs, 2)}
 
+    # ---- the features stage's file access: attacks get arrays and hashes from here, never open files
+    def gallery_images(self) -> list[np.ndarray | None]:
+        """The decoded clear gallery image of each gallery row (None where it cannot be decoded)."""
+        from ..data.media import MediaError, load_image
+
+        imgs: list[np.ndarray | None] = []
+        for inf in self.gallery.info:
+            try:
+                imgs.append(load_image(inf["path"]))
+            except MediaError:
+                imgs.append(None)
+        return imgs
+
+    def release_image(self, rel: str) -> np.ndarray:
+        """The decoded release file ``rel`` (raises :class:`~auditkit.data.media.MediaError`)."""
+        from ..data.media import load_image
+
+        return load_image(Path(self.release_root) / rel)
+
+    def release_file(self, rel: str, sha256: str | None = None) -> tuple[str, str]:
+        """(path, SHA-256) of the release file ``rel``, for an encoding task; hashed here when the
+        release listing did not carry the hash (raises OSError when it cannot be read)."""
+        from ..data.media import sha256_file
+
+        path = Path(self.release_root) / rel
+        return str(path), sha256 if sha256 is not None else sha256_file(path)
+
     def encode(self, tasks: list[Task], *, label: str = "faces") -> dict[tuple, ImageFaces | str]:
         """Cached, parallel face extraction (see :func:`auditkit.features.faces.extract_many`)."""
         return extract_many(tasks, self.params, self.cache, jobs=self.jobs, progress=self.progress, label=label,
@@ -59,11 +90,14 @@ FaceAttack = Callable[[FaceContext], "AttackResult | None"]
 
 def register(name: str, fn: FaceAttack | None = None):
     """Register ``fn`` as the face attack ``name``: ``register(name, fn)``, or as a decorator
-    ``@register(name)``. Registering a name twice is an error (two rungs cannot share a name)."""
+    ``@register(name)``. ``fn`` is an :class:`~auditkit.attacks.contract.Attack` subclass
+    (constructed with the FaceContext) or a function of the FaceContext. Registering a name
+    twice is an error (two rungs cannot share a name)."""
     def add(f: FaceAttack) -> FaceAttack:
-        if name in FACE_ATTACKS and FACE_ATTACKS[name] is not f:
+        fn = as_function(f)
+        if name in FACE_ATTACKS and FACE_ATTACKS[name] is not fn:
             raise ValueError(f"face attack {name!r} is registered twice")
-        FACE_ATTACKS[name] = f
+        FACE_ATTACKS[name] = fn
         return f
 
     return add(fn) if fn is not None else add

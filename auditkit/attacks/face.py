@@ -5,13 +5,15 @@ from typing import Any
 
 import numpy as np
 
-from ..features.faces import Task, box_iou
+from ..data.boxes import box_iou
+from ..features.faces import Task
 from ..result import AttackResult, Skipped
 from ..scoring.scores import ScoreMatrix
 from .base import FeatureSet, attack_result, identity_scores
 from .context import FaceContext
+from .contract import Attack
 
-__all__ = ["MATCH_DISTANCE", "expand_box", "face_naive", "face_parrot", "run_naive", "run_parrot",
+__all__ = ["MATCH_DISTANCE", "NaiveFace", "ParrotFace", "expand_box", "face_naive", "face_parrot",
            "transformed_gallery"]
 
 #: face_recognition's conventional same-person distance threshold.
@@ -83,15 +85,28 @@ def transformed_gallery(ctx: FaceContext, transform: str, *, label: str, scope: 
     return FeatureSet(np.array(X).reshape(len(X), -1), ids, labels, info)
 
 
-def run_naive(ctx: FaceContext) -> AttackResult:
-    return face_naive(ctx.gallery, ctx.probes, **ctx.matching())[1]
+class NaiveFace(Attack):
+    """``face.naive``: the release faces against the clear gallery (features: a FaceContext)."""
+
+    name = "face.naive"
+
+    def _evaluate(self) -> AttackResult:
+        ctx = self.features
+        return face_naive(ctx.gallery, ctx.probes, **ctx.matching())[1]
 
 
-def run_parrot(ctx: FaceContext) -> AttackResult | None:
-    if ctx.spec is None:
-        ctx.notes.append("face.parrot not run: the obfuscation is unknown (declare it with --obfuscation, "
-                         "e.g. blur:sigma=6, or an 'obfuscation' manifest column)")
-        return None
-    pg = transformed_gallery(ctx, ctx.spec, label="parrot gallery")
-    return face_parrot(pg, ctx.probes, spec=ctx.spec, source=ctx.spec_source, scope=ctx.scope,
-                       **ctx.matching())[1]
+class ParrotFace(Attack):
+    """``face.parrot``: the gallery obfuscated with the release's (declared or estimated)
+    obfuscation, encoded by the features stage (``ctx.encode``), against the release."""
+
+    name = "face.parrot"
+
+    def _evaluate(self) -> AttackResult | None:
+        ctx = self.features
+        if ctx.spec is None:
+            ctx.notes.append("face.parrot not run: the obfuscation is unknown (declare it with --obfuscation, "
+                             "e.g. blur:sigma=6, or an 'obfuscation' manifest column)")
+            return None
+        pg = transformed_gallery(ctx, ctx.spec, label="parrot gallery")
+        return face_parrot(pg, ctx.probes, spec=ctx.spec, source=ctx.spec_source, scope=ctx.scope,
+                           **ctx.matching())[1]
