@@ -243,6 +243,8 @@ def run_sweep(gallery_dir: str | Path, *, families: Sequence[str] = ("blur", "pi
     {name: rank1, rank1_ci, advantage, advantage_ci, n, rank5, auc}, ``strongest``, ...) and
     ``recommendation``), ``curve`` (plot-ready series), ``recommendations`` (one statement per
     family) and ``runtime``.
+
+    Long: the calibration split, the per-strength pipeline runs and the curve in one sequence (steps are calls; the locals are the split).
     """
     from .audit import run_pipeline
     from .config import AuditConfig, default_attacks

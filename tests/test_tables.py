@@ -455,10 +455,9 @@ def test_trajectory_linkage_and_audit():
 # ---------------------------------------------------------------- template
 
 def test_tables_partial_renders_and_escapes():
-    jinja2 = pytest.importorskip("jinja2")
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(ROOT / "reports" / "templates")), autoescape=True)
-    env.filters["pct"] = lambda x: "n/a" if x is None else ("< 0.1%" if 0 < x < 0.001 else f"{100 * x:.1f}%")
-    env.filters["num"] = lambda x: "n/a" if x is None else f"{x:g}"
+    from auditkit.report.environment import environment
+
+    env = environment()
     df = pd.DataFrame({"<script>alert(1)</script>": ["a", "a", "b"], "dx": ["x", "y", "x"]})
     audit = run_table_audit(df, qi=["<script>alert(1)</script>"], sensitive="dx")
     tables = audit.to_dict()["tables"]

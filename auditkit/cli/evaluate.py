@@ -196,6 +196,7 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _run_reid(args: argparse.Namespace) -> int:
+    """Long: parse, run the protocol, and shape results.json's evaluation section with its figures; the shaping belongs in auditkit.evaluate (to move)."""
     from ..data.inputs import InputError
     from ..evaluate import evaluate_reid, read_reid_manifest
     from ..features.appearance import DESCRIPTOR_VERSION

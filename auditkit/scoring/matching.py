@@ -181,6 +181,8 @@ def topk_identity_search(probes: np.ndarray, gallery: np.ndarray, gallery_labels
     >>> r = topk_identity_search(P, G, ["a", "a", "b", "b", "c", "c"], k=2)
     >>> [r.identities[j] for j in r.top_ids[:, 0]]
     ['a', 'c']
+
+    Long: the blocked exact search with its nested per-block kernel (one_block) kept beside the memory-bound arithmetic it depends on.
     """
     P_in = np.asarray(probes)
     G_in = np.asarray(gallery)
@@ -249,7 +251,10 @@ def topk_identity_search(probes: np.ndarray, gallery: np.ndarray, gallery_labels
     gamma = n_terms * u / (1 - n_terms * u)
 
     def one_block(ps: int) -> int:
-        """Search probes ps:ps+bp; writes their rows of the outputs, returns #exhaustive."""
+        """Search probes ps:ps+bp; writes their rows of the outputs, returns #exhaustive.
+
+        Long: one probe block: candidate rows, exact re-scoring and the per-identity top-k in one bounded-memory pass.
+        """
         n_exh = 0
         P64 = np.asarray(P_in[ps:ps + bp], dtype=np.float64)
         m = len(P64)

@@ -99,6 +99,8 @@ def run_table_audit(release: Any, *, aux: Any = None, qi: str | Sequence[str] | 
     risk_threshold : ARX's threshold on a record's re-identification probability (records at risk).
     n_attacks : singling-out predicates per mode. n_inference : targets per inference attack.
     random_state : seed for every random choice.
+
+    Long: the table stage's sequence (load, QI choice, measures, the three attack families, control); to become one Attack per family.
     """
     rel = _as_table(release, "release")
     if ignore:
