@@ -47,3 +47,20 @@ def test_function_attack_and_registry_take_one_line():
 
     with pytest.raises(ValueError, match="registered twice"):
         register("face.naive", Twice)
+
+
+def test_table_attacks_follow_the_contract():
+    import pandas as pd
+
+    from auditkit.attacks.tables import ExactLinkage, exact_linkage
+
+    people = pd.DataFrame({"subject": [f"p{i}" for i in range(40)], "zip": [f"z{i % 8}" for i in range(40)],
+                           "sex": ["f", "m"] * 20})
+    attack = ExactLinkage(people, people, ["zip", "sex"], id_col="subject", random_state=1)
+    with pytest.raises(NotEvaluatedError):
+        attack.result()
+    got = attack.evaluate().result()
+    want = exact_linkage(people, people, ["zip", "sex"], id_col="subject", random_state=1)
+    assert got.name == "linkage.exact" and got.to_dict() == want.to_dict()
+    # zip x sex: 8 classes of 5 identical records, an exact link is right 1 time in 5
+    assert got.metrics["success_rate"] == pytest.approx(0.2)
