@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sys
 import time
-import warnings
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,19 +13,16 @@ from pathlib import PurePosixPath
 import numpy as np
 import pandas as pd
 
-from ..attacks.base import FeatureSet, attack_result, identity_scores
+from ..attacks.base import FeatureSet
 from ..config import VideoConfig
 from ..data.inputs import Gallery, Release, ReleaseItem
 from ..data.media import MediaError
-from ..features.appearance import DESCRIPTOR_VERSION, AppearanceMetric
 from ..features.cache import FeatureCache
 from ..features.faces import FaceParams
-from ..features.gait import GEI_SIZE, GaitModel
 from ..features.people import (
     box_iou_matrix,
 )
 from ..result import AttackResult, Skipped, to_jsonable
-from ..scoring.scores import ScoreMatrix
 from .clips import (
     VIDEO_FEATURE_VERSION,
     ClipFeatures,
@@ -36,26 +32,11 @@ from .clips import (
     _manifest_boxes,
     process_clip,
 )
-from .fusion import (
-    _app_fit_score,
-    _cv_scores,
-    _face_fit_score,
-    _finite,
-    _gait_fit_score,
-    _logistic_weight,
-    _per_identity_max,
-    _zrows,
-)
+from .cues import AppearanceCue, CueFeatures, FaceVideoCue, FusedCue, GaitCue
 from .gallery import _gallery_samples, _obfuscation_choice
 
 __all__ = ["VIDEO_FEATURE_VERSION", "ClipFeatures", "TrackFeatures", "VideoAudit", "audit_videos",
            "process_clip"]
-
-
-_CUES = ("appearance", "gait", "face")
-
-
-_ATTACK_OF = {"appearance": "appearance", "gait": "gait", "face": "face.video"}
 
 
 
@@ -143,7 +124,8 @@ def audit_videos(release: Release, gallery: Gallery, *, face_gallery: FeatureSet
     -------
     VideoAudit, or None when neither the release nor the gallery holds a clip.
 
-    Long: the video pipeline's whole sequence (clips, gallery samples, four cue attacks, fusion, trajectories, report section); still to split into stages (issue 11 note).
+    Long: the video stage's sequence (release clips and their ground truth, gallery samples, the cue attacks of
+    :mod:`auditkit.video.cues`, trajectories, the report section); the clip loop is still to split out.
     """
     if boxes not in ("manifest", "detect"):
         raise ValueError(f"boxes must be 'manifest' or 'detect', got {boxes!r}")
@@ -291,158 +273,35 @@ def audit_videos(release: Release, gallery: Gallery, *, face_gallery: FeatureSet
                    if (inf or {}).get("source", "detector") == "detector" and face_gallery.labels[i] is not None]
     identities = sorted(set(gallery.identities))
 
-    # ---- per-cue score matrices over all release tracks (rows without the cue stay -inf)
+    # ---- the cue attacks (appearance, gait, face.video), each under the attack contract, then fused
     n = len(tracks)
     probes = [t.probe_id for t in tracks]
     truth = [t.subject for t in tracks]
-    cue_scores: dict[str, np.ndarray] = {}
-    cue_rows: dict[str, np.ndarray] = {}
-    cue_notes: dict[str, list[str]] = {c: [] for c in _CUES}
-    weights: dict[str, float | None] = {}
-    cv_info: dict[str, dict] = {}
-    # appearance
-    if len(set(gs.app_y)) >= 2 and any(c > 1 for c in Counter(gs.app_y).values()):
-        Xg = np.stack(gs.app_X).astype(np.float64)
-        rows = np.array([len(t.appearance) > 0 for t in tracks], bool)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            metric = AppearanceMetric().fit(Xg, gs.app_y)
-        S = np.full((n, len(identities)), -np.inf)
-        if rows.any():
-            P = np.stack([t.appearance.astype(np.float64).mean(axis=0) for t in tracks if len(t.appearance)])
-            S[rows] = _per_identity_max(metric.similarity(P, Xg), gs.app_y, identities)
-        cue_scores["appearance"], cue_rows["appearance"] = S, rows
-        gen, imp, how = _cv_scores(Xg, gs.app_y, gs.app_g, _app_fit_score)
-        weights["appearance"] = _logistic_weight(gen, imp)
-        cv_info["appearance"] = {"genuine": len(gen), "impostor": len(imp), "grouping": how}
-        cue_notes["appearance"].append(
-            f"Descriptor {DESCRIPTOR_VERSION} (LOMO HSV+SILTP max-occurrence, LAB stripes) per track: mean of the "
-            f"chunk means of up to 16 crops; XQDA learned on {len(gs.app_X)} gallery samples of "
-            f"{len(set(gs.app_y))} identities ({gs.images_used} person-crop images, "
-            f"{len(gs.app_X) - gs.images_used} clip chunks); score = best gallery sample per identity.")
-        if applied:
-            cue_notes["appearance"].append(f"The attacker re-applied {applied} ({obf_section['source']}) to the "
-                                           f"{applied_region} of every gallery person crop, as the release did.")
-    else:
-        cue_notes["appearance"].append("appearance: the gallery has no two identities with person crops or clip tracks "
-                                       "(and one with two samples) to learn the metric; not run")
-    # gait
-    if len(set(gs.gait_y)) >= 2:
-        G = np.stack(gs.gait_X).astype(np.float64)
-        rows = np.array([len(t.gait) > 0 for t in tracks], bool)
-        with warnings.catch_warnings():  # sklearn warns about identities with one gait sample
-            warnings.simplefilter("ignore", UserWarning)
-            model = GaitModel(random_state=seed).fit(G, gs.gait_y)
-        S = np.full((n, len(identities)), -np.inf)
-        cols = [model.classes_.index(i) if i in model.classes_ else -1 for i in identities]
-        for i, t in enumerate(tracks):
-            if len(t.gait):
-                s = model.similarity(t.gait.astype(np.float64)).mean(axis=0)
-                S[i] = [s[c] if c >= 0 else -np.inf for c in cols]
-        cue_scores["gait"], cue_rows["gait"] = S, rows
-        gen, imp, how = _cv_scores(G, gs.gait_y, gs.gait_g, _gait_fit_score)
-        weights["gait"] = _logistic_weight(gen, imp)
-        cv_info["gait"] = {"genuine": len(gen), "impostor": len(imp), "grouping": how}
-        cue_notes["gait"].append(
-            f"GEI {GEI_SIZE[0]}x{GEI_SIZE[1]} per chunk of {gait_frames} frames (MOG2 silhouettes inside the "
-            f"track boxes); PCA+LDA learned on {len(G)} gallery GEIs of {len(set(gs.gait_y))} identities; "
-            "a track's score is its chunks' mean cosine similarity to each identity's mean.")
-    else:
-        cue_notes["gait"].append(f"gait: fewer than two gallery identities have a gait sample (a clip track with "
-                                 f"{gait_frames} consecutive frames at >= {min_gait_fps:g} frames/s); not run")
-    # face
-    rows = np.array([len(t.faces) > 0 for t in tracks], bool)
-    if face_ok and len({face_gallery.labels[i] for i in face_ok}) >= 2 and rows.any():
-        FX = face_gallery.X[face_ok]
-        FY = [face_gallery.labels[i] for i in face_ok]
-        S = np.full((n, len(identities)), -np.inf)
-        for i, t in enumerate(tracks):
-            if len(t.faces):
-                s, idents = identity_scores(t.faces, FX, FY)
-                best = s.max(axis=0)
-                S[i] = [best[idents.index(x)] if x in idents else -np.inf for x in identities]
-        cue_scores["face"], cue_rows["face"] = S, rows
-        g = [f"{FY[k]}:{k}" for k in range(len(FY))]
-        gen, imp, how = _cv_scores(FX, FY, g, _face_fit_score, k=min(3, len(FY)))
-        weights["face"] = _logistic_weight(gen, imp)
-        cv_info["face"] = {"genuine": len(gen), "impostor": len(imp), "grouping": how}
-        cue_notes["face"].append(f"Faces leaked in {int(rows.sum())} release track(s), encoded and matched to "
-                                 f"{len(FX)} detected gallery faces of {len(set(FY))} identities (best leak per "
-                                 "identity).")
-    elif not rows.any():
-        cue_notes["face"].append("face.video: no face found in any release track; not run (see the leak list)")
-    else:
-        cue_notes["face"].append("face.video: the gallery has no detected face photos of two identities or more; "
-                                 "not run")
-
-    attacks: list[AttackResult] = []
-    cue_attack: dict[str, AttackResult] = {}
+    feats = CueFeatures(tracks, gs, identities, face_gallery=face_gallery, face_rows=face_ok)
+    cues = [AppearanceCue(feats, applied=applied, applied_region=applied_region, source=obf_section["source"]),
+            GaitCue(feats, seed=seed, gait_frames=gait_frames, min_gait_fps=min_gait_fps), FaceVideoCue(feats)]
+    for c in cues:
+        c.evaluate()
+    scored = [c for c in cues if c.scores is not None]
+    weights = {c.cue: c.weight for c in scored}
+    cv_info = {c.cue: c.cv for c in scored}
+    for c in scored:
+        if not c.rows.any():
+            notes.append(f"{c.name}: no release track has a {c.cue} sample; not run")
+    attacks: list[AttackResult] = [c.result() for c in cues if c.result() is not None]
+    for c in cues:
+        if c.result() is None:
+            notes.extend(c.cue_notes)
     unknown = sum(t is None for t in truth)
-    for cue, S in list(cue_scores.items()):
-        r = cue_rows[cue]
-        if not r.any():
-            notes.append(f"{_ATTACK_OF[cue]}: no release track has a {cue} sample; not run")
-            del cue_scores[cue]
-            continue
-        # columns: the identities the gallery holds samples of for this cue; a track whose person
-        # has none is scored open-set (non-mated), not as a certain miss
-        cols = np.flatnonzero(np.isfinite(S[r]).any(axis=0)) if r.any() else np.arange(len(identities))
-        sm = ScoreMatrix(_finite(S[r][:, cols]), [p for p, k in zip(probes, r) if k],
-                         [identities[j] for j in cols], [t for t, k in zip(truth, r) if k])
-        nn = list(cue_notes[cue])
-        if len(cols) < len(identities):
-            nn.append(f"{len(identities) - len(cols)} of {len(identities)} gallery identities have no {cue} sample; "
-                      f"the {len(cols)} that do are the candidates")
-        if int(r.sum()) < n:
-            nn.append(f"{n - int(r.sum())} of {n} release tracks have no {cue} sample and are not probes of this cue")
-        attacks.append(attack_result(_ATTACK_OF[cue], cue, sm, notes=nn,
-                                     details={"video": True, "gallery_cv": cv_info.get(cue)}))
-        cue_attack[cue] = attacks[-1]
-    for cue in _CUES:
-        if cue not in cue_scores:
-            notes.extend(cue_notes[cue])
-    # fused
-    used = [c for c in cue_scores]
+    used = [c for c in cues if c.result() is not None]
     if not n:
         vnotes.append("video: no person track in any release clip, so no video attack could be scored")
     elif not used:
         vnotes.append("fused: no cue (appearance, gait, face) could be scored, so there is nothing to fuse")
     else:
-        w = {c: weights.get(c) for c in used}
-        missing = [c for c, v in w.items() if v is None]
-        if missing:
-            if len(missing) == len(w):
-                vnotes.append("fused: the gallery gives no cross-validation pairs for any cue; the cues are summed "
-                              "with equal weights (1)")
-                w = {c: 1.0 for c in w}
-            else:
-                vnotes.append(f"fused: the gallery gives no cross-validation pairs for {', '.join(missing)}, so its "
-                              "reliability cannot be learned; it gets weight 0 in the fusion")
-                w = {c: (v if v is not None else 0.0) for c, v in w.items()}
-        F = np.zeros((n, len(identities)))
-        anyrow = np.zeros(n, bool)
-        for c in used:
-            z = _zrows(cue_scores[c])
-            F += w[c] * z
-            anyrow |= cue_rows[c]
-        sm = ScoreMatrix(F[anyrow], [p for p, k in zip(probes, anyrow) if k], identities,
-                         [t for t, k in zip(truth, anyrow) if k])
-        # each cue as its own attack scored it (same probes, same candidate identities, open set)
-        per_cue = {}
-        for c in used:
-            ca = cue_attack[c]
-            per_cue[c] = {"attack": ca.name, "n_probes": ca.n_probes, "n_mated": ca.metrics.get("n_mated"),
-                          "rank1": ca.metrics.get("rank1"), "rank1_ci": ca.metrics.get("rank1_ci"),
-                          "chance_rank1": ca.metrics.get("chance_rank1")}
-        fn = [f"Score-level fusion of {', '.join(used)}: each cue's scores z-normalised over the identities per "
-              "track, weighted by the slope of a logistic regression of genuine vs impostor gallery pairs "
-              "(gallery-only cross-validation: " + "; ".join(f"{c} {cv_info[c]['grouping']}" for c in used if c in cv_info)
-              + "), summed over the cues a track has.",
-              "Weights: " + ", ".join(f"{c} {w[c]:.3f}" for c in used) + "."]
-        if len(used) == 1:
-            fn.append(f"Only one cue ({used[0]}) is available: the fused ranking equals it.")
-        attacks.append(attack_result("fused", "fused", sm, notes=fn,
-                                     details={"video": True, "weights": w, "cues": used, "single_cues": per_cue}))
+        fused = FusedCue(used, feats)
+        attacks.append(fused.evaluate().result())
+        vnotes.extend(fused.video_notes)
     if unknown:
         vnotes.append(f"{unknown} of {n} release track(s) have no ground truth (no manifest subject): their "
                       "candidates are listed but they are not scored")
