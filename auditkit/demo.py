@@ -15,7 +15,7 @@ import numpy as np
 
 from .data.inputs import InputError
 from .data.media import MediaError, is_image, load_image
-from .obfuscation import ObfuscationSpec, apply_obfuscation
+from .obfuscation.spec import ObfuscationSpec, apply_obfuscation
 
 __all__ = ["build_demo", "olivetti_to_folder"]
 

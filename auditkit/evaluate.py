@@ -21,10 +21,10 @@ import numpy as np
 from .data.media import MediaError, load_image
 from .features.appearance import DESCRIPTOR_VERSION, AppearanceMetric, appearance_descriptor
 from .features.gait import GEI_SIZE, GaitModel, gait_energy_image, load_sequences
-from .metrics import cmc_curve, identification_metrics, rank_k_score
 from .result import AttackResult, Skipped
-from .scores import ScoreMatrix
-from .stats import advantage, advantage_interval, wilson_interval
+from .scoring.metrics import chance_rank_k, cmc_curve, identification_metrics, rank_k_score
+from .scoring.scores import ScoreMatrix
+from .scoring.stats import advantage, advantage_interval, wilson_interval
 
 __all__ = ["evaluate_gait", "evaluate_reid", "read_reid_manifest"]
 
@@ -83,6 +83,8 @@ def evaluate_reid(manifest_csv: str | Path, *, repeats: int = 10, random_state: 
     the mean rank-1 with n = probes per split (conservative: the splits reuse the same
     people, so pooling them as independent trials would overstate the precision; the pooled
     interval is given as ``rank1_ci_pooled`` for comparison with the literature).
+
+    Long: the VIPeR protocol's split loop with its per-split and pooled figures kept together, so the protocol reads top to bottom.
     """
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats!r}")
@@ -177,7 +179,7 @@ def evaluate_reid(manifest_csv: str | Path, *, repeats: int = 10, random_state: 
                for k in ("rank1", "rank5", "rank10", "rank20", "map", "auc", "eer")}
     n_test = splits[0]["n_identities"]
     n_probes = splits[0]["n_probes"]
-    chance1 = 1.0 / n_test
+    chance1 = chance_rank_k(n_test)
     r1 = summary["rank1"]["mean"]
     ci = wilson_interval(r1 * n_probes, n_probes)
     pooled = hits_pooled / n_pooled

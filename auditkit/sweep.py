@@ -3,7 +3,7 @@
 :func:`run_sweep` splits a folder of clear ``<identity>/<images>`` into a calibration gallery
 and held-out probes (per identity, so no image is both attacked and trained on; the split of
 :func:`auditkit.demo.build_demo`), obfuscates the probes with each family at each strength,
-runs the audit (:func:`auditkit.audit.run_audit`, the obfuscation declared, features cached)
+runs the audit (:func:`auditkit.audit.run_pipeline`, the obfuscation declared, features cached)
 and returns the privacy curve: per family, strength and attack the rank-1 rate with its Wilson
 95% interval, the chance level and the advantage over chance with its interval; and the
 recommendation: the smallest tested strength at which the strongest attack's advantage
@@ -21,9 +21,14 @@ import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .obfuscation import METHODS, ObfuscationSpec
+from .obfuscation.spec import METHODS, ObfuscationSpec
+from .result import AuditResult
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .config import AuditConfig
+    from .data.inputs import Gallery
 
 __all__ = ["DEFAULT_STRENGTHS", "SWEEP_SCHEMA", "recommend", "run_sweep"]
 
@@ -69,27 +74,27 @@ def _strengths_for(families: Sequence[str], strengths: Mapping[str, Iterable[flo
     return out
 
 
-def _point(results: dict[str, Any], spec: ObfuscationSpec, seconds: float) -> dict[str, Any]:
+def _point(results: AuditResult, spec: ObfuscationSpec, seconds: float) -> dict[str, Any]:
     attacks: dict[str, Any] = {}
     chance = math.nan
     n = 0
-    for a in results["attacks"]:
-        m = a["metrics"]
+    for a in results.attacks:
+        m = a.metrics
         chance = m["chance_rank1"]
         n = m["n_mated"]
-        attacks[a["name"]] = {"rank1": m["rank1"], "rank1_ci": list(m["rank1_ci"]), "advantage": m["advantage"],
+        attacks[a.name] = {"rank1": m["rank1"], "rank1_ci": list(m["rank1_ci"]), "advantage": m["advantage"],
                               "advantage_ci": list(m["advantage_ci"]), "n": m["n_mated"],
                               "rank5": m["rank5"], "auc": m["auc"]}
     strongest = None
     if attacks:
         name = max(attacks, key=lambda k: (attacks[k]["rank1"], attacks[k]["advantage_ci"][0]))
         strongest = {"name": name, **attacks[name]}
-    est = (results.get("obfuscation") or {}).get("estimate") or {}
+    est = (results.obfuscation or {}).get("estimate") or {}
     return {"strength": spec.strength, "spec": spec.label, "n_probes": n, "chance": chance,
-            "n_identities": results["inputs"]["gallery"]["identities"],
+            "n_identities": results.inputs.gallery["identities"],
             "attacks": attacks, "strongest": strongest,
-            "not_run": [note for note in results.get("notes", []) if " not run" in note],
-            "detection_rate": results["detection"]["release"]["rate"],
+            "not_run": [note for note in results.notes if " not run" in note],
+            "detection_rate": results.detection["release"]["rate"],
             "estimate": {"method": est.get("method"), "strength": est.get("strength"),
                          "uncertainty": est.get("uncertainty")} if est else None,
             "seconds": round(seconds, 1)}
@@ -167,7 +172,7 @@ def _face_scope_release(clear_release: Path, dest: Path, spec: ObfuscationSpec, 
 
     from .attacks.face import expand_box
     from .data.media import load_image
-    from .obfuscation import apply_obfuscation
+    from .obfuscation.spec import apply_obfuscation
 
     dest.mkdir(parents=True, exist_ok=True)
     with open(clear_release / "manifest.csv", newline="", encoding="utf-8") as f:
@@ -228,7 +233,7 @@ def run_sweep(gallery_dir: str | Path, *, families: Sequence[str] = ("blur", "pi
         in the clear probe (grown by a quarter on each side; images without a detected face are
         obfuscated whole and counted in ``result["split"]["no_face_detected"]``).
     cache_dir : feature cache (default: the user cache); shared by all strengths.
-    jobs, seed, progress, encoder : as in :class:`auditkit.audit.AuditConfig`.
+    jobs, seed, progress, encoder : as in :class:`auditkit.config.AuditConfig`.
     work_dir : where the obfuscated releases are written (default: a temporary folder, removed).
 
     Returns
@@ -238,8 +243,11 @@ def run_sweep(gallery_dir: str | Path, *, families: Sequence[str] = ("blur", "pi
     {name: rank1, rank1_ci, advantage, advantage_ci, n, rank5, auc}, ``strongest``, ...) and
     ``recommendation``), ``curve`` (plot-ready series), ``recommendations`` (one statement per
     family) and ``runtime``.
+
+    Long: the calibration split, the per-strength pipeline runs and the curve in one sequence (steps are calls; the locals are the split).
     """
-    from .audit import ATTACKS, AuditConfig, run_audit
+    from .audit import run_pipeline
+    from .config import AuditConfig, default_attacks
     from .demo import build_demo
 
     gallery_dir = Path(gallery_dir)
@@ -250,7 +258,7 @@ def run_sweep(gallery_dir: str | Path, *, families: Sequence[str] = ("blur", "pi
     if scope not in ("frame", "face"):
         raise ValueError(f"scope must be 'frame' or 'face', got {scope!r}")
     plan = _strengths_for(tuple(families), strengths)
-    attacks = tuple(attacks) if attacks else ATTACKS
+    attacks = tuple(attacks) if attacks else default_attacks()
     t0 = time.monotonic()
     tmp = None
     if work_dir is None:
@@ -285,17 +293,17 @@ def run_sweep(gallery_dir: str | Path, *, families: Sequence[str] = ("blur", "pi
                     rel = _face_scope_release(clear_release, d / "release", spec, face_boxes)
                 if progress:
                     sys.stderr.write(f"sweep: {spec.label} ...\n")
-                cfg = AuditConfig(release=rel, gallery=gal, out=d / "out", attacks=attacks, jobs=jobs,
-                                  cache_dir=Path(cache_dir) if cache_dir else None, encoder=encoder,
-                                  obfuscation=spec.label, obfuscation_scope=scope, seed=seed,
-                                  progress=progress)
-                res = run_audit(cfg)
+                cfg = AuditConfig.from_flat(release=rel, gallery=gal, out=d / "out", attacks=attacks, jobs=jobs,
+                                            cache_dir=Path(cache_dir) if cache_dir else None, encoder=encoder,
+                                            obfuscation=spec.label, obfuscation_scope=scope, seed=seed,
+                                            progress=progress)
+                res = run_pipeline(cfg)
                 pt = _point(res, spec, time.monotonic() - tp)
                 points.append(pt)
                 prog.update()
                 if not split.get("probe_images"):
-                    split.update({"identities": res["inputs"]["gallery"]["identities"],
-                                  "calibration_images": res["inputs"]["gallery"]["n_files"],
+                    split.update({"identities": res.inputs.gallery["identities"],
+                                  "calibration_images": res.inputs.gallery["n_files"],
                                   "probe_images": pt["n_probes"],
                                   "rule": f"per identity, {n_calibration} image(s) chosen with seed {seed} (fewer when "
                                           "the identity has fewer, so that at least one is attacked) form the clear "
@@ -321,3 +329,51 @@ def run_sweep(gallery_dir: str | Path, *, families: Sequence[str] = ("blur", "pi
         "recommendations": [fams[f]["recommendation"]["statement"] for f in fams],
         "runtime": {"seconds": round(time.monotonic() - t0, 1)},
     }
+
+
+def sweep_stage(config: AuditConfig, gallery: Gallery | None, spec: str | None, scope: str,
+                notes: list[str]) -> dict[str, Any] | None:
+    """The audit's sweep stage: the privacy curve on the gallery (issue 3), how strong the
+    obfuscation would need to be (``spec``: the release's, for the "auto" family).
+
+    Never aborts the audit it follows: when the gallery cannot be split, or the sweep fails on
+    the inputs, a note says why and the audit's own results are kept."""
+    from collections import Counter
+
+    from .attacks.registry import FACE_ATTACKS
+    from .data.inputs import InputError
+    from .features.cache import default_cache_dir
+
+    if gallery is None:
+        notes.append("strength sweep not run: it needs a gallery of clear images (--gallery)")
+        return None
+    per_id = Counter(it.identity for it in gallery.items if it.file.kind == "image")
+    counts = sorted(c for c in per_id.values() if c >= 2)
+    if len(counts) < 2:
+        notes.append("strength sweep not run: it needs at least two gallery identities with two or more "
+                     "images each (one clear, one to obfuscate and attack)")
+        return None
+    fams = tuple(f for f in config.sweep.families if f != "auto")
+    if "auto" in config.sweep.families:
+        fam = spec.split(":")[0] if spec else None
+        if fam in (None, "none", "mask"):
+            fam = "blur"
+        fams = fams + ((fam,) if fam not in fams else ())
+    face_attacks = tuple(a for a in config.faces.attacks if a in FACE_ATTACKS)
+    # half of each identity's gallery images stay clear (the attacker's), the rest are attacked
+    n_cal = max(1, (counts[len(counts) // 2] + 1) // 2)
+    notes.append(f"strength sweep: the gallery is split per identity into {n_cal} clear calibration image(s) and "
+                 "obfuscated probes; no release image is used")
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="auditkit-sweep-cache-") as tmp_cache:
+        # --no-cache: a throw-away cache (the sweep re-uses features across strengths within the run)
+        cache_dir = (config.run.cache_dir or default_cache_dir()) if config.run.use_cache else Path(tmp_cache)
+        try:
+            return run_sweep(gallery.root, families=fams, attacks=face_attacks or None, n_calibration=n_cal,
+                             cache_dir=cache_dir, jobs=config.run.jobs, seed=config.run.seed,
+                             progress=config.run.progress,
+                             encoder=config.faces.encoder, scope=scope)
+        except (InputError, ValueError) as e:
+            notes.append(f"strength sweep not run: {e}")
+            return None

@@ -7,11 +7,11 @@ Usage::
 
 Builds the demo release (``auditkit.demo.build_demo``: per identity 5 clear gallery images,
 the other 5 obfuscated whole-frame with ``--spec``; default faces: the shared AT&T set, 40
-identities, 400 images) and runs ``auditkit.audit.run_audit`` twice in one process, each with
+identities, 400 images) and runs ``auditkit.run_audit`` twice in one process, each with
 a fresh, empty temporary feature cache (cold):
 
 * naive: ``attacks=("face.naive",)``;
-* ladder: every registered face attack (``auditkit.audit.ATTACKS``).
+* ladder: every registered face attack (``auditkit.config.default_attacks()``).
 
 Both runs include loading, hashing, the clear extraction and the obfuscation estimate, as an
 audit does. It prints the wall times, the ratio ladder / naive (issue 3's target: <= about 3)
@@ -45,14 +45,14 @@ def _default_faces() -> Path:
 
 def _timed_audit(gallery: Path, release: Path, attacks: tuple[str, ...], *, jobs: int, encoder: str,
                  work: Path, cache_dir: Path | None = None) -> tuple[float, dict]:
-    from auditkit.audit import AuditConfig, run_audit
+    from auditkit import AuditConfig, run_audit
 
     with tempfile.TemporaryDirectory(prefix="ladder-cache-", dir=work) as cache:
-        cfg = AuditConfig(release=release, gallery=gallery, out=work / "out", attacks=attacks,
-                          cache_dir=cache_dir or Path(cache), jobs=jobs, encoder=encoder, progress=False,
-                          obfuscation_scope="frame")
+        cfg = AuditConfig.from_flat(release=release, gallery=gallery, out=work / "out", attacks=attacks,
+                                    cache_dir=cache_dir or Path(cache), jobs=jobs, encoder=encoder, progress=False,
+                                    obfuscation_scope="frame")
         t0 = time.perf_counter()
-        res = run_audit(cfg)
+        res = run_audit(cfg).to_dict()
         return time.perf_counter() - t0, res
 
 
@@ -104,9 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.table:
         return _table(args)
 
-    from auditkit.audit import ATTACKS
+    from auditkit.config import default_attacks
+
+    ATTACKS = default_attacks()
     from auditkit.demo import build_demo
-    from auditkit.obfuscation import parse_spec
+    from auditkit.obfuscation.spec import parse_spec
 
     faces = args.faces or _default_faces()
     with tempfile.TemporaryDirectory(prefix="bench-ladder-") as tmp:

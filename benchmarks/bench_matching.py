@@ -12,7 +12,7 @@ resident memory (``ru_maxrss``) is its own; the data generation is outside the t
 
 * ``small``: the loop a user would write with ``face_recognition.face_distance`` (one probe at a
   time against the float64 gallery, then the min per identity with ``np.minimum.reduceat``),
-  :func:`auditkit.matching.topk_identity_search`, and the bare matrix product
+  :func:`auditkit.scoring.matching.topk_identity_search`, and the bare matrix product
   ``probes @ gallery.T`` (float32); the top-k of both methods are compared.
 * ``large``: the blocked search and, in its own process, the bare matrix product computed in
   gallery blocks of 8192 rows (the full product would need ``n_probes x n_gallery x 4`` bytes).
@@ -55,7 +55,7 @@ def _rss_mib() -> float:
 
 
 def phase(name: str, n_p: int, n_g: int, k: int) -> dict:
-    from auditkit.matching import topk_identity_search
+    from auditkit.scoring.matching import topk_identity_search
 
     out: dict = {"phase": name, "probes": n_p, "gallery": n_g}
     if name == "small":

@@ -90,8 +90,8 @@ def run_case(case: str, n: int) -> dict:
     import pandas as pd  # noqa: F401
     import sklearn.neighbors  # noqa: F401  (imported lazily by the search; timed apart, as an import)
 
+    from auditkit.attacks.tables import exact_linkage, nearest_linkage
     from auditkit.tables import load_table, run_table_audit
-    from auditkit.tables.attacks import exact_linkage, nearest_linkage
 
     idle_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     out: dict = {"case": case, "n": n, "import_s": time.perf_counter() - t_import, "idle_rss_mb": idle_rss}
@@ -151,8 +151,8 @@ def anonymeter_crosscheck(python: str) -> list[str]:
 
     import pandas as pd
 
+    from auditkit.attacks.tables import inference
     from auditkit.tables import load_table
-    from auditkit.tables.attacks import inference
 
     root = ADULT.parents[2]
     raw = load_table(ADULT, name="adult")

@@ -21,8 +21,8 @@ What it builds (into ``--work``, never into ../shared or the repository):
 MOT track ids are per track, not per person: someone who leaves and comes back may have two
 ids; then the "other" id counts as a wrong identity, which can only lower the figures.
 
-Then it runs the audit: ``auditkit.audit.run_audit`` when that wires the video path
-(``results["video"]``), else :func:`auditkit.video_audit.audit_videos` directly (with no face
+Then it runs the audit: ``auditkit.run_audit`` when that wires the video path
+(``results["video"]``), else :func:`auditkit.video.audit.audit_videos` directly (with no face
 gallery: PETS faces are a few pixels tall), and prints per-cue and fused figures.
 
 Usage::
@@ -188,19 +188,19 @@ def build(work: Path, *, block: int = 100, blur: str = "head", crops: int = 6, m
 def run(work: Path, *, fps: float | None, seed: int, cache_dir: Path | None, direct: bool,
         boxes: str = "manifest", attacker_blur: str = "auto", region: str = "body") -> dict:
     """The audit of the built release: run_audit when it has the video path, else audit_videos."""
-    from auditkit.audit import AuditConfig, run_audit
+    from auditkit import AuditConfig, run_audit
     from auditkit.data.inputs import InputError, load_gallery, load_release
     from auditkit.features.cache import FeatureCache
     from auditkit.features.faces import FaceParams
-    from auditkit.risk import assess
-    from auditkit.video_audit import audit_videos
+    from auditkit.scoring.risk import assess
+    from auditkit.video.audit import audit_videos
 
     cache = cache_dir or (work / "cache")
     if not direct and boxes == "manifest" and attacker_blur == "auto":
-        cfg = AuditConfig(release=work / "release", gallery=work / "gallery", out=work / "out", cache_dir=cache,
+        cfg = AuditConfig.from_flat(release=work / "release", gallery=work / "gallery", out=work / "out", cache_dir=cache,
                           seed=seed, progress=True)
         try:
-            res = run_audit(cfg)
+            res = run_audit(cfg).to_dict()
             if res.get("video"):
                 return {"via": "run_audit", "attacks": res["attacks"], "video": res["video"],
                         "trajectories": res.get("trajectories"), "notes": res["notes"], "skipped": res["skipped"]}

@@ -49,7 +49,7 @@ def build_blurred_att(dest: Path, *, n_ids: int = 10, n_gallery: int = 3, n_rele
     from PIL import Image
 
     from auditkit.data.media import load_image
-    from auditkit.obfuscation import ObfuscationSpec, apply_obfuscation
+    from auditkit.obfuscation.spec import ObfuscationSpec, apply_obfuscation
 
     src = shared_dataset("att_orl_faces")
     g, r = dest / "gallery", dest / "release"
@@ -79,18 +79,55 @@ def feature_cache_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def att_audit(tmp_path_factory, feature_cache_dir):
     """An audit of a blurred AT&T release (10 identities), run once per session."""
-    from auditkit.audit import AuditConfig, run_audit
+    from auditkit import AuditConfig, run_audit
 
     base = tmp_path_factory.mktemp("att")
     gallery, release = build_blurred_att(base)
-    cfg = AuditConfig(release=release, gallery=gallery, out=base / "out", cache_dir=feature_cache_dir,
+    cfg = AuditConfig.from_flat(release=release, gallery=gallery, out=base / "out", cache_dir=feature_cache_dir,
                       progress=False, obfuscation_scope="frame")
-    return {"gallery": gallery, "release": release, "config": cfg, "results": run_audit(cfg)}
+    return {"gallery": gallery, "release": release, "config": cfg, "results": run_audit(cfg).to_dict()}
 
 
 # ---------------------------------------------------------------- markers
 
 _SHARED_FIXTURES = {"shared_datasets", "att_audit"}
+
+#: the slow tier (`pytest -m "not slow"` leaves them out; CI runs everything): tests that take
+#: ~7 s or more each here, or share a fixture that does (measured with --durations on the whole
+#: suite; a new slow test joins with one line)
+SLOW_TESTS = {
+    "test_cli.py::test_demo_on_att_faces",
+    "test_same_results.py::test_same_results_demo_on_att_faces",
+    "test_same_results.py::test_same_results_as_before_the_refactor[video]",
+    "test_video_audit.py::test_pets_release_subset",
+    "test_video_audit.py::test_body_blur_estimated_and_reapplied_to_gallery",
+    "test_video_audit.py::test_face_leak_exposes_track_and_face_video_scores_it",
+    "test_video_audit.py::test_cli_run_on_a_video_release_end_to_end",
+    "test_video_audit.py::test_huge_frames_downscaled_with_scale_and_empty_clip_noted",
+    "test_video.py::test_pets_detection_and_tracking_meet_floors",
+    "test_obfuscation_estimate.py::test_att_faces_confusion_and_strength",
+    "test_adaptive.py::test_learned_attacker_never_reads_the_release",
+    "test_audit.py::test_parrot_beats_naive_on_strong_blur",
+    "test_audit.py::test_run_with_sweep_puts_privacy_curve_and_recommendation_in_report",
+    "test_appearance.py::test_viper_reduced_protocol_in_published_range",
+    "test_appearance.py::test_reid_protocol_beats_chance_on_synthetic_pedestrians",
+    "test_gait.py::test_usf_probe_a_and_open_set_probe_d",
+    "test_commands.py::test_evaluate_reid_viper_subset",
+    "test_fast_encoder.py::test_att_faces_match_dlib",
+    "test_scale.py::test_dask_executor_gives_the_same_results_json_as_the_local_pool",
+    "test_report.py::test_rerender_from_results_json_alone",
+}
+#: every test of these modules is slow (a module fixture reads a large shared dataset)
+SLOW_MODULES = {"test_tables_adult.py"}
+#: every test using these fixtures is slow (the fixture runs a whole audit or sweep)
+SLOW_FIXTURES = {"att_audit", "tiny_sweep", "messy"}
+
+
+def _is_slow(item) -> bool:
+    path, _, name = item.nodeid.rpartition("/")[2].partition("::")
+    base = name.split("[")[0]
+    return (f"{path}::{name}" in SLOW_TESTS or f"{path}::{base}" in SLOW_TESTS or path in SLOW_MODULES
+            or bool(SLOW_FIXTURES & set(getattr(item, "fixturenames", ()))))
 
 
 def pytest_collection_modifyitems(config, items):
@@ -121,3 +158,5 @@ def pytest_collection_modifyitems(config, items):
             for fx in getattr(item, "fixturenames", ()))
         if uses or calls or fixture_calls:
             item.add_marker(pytest.mark.shared)
+        if _is_slow(item):
+            item.add_marker(pytest.mark.slow)

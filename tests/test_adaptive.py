@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from auditkit.obfuscation import ObfuscationSpec, apply_obfuscation, parse_spec
-from auditkit.transforms import apply_transform, box_psf, gaussian_psf, parse_transform, reconstruct
+from auditkit.obfuscation.spec import ObfuscationSpec, apply_obfuscation, parse_spec
+from auditkit.obfuscation.transforms import apply_transform, box_psf, gaussian_psf, parse_transform, reconstruct
 
 
 def _scene(seed: int = 0, shape=(96, 80)) -> np.ndarray:
@@ -122,10 +122,8 @@ def test_ladder_runs_by_default_and_adaptive_attacks_beat_naive(att_audit):
 
 def _captured_context(att_audit, monkeypatch):
     """The FaceContext run_audit builds for the att_audit release (features from the cache)."""
-    import dataclasses
-
+    from auditkit import run_audit
     from auditkit.attacks import context as context_mod
-    from auditkit.audit import run_audit
 
     captured = {}
     naive = context_mod.FACE_ATTACKS["face.naive"]
@@ -135,7 +133,7 @@ def _captured_context(att_audit, monkeypatch):
         return naive(ctx)
 
     monkeypatch.setitem(context_mod.FACE_ATTACKS, "face.naive", spy)
-    cfg = dataclasses.replace(att_audit["config"], attacks=("face.naive",))
+    cfg = att_audit["config"].replace(attacks=("face.naive",))
     run_audit(cfg)
     return captured["ctx"]
 

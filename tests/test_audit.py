@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from auditkit.audit import AuditConfig, run_audit
+from auditkit import AuditConfig, run_audit
 from auditkit.data.inputs import InputError
 from auditkit.report import write_outputs
 
@@ -47,9 +47,9 @@ def make_generated(tmp_path, n_ids=4, per_id=3):
 def generated_audit(tmp_path_factory, feature_cache_dir):
     tmp = tmp_path_factory.mktemp("gen")
     g, r = make_generated(tmp)
-    cfg = AuditConfig(release=r, gallery=g, out=tmp / "out", cache_dir=feature_cache_dir, progress=False)
-    res = run_audit(cfg)
-    paths = write_outputs(res, cfg.out)
+    cfg = AuditConfig.from_flat(release=r, gallery=g, out=tmp / "out", cache_dir=feature_cache_dir, progress=False)
+    res = run_audit(cfg).to_dict()
+    paths = write_outputs(res, cfg.run.out)
     return cfg, res, paths
 
 
@@ -97,7 +97,7 @@ def test_html_file_name_is_escaped(generated_audit):
 
 def test_second_run_uses_cache_and_is_deterministic(generated_audit):
     cfg, res, _ = generated_audit
-    again = run_audit(cfg)
+    again = run_audit(cfg).to_dict()
     # everything decodable comes from the cache; the 2 undecodable files are retried, never cached
     assert again["runtime"]["cache"]["misses"] == 2
     assert again["runtime"]["cache"]["hits"] >= 12 + 5
@@ -113,13 +113,13 @@ def test_gallery_without_usable_images(tmp_path, feature_cache_dir):
         for p in (g / d).iterdir():
             p.write_bytes(b"")
     with pytest.raises(InputError, match="fewer than two identities have a usable image"):
-        run_audit(AuditConfig(release=r, gallery=g, cache_dir=feature_cache_dir, progress=False))
+        run_audit(AuditConfig.from_flat(release=r, gallery=g, cache_dir=feature_cache_dir, progress=False))
 
 
 def test_no_manifest_means_unscored(tmp_path, feature_cache_dir):
     g, r = make_generated(tmp_path)
     (r / "manifest.csv").unlink()
-    res = run_audit(AuditConfig(release=r, gallery=g, cache_dir=feature_cache_dir, progress=False))
+    res = run_audit(AuditConfig.from_flat(release=r, gallery=g, cache_dir=feature_cache_dir, progress=False)).to_dict()
     assert res["verdict"]["risk"] is None
     assert "could not be scored" in res["verdict"]["summary"]
     assert res["attacks"][0]["metrics"]["n_unknown"] == res["attacks"][0]["n_probes"]
@@ -178,8 +178,8 @@ def test_parrot_beats_naive_on_strong_blur(tmp_path, feature_cache_dir):
     from conftest import build_blurred_att
 
     g, r = build_blurred_att(tmp_path, n_ids=15, n_gallery=4, sigma=6.0)
-    res = run_audit(AuditConfig(release=r, gallery=g, cache_dir=feature_cache_dir, progress=False,
-                                obfuscation_scope="frame"))
+    res = run_audit(AuditConfig.from_flat(release=r, gallery=g, cache_dir=feature_cache_dir, progress=False,
+                                obfuscation_scope="frame")).to_dict()
     by = {a["name"]: a for a in res["attacks"]}
     assert res["obfuscation"]["declared"] == "blur:sigma=6"
     naive, parrot = by["face.naive"]["metrics"], by["face.parrot"]["metrics"]
@@ -209,8 +209,8 @@ def test_parrot_uses_estimated_obfuscation(generated_audit):
 
 def test_parrot_not_run_when_obfuscation_unknown(tmp_path, feature_cache_dir):
     g, r = make_generated(tmp_path)
-    res = run_audit(AuditConfig(release=r, gallery=g, cache_dir=feature_cache_dir, progress=False,
-                                attacks=("face.naive",)))
+    res = run_audit(AuditConfig.from_flat(release=r, gallery=g, cache_dir=feature_cache_dir, progress=False,
+                                attacks=("face.naive",))).to_dict()
     assert [a["name"] for a in res["attacks"]] == ["face.naive"]
 
 
@@ -218,8 +218,8 @@ def test_release_subjects_absent_from_gallery_are_open_set(tmp_path, feature_cac
     g, r = make_generated(tmp_path)
     text = (r / "manifest.csv").read_text().replace("probe3.png,id_3", "probe3.png,stranger_9")
     (r / "manifest.csv").write_text(text)
-    res = run_audit(AuditConfig(release=r, gallery=g, cache_dir=feature_cache_dir, progress=False,
-                                attacks=("face.naive",)))
+    res = run_audit(AuditConfig.from_flat(release=r, gallery=g, cache_dir=feature_cache_dir, progress=False,
+                                attacks=("face.naive",))).to_dict()
     m = res["attacks"][0]["metrics"]
     assert m["n_non_mated"] == 1 and m["n_mated"] == 4
     assert any("not in the gallery" in n and "open-set" in n for n in res["notes"])
@@ -235,9 +235,9 @@ def test_run_with_sweep_puts_privacy_curve_and_recommendation_in_report(tmp_path
 
     monkeypatch.setitem(sweep_mod.DEFAULT_STRENGTHS, "blur", (1.0, 16.0))
     g, r = build_blurred_att(tmp_path, n_ids=8, n_gallery=4, n_release=1, sigma=6.0)
-    res = run_audit(AuditConfig(release=r, gallery=g, cache_dir=feature_cache_dir, progress=False,
+    res = run_audit(AuditConfig.from_flat(release=r, gallery=g, cache_dir=feature_cache_dir, progress=False,
                                 attacks=("face.naive", "face.parrot"), obfuscation_scope="frame",
-                                sweep=("auto",)))
+                                sweep=("auto",))).to_dict()
     sw = res["sweep"]
     assert sw["parameters"]["families"] == ["blur"]  # the release's own family (declared blur:sigma=6)
     pts = sw["families"]["blur"]["points"]
@@ -260,8 +260,8 @@ def test_manifest_metadata_audited_as_a_table_beside_the_faces(tmp_path, feature
     m["camera"] = ["c1", "c1", "c2", "c2", "c1", "c2", "c3"][: len(m)]
     m["age_band"] = ["30-39", "30-39", "40-49", "40-49", "50-59", "30-39", "60-69"][: len(m)]
     m.to_csv(r / "manifest.csv", index=False)
-    res = run_audit(AuditConfig(release=r, gallery=g, cache_dir=feature_cache_dir, progress=False,
-                                attacks=("face.naive",), qi="camera,age_band"))
+    res = run_audit(AuditConfig.from_flat(release=r, gallery=g, cache_dir=feature_cache_dir, progress=False,
+                                attacks=("face.naive",), qi="camera,age_band")).to_dict()
     t = res["tables"]
     assert t["qi"] == ["camera", "age_band"] and set(t["release"]["columns"]) == {"camera", "age_band"}
     # classes (c1,30-39) x2, (c2,40-49) x2, and three singletons
@@ -276,7 +276,7 @@ def test_sweep_that_cannot_split_the_gallery_is_noted_not_fatal(tmp_path, featur
     """One image per identity cannot be split into clear and attacked images: the audit keeps
     its results and says why the sweep did not run."""
     g, r = make_generated(tmp_path, per_id=1)
-    res = run_audit(AuditConfig(release=r, gallery=g, cache_dir=feature_cache_dir, progress=False,
-                                attacks=("face.naive",), sweep=("blur",)))
+    res = run_audit(AuditConfig.from_flat(release=r, gallery=g, cache_dir=feature_cache_dir, progress=False,
+                                attacks=("face.naive",), sweep=("blur",))).to_dict()
     assert res["sweep"] is None and [a["name"] for a in res["attacks"]] == ["face.naive"]
     assert any(n.startswith("strength sweep not run: it needs at least two gallery identities") for n in res["notes"])

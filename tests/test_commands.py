@@ -18,9 +18,10 @@ from conftest import shared_dataset
 from PIL import Image
 
 from auditkit import cli
-from auditkit.commands import parse_strengths, run_command
-from auditkit.figures import privacy_curve_uri
-from auditkit.stats import advantage_interval, wilson_interval
+from auditkit.cli import run_command
+from auditkit.cli.sweep import parse_strengths
+from auditkit.report.figures import privacy_curve_uri
+from auditkit.scoring.stats import advantage_interval, wilson_interval
 
 
 def run_cli(argv: list[str]) -> int:
@@ -219,16 +220,14 @@ def test_evaluate_reid_on_generated_two_camera_set(tmp_path, capsys):
 
 def test_evaluation_partial_renders_alone(tmp_path):
     """The partial renders from results.json's `evaluation` with the report's filters."""
-    from jinja2 import Environment, FileSystemLoader, StrictUndefined
-
-    from auditkit.report import ci, num, pct, template_dir
+    from auditkit.report import ci, pct
+    from auditkit.report.environment import environment
 
     manifest = _two_camera_manifest(tmp_path / "data", 12, seed=4)
     assert run_cli(["evaluate", "reid", str(manifest), "--repeats", "2", "--out", str(tmp_path / "o"),
                     "--quiet"]) == 0
     r = json.loads((tmp_path / "o" / "results.json").read_text())
-    env = Environment(loader=FileSystemLoader(str(template_dir())), autoescape=True, undefined=StrictUndefined)
-    env.filters.update(pct=pct, num=num, ci=ci)
+    env = environment()
     html = env.get_template("partials/evaluation.html.j2").render(evaluation=r["evaluation"])
     s0 = r["evaluation"]["splits"][0]
     assert f"<td>{pct(s0['rank1'])} ({ci(s0['rank1_ci'])})</td>" in html
@@ -318,7 +317,7 @@ def _write_clip(path: Path, frames: np.ndarray, rng: np.random.Generator, *, spe
 def test_clip_silhouettes_recover_the_walker(walkers, tmp_path):
     from test_gait import _walk
 
-    from auditkit.commands import clip_silhouettes
+    from auditkit.cli.evaluate import clip_silhouettes
 
     rng = np.random.default_rng(2)
     p = next(iter(walkers[1].values()))

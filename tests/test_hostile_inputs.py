@@ -584,10 +584,10 @@ def _outputs_trap(kind, tmp_path):
 @pytest.mark.parametrize("kind", ["out is a file", "out under a file", "out is a foreign folder",
                                   "out holds the input", "cache dir is a file", "out is a symlink loop"])
 def test_output_traps_refused_before_any_work(tmp_path, capsys, monkeypatch, kind):
-    import auditkit.audit as audit_mod
+    import auditkit.api as api_mod
     from auditkit.cli import main
 
-    monkeypatch.setattr(audit_mod, "run_audit", lambda *a, **k: pytest.fail("work started before the check"))
+    monkeypatch.setattr(api_mod, "run_audit", lambda *a, **k: pytest.fail("work started before the check"))
     argv, code, words = _outputs_trap(kind, tmp_path)
     assert main(argv) == code
     err = capsys.readouterr().err
@@ -610,8 +610,8 @@ def test_interrupt_during_table_audit_keeps_previous_report(tmp_path, monkeypatc
 
 
 def test_internal_error_is_exit_3_not_a_finding(tmp_path, monkeypatch, capsys):
-    from auditkit import risk
     from auditkit.cli import main
+    from auditkit.scoring import risk
 
     t = _good_table(tmp_path / "t.csv")
     monkeypatch.setattr(risk, "table_level", lambda *a: 1 / 0)

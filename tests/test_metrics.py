@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from auditkit.metrics import (
+from auditkit.scoring.metrics import (
     chance_rank_k,
     cmc_curve,
     equal_error_rate,
@@ -17,7 +17,7 @@ from auditkit.metrics import (
     rank_k_score,
     roc_auc_score,
 )
-from auditkit.scores import ScoreMatrix
+from auditkit.scoring.scores import ScoreMatrix
 
 
 def random_matrix(seed, n=40, m=7, levels=None, unknown=0, nonmated=0):

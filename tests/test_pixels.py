@@ -8,18 +8,12 @@ import numpy as np
 import pytest
 
 from auditkit.attacks.base import attack_result
-from auditkit.attacks.pixels import (
-    BodyPixelMetric,
-    body_pixel_features,
-    body_pixel_scores,
-    box_crop,
-    fit_pixel_attacker,
-    obfuscate_variant,
-)
-from auditkit.obfuscation import parse_spec
-from auditkit.scores import ScoreMatrix
-from auditkit.stats import wilson_interval
-from auditkit.transforms import apply_transform
+from auditkit.attacks.body_pixels import BodyPixelMetric, body_pixel_features, body_pixel_scores
+from auditkit.attacks.pixels import box_crop, fit_pixel_attacker, obfuscate_variant
+from auditkit.obfuscation.spec import parse_spec
+from auditkit.obfuscation.transforms import apply_transform
+from auditkit.scoring.scores import ScoreMatrix
+from auditkit.scoring.stats import wilson_interval
 
 N_IDS, N_GAL, N_PROBE = 8, 4, 3
 SHAPE = (20, 24)  # small crops: the test runs in seconds

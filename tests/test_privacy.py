@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from auditkit.cli import main
-from auditkit.privacy import pseudonym_map
+from auditkit.report.shareable import pseudonym_map
 
 LABELS = [f"Person{c}_Surname" for c in "ABCDEFGH"]
 

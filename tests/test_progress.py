@@ -92,7 +92,7 @@ def _oracle_clean(v, missing):
 
 @pytest.mark.parametrize("seed", range(3))
 def test_table_typing_per_distinct_value_equals_per_cell(seed):
-    from auditkit.tables.load import MISSING_VALUES, prepare_table
+    from auditkit.data.tables import MISSING_VALUES, prepare_table
 
     rng = np.random.default_rng(seed)
     pool = [" a", "a ", "b", "", "?", "NA", "007", "7", " 3.5 ", None, "x y z w", "2021-01-02"]
@@ -115,9 +115,8 @@ def test_table_typing_per_distinct_value_equals_per_cell(seed):
 def test_obfuscation_estimate_reads_a_seeded_sample(tmp_path, monkeypatch, feature_cache_dir):
     from test_audit import make_generated
 
-    import auditkit.obfuscation_estimate as oe
-    from auditkit import audit
-    from auditkit.audit import AuditConfig, run_audit
+    import auditkit.obfuscation.release as oe
+    from auditkit import AuditConfig, audit, run_audit
 
     g, r = make_generated(tmp_path, n_ids=4, per_id=2)
     monkeypatch.setattr(audit, "ESTIMATE_SAMPLE", 2)
@@ -132,8 +131,8 @@ def test_obfuscation_estimate_reads_a_seeded_sample(tmp_path, monkeypatch, featu
         return real(each(), **kw)
 
     monkeypatch.setattr(oe, "estimate_release", counting)
-    res = run_audit(AuditConfig(release=r, gallery=g, cache_dir=feature_cache_dir, progress=False,
-                                attacks=("face.naive",)))
+    res = run_audit(AuditConfig.from_flat(release=r, gallery=g, cache_dir=feature_cache_dir, progress=False,
+                                          attacks=("face.naive",))).to_dict()
     assert any("random sample of 2 of the 5 release images" in n for n in res["notes"])
     assert len(seen) == 2
     json.dumps(res)

@@ -19,7 +19,7 @@ def generated_results_path(tmp_path_factory, feature_cache_dir):
     import numpy as np
     from PIL import Image
 
-    from auditkit.audit import AuditConfig, run_audit
+    from auditkit import AuditConfig, run_audit
 
     tmp = tmp_path_factory.mktemp("rep")
     rng = np.random.default_rng(1)
@@ -35,7 +35,7 @@ def generated_results_path(tmp_path_factory, feature_cache_dir):
         Image.fromarray(base).save(tmp / "r" / f"p{i}.png")
         rows.append(f"p{i}.png,{lab}")
     (tmp / "r" / "manifest.csv").write_text("\n".join(rows) + "\n")
-    res = run_audit(AuditConfig(release=tmp / "r", gallery=tmp / "g", cache_dir=feature_cache_dir, progress=False))
+    res = run_audit(AuditConfig.from_flat(release=tmp / "r", gallery=tmp / "g", cache_dir=feature_cache_dir, progress=False)).to_dict()
     return write_outputs(res, tmp / "out")["results"]
 
 
@@ -53,11 +53,11 @@ def test_private_by_default_no_label_no_image(results):
 
 def test_show_examples_reveals_labels_escaped_and_redacted(generated_results_path):
     # results.json is pseudonymised by default (issue 10): the revealed copy is the auditor's
-    from auditkit.audit import AuditConfig, run_audit
+    from auditkit import AuditConfig, run_audit
 
     tmp = generated_results_path.parent.parent
-    results = run_audit(AuditConfig(release=tmp / "r", gallery=tmp / "g", progress=False,
-                                    cache_dir=generated_results_path.parent.parent / "cache"))
+    results = run_audit(AuditConfig.from_flat(release=tmp / "r", gallery=tmp / "g", progress=False,
+                                              cache_dir=generated_results_path.parent.parent / "cache")).to_dict()
     results["options"] = {"show_examples": True, "redact_examples": True}
     html = render_html(results)
     assert "Zelda&lt;b&gt;Quux&lt;/b&gt;" in html and "Zelda<b>" not in html

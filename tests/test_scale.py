@@ -9,10 +9,10 @@ from PIL import Image
 
 import auditkit.features.faces as faces_mod
 from auditkit.attacks.base import identity_scores
-from auditkit.executors import imap
 from auditkit.features.cache import FeatureCache
+from auditkit.features.executors import imap
 from auditkit.features.faces import FaceParams, Task, extract_many
-from auditkit.matching import topk_identity_search
+from auditkit.scoring.matching import topk_identity_search
 
 
 def oracle(P, G, labels):
@@ -200,7 +200,7 @@ def test_interrupted_extraction_resumes_from_cache(tmp_path, monkeypatch):
 def dask_local_cluster():
     """One local Dask cluster of 2 worker processes for this module's Dask tests."""
     pytest.importorskip("distributed")
-    from auditkit.executors import close_dask, dask_client
+    from auditkit.features.executors import close_dask, dask_client
 
     yield dask_client(jobs=2)
     close_dask()
@@ -209,8 +209,8 @@ def dask_local_cluster():
 def test_dask_executor_gives_the_same_results_json_as_the_local_pool(tmp_path, dask_local_cluster, monkeypatch):
     from test_audit import make_generated
 
-    from auditkit import matching
-    from auditkit.audit import AuditConfig, run_audit
+    from auditkit import AuditConfig, run_audit
+    from auditkit.scoring import matching
 
     calls = []
     real = matching.topk_identity_search_dask
@@ -223,9 +223,9 @@ def test_dask_executor_gives_the_same_results_json_as_the_local_pool(tmp_path, d
     g, r = make_generated(tmp_path)
     runs = {}
     for executor, jobs in (("local", 2), ("dask", 2)):
-        cfg = AuditConfig(release=r, gallery=g, out=tmp_path / executor, jobs=jobs, executor=executor,
+        cfg = AuditConfig.from_flat(release=r, gallery=g, out=tmp_path / executor, jobs=jobs, executor=executor,
                           cache_dir=tmp_path / f"cache-{executor}", progress=False)
-        res = run_audit(cfg)
+        res = run_audit(cfg).to_dict()
         assert res["runtime"]["cache"]["hits"] == 0  # each run computed its own features
         runs[executor] = res
     # the Dask workers did the extraction: their processes hold the loaded models
@@ -267,7 +267,7 @@ def test_assert_json_equal_catches_differences():
 
 
 def test_dask_matching_equals_single_process(dask_local_cluster):
-    from auditkit.matching import topk_identity_search_dask
+    from auditkit.scoring.matching import topk_identity_search_dask
 
     rng = np.random.default_rng(5)
     G = rng.normal(size=(700, 32)).astype(np.float32)

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from auditkit.stats import advantage, advantage_interval, residual_risk, wilson_interval, z_value
+from auditkit.scoring.stats import advantage, advantage_interval, residual_risk, wilson_interval, z_value
 
 
 def test_wilson_matches_hand_computation():

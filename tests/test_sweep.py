@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from auditkit.stats import advantage_interval, wilson_interval
+from auditkit.scoring.stats import advantage_interval, wilson_interval
 from auditkit.sweep import recommend, run_sweep
 
 
@@ -98,13 +98,9 @@ def test_tiny_sweep_curve(tiny_sweep):
 
 
 def test_sweep_partial_renders_escaped(tiny_sweep):
-    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+    from auditkit.report.environment import environment
 
-    from auditkit.report import ci, num, pct, template_dir
-
-    env = Environment(loader=FileSystemLoader(str(template_dir())), undefined=StrictUndefined,
-                      autoescape=select_autoescape(default=True, default_for_string=True))
-    env.filters.update(pct=pct, num=num, ci=ci)
+    env = environment()
     tmpl = env.get_template("partials/sweep.html.j2")
     html = tmpl.render(sweep=tiny_sweep)
     assert "Privacy curve" in html and "face.learned rank-1" in html
@@ -124,7 +120,7 @@ def test_face_scope_release_obfuscates_only_the_grown_face_box(tmp_path):
     import numpy as np
     from PIL import Image
 
-    from auditkit.obfuscation import ObfuscationSpec
+    from auditkit.obfuscation.spec import ObfuscationSpec
     from auditkit.sweep import _face_scope_release
 
     clear = tmp_path / "clear"

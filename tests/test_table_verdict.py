@@ -1,12 +1,12 @@
 """A table-only audit is scored from the release's own measures (issue 10): the policy in
-auditkit.risk (table_level), the verdict, the executive summary and --fail-on."""
+auditkit.scoring.risk (table_level), the verdict, the executive summary and --fail-on."""
 import json
 
 import pandas as pd
 import pytest
 
 from auditkit.cli import main
-from auditkit.risk import TABLE_RULES, table_level, with_table_measures
+from auditkit.scoring.risk import TABLE_RULES, table_level, with_table_measures
 from auditkit.tables import run_table_audit
 
 

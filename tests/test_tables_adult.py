@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 from conftest import shared_dataset
 
+from auditkit.attacks.tables import exact_linkage, nearest_linkage
+from auditkit.scoring.table_measures import joint_class_ids
 from auditkit.tables import load_table, run_table_audit
-from auditkit.tables.attacks import exact_linkage, nearest_linkage
-from auditkit.tables.risk_measures import joint_class_ids
 
 QI = ["age", "education", "occupation", "relationship", "sex", "native-country"]
 SENSITIVE = "salary-class"

@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from auditkit.data.boxes import box_iou_matrix
 from auditkit.features.mot_eval import detection_metrics, mot_metrics, read_mot, tracks_to_table
-from auditkit.features.people import Detections, box_iou_matrix, boxes_from_manifest, nms
+from auditkit.features.people import Detections, boxes_from_manifest, nms
 from auditkit.features.tracking import Tracker, track_detections
 
 

@@ -16,7 +16,7 @@ from auditkit.features.leaks import FaceLeakScanner, scan_face_leaks, tracks_exp
 from auditkit.features.mot_eval import detection_metrics, mot_metrics, read_mot, tracks_to_table
 from auditkit.features.people import BackgroundSubtractionDetector, HogPeopleDetector
 from auditkit.features.tracking import Track, Tracker
-from auditkit.obfuscation import ObfuscationSpec, apply_obfuscation
+from auditkit.obfuscation.spec import ObfuscationSpec, apply_obfuscation
 from tests.conftest import shared_dataset
 
 W, H, FPS, N = 160, 120, 10, 30

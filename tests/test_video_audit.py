@@ -16,7 +16,7 @@ from auditkit.data.inputs import load_gallery, load_release
 from auditkit.features.cache import FeatureCache
 from auditkit.features.faces import FaceParams
 from auditkit.result import Skipped
-from auditkit.video_audit import audit_videos
+from auditkit.video.audit import audit_videos
 
 W, H, FPS = 320, 240, 10.0
 # identity -> (shirt RGB, trousers RGB, height px, stride period in frames)
@@ -332,16 +332,13 @@ def test_gallery_clips_but_no_release_clip(synthetic, tmp_path):
 
 def test_video_partial_renders_without_identity_labels(synthetic):
     """The report partial: clips, tracks, leaks; identity labels pseudonymised (private by default)."""
-    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-
-    from auditkit.report import Pseudonyms, adv_ci, ci, num, pct, template_dir
+    from auditkit.report import Pseudonyms
+    from auditkit.report.environment import environment
 
     va = synthetic["va"]
     sec = json.loads(json.dumps(va.section))
     pseudo = Pseudonyms(sorted(PEOPLE), reveal=False)
-    env = Environment(loader=FileSystemLoader(str(template_dir())), autoescape=select_autoescape(default=True),
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(pct=pct, num=num, ci=ci, adv_ci=adv_ci, who=pseudo, gpath=pseudo.path, redact=pseudo.text)
+    env = environment(pseudo)
     html = env.get_template("partials/video.html.j2").render(video=sec, trajectories=va.trajectories)
     assert "cam1.avi#track1" in html and "Exposure per track" in html and "No leak found" in html
     assert "person 0" in html and "compared as they are" in html
@@ -444,7 +441,7 @@ def messy(synthetic, tmp_path_factory):
     written for another resolution (first in each frame, so the obfuscation estimate would meet them), a
     clip truncated after its people were tracked, and a clip whose processing crashes."""
     import auditkit.features.faces as faces_mod
-    import auditkit.video_audit as va_mod
+    import auditkit.video.audit as va_mod
 
     base = tmp_path_factory.mktemp("messy")
     rel = base / "release"
@@ -487,7 +484,7 @@ def messy(synthetic, tmp_path_factory):
 
 
 def test_frame_index_parsing_rejects_bad_values():
-    from auditkit.video_audit import _frame_index
+    from auditkit.video.clips import _frame_index
 
     assert _frame_index("12") == 12 and _frame_index("3.0") == 3 and _frame_index(0) == 0
     for bad in ("x", "inf", "-inf", "nan", "-3", "1.5", None, ""):
@@ -505,7 +502,7 @@ def test_bad_manifest_frames_become_notes_not_errors(messy):
 
 
 def test_boxes_outside_the_frame_ignored_and_crashing_clip_skipped(messy):
-    from auditkit.video_audit import _clip_box
+    from auditkit.data.boxes import clip_box as _clip_box
 
     assert _clip_box((5000, 4000, 40, 90), (240, 320)) is None
     assert _clip_box((-10, -5, 30, 40), (240, 320)) == (0.0, 0.0, 20.0, 35.0)
@@ -529,7 +526,7 @@ def test_partly_decoded_clip_with_tracks_is_audited_not_skipped(messy):
 
 def test_face_models_loaded_lazily_once_per_audit(messy, monkeypatch):
     import auditkit.features.faces as faces_mod
-    from auditkit.video_audit import _LazyFaceModels
+    from auditkit.video.clips import _LazyFaceModels
 
     assert messy["face_model_loads"] == 0  # no leak in the messy release: never loaded
     made = []

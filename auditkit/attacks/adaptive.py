@@ -18,25 +18,28 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..features.faces import Task, box_iou, largest_face
-from ..obfuscation import ObfuscationSpec, parse_spec
+from ..data.boxes import box_iou
+from ..features.faces import Task
+from ..obfuscation.spec import ObfuscationSpec, parse_spec
+from ..obfuscation.transforms import RECONSTRUCTABLE, apply_transform
 from ..result import AttackResult, Skipped
-from ..scores import ScoreMatrix
-from ..transforms import RECONSTRUCTABLE, apply_transform
+from ..scoring.scores import ScoreMatrix
 from .base import FeatureSet, attack_result
-from .context import FaceContext, register
+from .context import FaceContext, pick_face, probe_like_hint
+from .contract import Attack
 from .face import expand_box, face_naive
 from .pixels import aligned_crop, crop_features, pca_lda, release_crops
 
 __all__ = [
     "CROP_SIZE",
     "STRENGTH_FACTORS",
+    "LearnedFace",
     "LearnedModel",
+    "ReconstructFace",
     "face_learned",
     "face_reconstruct",
     "strength_variants",
@@ -74,7 +77,8 @@ def strength_variants(spec: str, factors: tuple[float, ...] = STRENGTH_FACTORS) 
     return out
 
 
-def _encoding_model(seed: int):
+def _encoding_model():
+    """Standardise, then shrinkage LDA (deterministic: no seed to take)."""
     from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -112,32 +116,6 @@ class LearnedModel:
         return out
 
 
-def _gallery_images(ctx: FaceContext) -> list[np.ndarray | None]:
-    from ..data.media import MediaError, load_image
-
-    imgs: list[np.ndarray | None] = []
-    for inf in ctx.gallery.info:
-        try:
-            imgs.append(load_image(inf["path"]))
-        except MediaError:
-            imgs.append(None)
-    return imgs
-
-
-def _probe_like_hint(ctx: FaceContext) -> bool:
-    """Whether the release faces were located without a manifest box (whole-image fallback or
-    detection only): the obfuscated gallery is then extracted the same way (no hint box)."""
-    return not any(inf.get("source") == "manifest_box" for inf in ctx.probes.info)
-
-
-def _pick_face(r, hint: tuple[int, int, int, int] | None, fallback_box) -> int:
-    if hint is not None:
-        return int(np.argmax([box_iou(hint, b) for b in r.boxes]))
-    if (r.sources == "detector").any():  # the largest detection, as the audit picks release faces
-        return largest_face(r)
-    return int(np.argmax([box_iou(fallback_box, b) for b in r.boxes]))
-
-
 def train_learned(ctx: FaceContext, *, factors: tuple[float, ...] = STRENGTH_FACTORS, flips: bool = True,
                   flip_encodings: bool = False, crop_size: int = CROP_SIZE, cv_folds: int = 5,
                   probe_like: bool = True) -> LearnedModel:
@@ -152,13 +130,15 @@ def train_learned(ctx: FaceContext, *, factors: tuple[float, ...] = STRENGTH_FAC
     ``factors`` x the strength (and mirrored when ``flips``). Model choice among encodings,
     pixels and their fusion: rank-1 on held-out gallery images (folds by image, each image's
     variants together), obfuscated at ``ctx.spec``.
+
+    Long: one pass over the gallery variants (strengths, flips) that builds both representations side by side; splitting it would pass its parallel lists around.
     """
     t0 = time.monotonic()
     spec = ctx.spec
     assert spec is not None
     scope = ctx.scope
-    no_hint = probe_like and _probe_like_hint(ctx)
-    imgs = _gallery_images(ctx)
+    no_hint = probe_like and probe_like_hint(ctx)
+    imgs = ctx.gallery_images()
     # -- encodings: the gallery run through the release's pipeline (obfuscated, then extracted)
     enc_variants = [spec] + ([f"flip|{spec}"] if flip_encodings else [])
     tasks: list[tuple[int, str, Task, tuple]] = []
@@ -180,7 +160,7 @@ def train_learned(ctx: FaceContext, *, factors: tuple[float, ...] = STRENGTH_FAC
         if isinstance(r, str):
             ctx.skipped.append(Skipped(ctx.gallery.ids[i], r, "learned gallery"))
             continue
-        j = _pick_face(r, t.hint_box, fbox)
+        j = pick_face(r, t.hint_box, fbox)
         enc_rows[(i, v)] = (r.encodings[j], tuple(int(x) for x in r.boxes[j]))
     # -- pixel crops at each strength, at the box the release pipeline found on the obfuscated image
     pix_variants = strength_variants(spec, factors)
@@ -214,7 +194,7 @@ def train_learned(ctx: FaceContext, *, factors: tuple[float, ...] = STRENGTH_FAC
         raise ValueError("fewer than two gallery identities survived the obfuscated extraction")
     cv = _cross_validate(Xe, ye, ge, Xp, yp, gp, is_spec, enc_keys, spec, ctx.seed, cv_folds)
     method = cv["chosen"]
-    enc_model = _encoding_model(ctx.seed).fit(Xe, ye)
+    enc_model = _encoding_model().fit(Xe, ye)
     pix_model = pca_lda(ctx.seed, len(Xp), len(identities)).fit(Xp, yp)
     assert list(enc_model.classes_) == identities and list(pix_model.classes_) == identities
     return LearnedModel(identities=identities, method=method, enc_model=enc_model, pix_model=pix_model,
@@ -248,7 +228,7 @@ def _cross_validate(Xe, ye, ge, Xp, yp, gp, is_spec, enc_keys, spec, seed, folds
         tr_e, tr_p = fe != f, fp != f
         if len(set(ye[tr_e])) < 2 or len(set(yp[tr_p])) < 2:
             continue
-        em = _encoding_model(seed).fit(Xe[tr_e], ye[tr_e])
+        em = _encoding_model().fit(Xe[tr_e], ye[tr_e])
         pm = pca_lda(seed, int(tr_p.sum()), len(set(yp[tr_p]))).fit(Xp[tr_p], yp[tr_p])
         te_e = np.flatnonzero((fe == f) & spec_rows)
         te_p = {int(gp[i]): i for i in np.flatnonzero((fp == f) & is_spec)}
@@ -320,8 +300,6 @@ def face_learned(ctx: FaceContext, *, factors: tuple[float, ...] = STRENGTH_FACT
 
 def face_reconstruct(ctx: FaceContext) -> AttackResult | None:
     """Invert ``ctx.spec`` on each release face (or frame), encode, and match the clear gallery."""
-    from ..data.media import sha256_file
-
     if ctx.spec is None:
         ctx.notes.append("face.reconstruct not run: the obfuscation is unknown (declare it with --obfuscation)")
         return None
@@ -336,20 +314,18 @@ def face_reconstruct(ctx: FaceContext) -> AttackResult | None:
         by_file[inf["file"]].append(i)
     tasks: dict[int, Task] = {}
     for rel, rows in by_file.items():
-        path = Path(ctx.probes.info[rows[0]].get("path") or Path(ctx.release_root) / rel)
-        sha = ctx.probes.info[rows[0]].get("sha256")  # hashed when the release was loaded
-        if sha is None:
-            try:
-                sha = sha256_file(path)
-            except OSError as e:
-                ctx.notes.append(f"face.reconstruct: {rel} could not be read ({e}); its clear-domain encoding is used")
-                continue
+        try:  # hashed when the release was loaded; else by the context
+            path, sha = ctx.release_file(rel, ctx.probes.info[rows[0]].get("sha256"),
+                                         ctx.probes.info[rows[0]].get("path"))
+        except OSError as e:
+            ctx.notes.append(f"face.reconstruct: {rel} could not be read ({e}); its clear-domain encoding is used")
+            continue
         for i in rows:
             inf = ctx.probes.info[i]
             box = tuple(int(v) for v in inf["box"])
             region = None if ctx.scope == "frame" else expand_box(box)
             hint = box if inf.get("source") == "manifest_box" else None
-            tasks[i] = Task(str(path), sha, hint_box=hint, obfuscation=(text, region))
+            tasks[i] = Task(path, sha, hint_box=hint, obfuscation=(text, region))
     got = ctx.encode(list({t.key: t for t in tasks.values()}.values()), label="reconstructed release")
     X = np.array(ctx.probes.X, copy=True)
     n_fail = n_det = 0
@@ -362,7 +338,7 @@ def face_reconstruct(ctx: FaceContext) -> AttackResult | None:
         if len(by_file[ctx.probes.info[i]["file"]]) > 1 or t.hint_box is not None:
             j = int(np.argmax([box_iou(box, b) for b in r.boxes]))
         else:
-            j = _pick_face(r, None, box)
+            j = pick_face(r, None, box)
         n_det += bool(r.sources[j] == "detector")
         X[i] = r.encodings[j]
     n_fail += len(ctx.probes) - len(tasks)
@@ -381,15 +357,25 @@ def face_reconstruct(ctx: FaceContext) -> AttackResult | None:
     return res
 
 
-@register("face.learned")
-def _learned(ctx: FaceContext) -> AttackResult | None:
-    try:
-        return face_learned(ctx)
-    except ValueError as e:  # e.g. too few gallery identities left to train on: skip, say why
-        ctx.notes.append(f"face.learned not run: {e}")
-        return None
+class LearnedFace(Attack):
+    """``face.learned`` (see :func:`face_learned`); not run, with a note, when the gallery cannot
+    be trained on (e.g. too few identities left)."""
+
+    name = "face.learned"
+
+    def _evaluate(self) -> AttackResult | None:
+        ctx = self.features
+        try:
+            return face_learned(ctx)
+        except ValueError as e:  # e.g. too few gallery identities left to train on: skip, say why
+            ctx.notes.append(f"face.learned not run: {e}")
+            return None
 
 
-@register("face.reconstruct")
-def _reconstruct(ctx: FaceContext) -> AttackResult | None:
-    return face_reconstruct(ctx)
+class ReconstructFace(Attack):
+    """``face.reconstruct`` (see :func:`face_reconstruct`)."""
+
+    name = "face.reconstruct"
+
+    def _evaluate(self) -> AttackResult | None:
+        return face_reconstruct(self.features)

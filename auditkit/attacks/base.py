@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from ..metrics import genuine_impostor_scores, identification_metrics, per_subject_exposure
 from ..result import AttackResult
-from ..scores import ScoreMatrix
+from ..scoring.metrics import genuine_impostor_scores, identification_metrics, per_subject_exposure
+from ..scoring.scores import ScoreMatrix
 
 __all__ = ["FeatureSet", "attack_result", "identity_scores", "top_matches"]
 
@@ -41,11 +41,11 @@ def identity_scores(probes: np.ndarray, gallery: np.ndarray, gallery_labels: lis
                     jobs: int = 1) -> tuple[np.ndarray, list[str]]:
     """Similarity of each probe to each identity: minus the smallest Euclidean distance to any of
     that identity's gallery vectors (the attacker's best match). Computed in blocks with bounded
-    memory by :func:`auditkit.matching.topk_identity_search` (probe blocks of ``block``); the best
+    memory by :func:`auditkit.scoring.matching.topk_identity_search` (probe blocks of ``block``); the best
     identity's score is the exact float64 distance, the others float64 to ~1e-8. With
     ``executor="dask"`` the probe blocks run on a Dask cluster (``scheduler``, or a local cluster
-    of ``jobs`` workers) with identical results (:func:`auditkit.matching.topk_identity_search_dask`)."""
-    from ..matching import topk_identity_search, topk_identity_search_dask
+    of ``jobs`` workers) with identical results (:func:`auditkit.scoring.matching.topk_identity_search_dask`)."""
+    from ..scoring.matching import topk_identity_search, topk_identity_search_dask
 
     identities = sorted(set(gallery_labels))
     P = np.asarray(probes, dtype=np.float64).reshape(len(probes), -1)
@@ -92,7 +92,7 @@ def _hist(values: np.ndarray, edges: np.ndarray) -> list[float]:
 
 def attack_result(name: str, cue: str, sm: ScoreMatrix, *, criterion: str = "singling_out",
                   notes: list[str] | None = None, details: dict[str, Any] | None = None) -> AttackResult:
-    """Score a ScoreMatrix and package it (risk is filled by :func:`auditkit.risk.assess`)."""
+    """Score a ScoreMatrix and package it (risk is filled by :func:`auditkit.scoring.risk.assess`)."""
     m = identification_metrics(sm)
     cmc = m.pop("cmc")
     gen, imp = genuine_impostor_scores(sm)

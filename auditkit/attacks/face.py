@@ -5,13 +5,16 @@ from typing import Any
 
 import numpy as np
 
-from ..features.faces import Task, box_iou
+from ..data.boxes import box_iou
+from ..features.faces import Task
 from ..result import AttackResult, Skipped
-from ..scores import ScoreMatrix
+from ..scoring.scores import ScoreMatrix
 from .base import FeatureSet, attack_result, identity_scores
-from .context import FaceContext, register
+from .context import FaceContext
+from .contract import Attack
 
-__all__ = ["MATCH_DISTANCE", "expand_box", "face_naive", "face_parrot", "transformed_gallery"]
+__all__ = ["MATCH_DISTANCE", "NaiveFace", "ParrotFace", "expand_box", "face_naive", "face_parrot",
+           "transformed_gallery"]
 
 #: face_recognition's conventional same-person distance threshold.
 MATCH_DISTANCE = 0.6
@@ -46,7 +49,7 @@ def face_naive(gallery: FeatureSet, probes: FeatureSet, *, name: str = "face.nai
     if len(mated):
         top = np.argmax(scores[mated], axis=1)
         ok = (top == idx[mated]) & (-scores[mated, top] < MATCH_DISTANCE)
-        from ..stats import wilson_interval
+        from ..scoring.stats import wilson_interval
 
         res.metrics["rank1_within_0.6"] = float(ok.mean())
         res.metrics["rank1_within_0.6_ci"] = wilson_interval(int(ok.sum()), len(mated))
@@ -82,17 +85,28 @@ def transformed_gallery(ctx: FaceContext, transform: str, *, label: str, scope: 
     return FeatureSet(np.array(X).reshape(len(X), -1), ids, labels, info)
 
 
-@register("face.naive")
-def _naive(ctx: FaceContext) -> AttackResult:
-    return face_naive(ctx.gallery, ctx.probes, **ctx.matching())[1]
+class NaiveFace(Attack):
+    """``face.naive``: the release faces against the clear gallery (features: a FaceContext)."""
+
+    name = "face.naive"
+
+    def _evaluate(self) -> AttackResult:
+        ctx = self.features
+        return face_naive(ctx.gallery, ctx.probes, **ctx.matching())[1]
 
 
-@register("face.parrot")
-def _parrot(ctx: FaceContext) -> AttackResult | None:
-    if ctx.spec is None:
-        ctx.notes.append("face.parrot not run: the obfuscation is unknown (declare it with --obfuscation, "
-                         "e.g. blur:sigma=6, or an 'obfuscation' manifest column)")
-        return None
-    pg = transformed_gallery(ctx, ctx.spec, label="parrot gallery")
-    return face_parrot(pg, ctx.probes, spec=ctx.spec, source=ctx.spec_source, scope=ctx.scope,
-                       **ctx.matching())[1]
+class ParrotFace(Attack):
+    """``face.parrot``: the gallery obfuscated with the release's (declared or estimated)
+    obfuscation, encoded by the features stage (``ctx.encode``), against the release."""
+
+    name = "face.parrot"
+
+    def _evaluate(self) -> AttackResult | None:
+        ctx = self.features
+        if ctx.spec is None:
+            ctx.notes.append("face.parrot not run: the obfuscation is unknown (declare it with --obfuscation, "
+                             "e.g. blur:sigma=6, or an 'obfuscation' manifest column)")
+            return None
+        pg = transformed_gallery(ctx, ctx.spec, label="parrot gallery")
+        return face_parrot(pg, ctx.probes, spec=ctx.spec, source=ctx.spec_source, scope=ctx.scope,
+                           **ctx.matching())[1]

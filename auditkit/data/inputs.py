@@ -143,7 +143,8 @@ def _scan(root: Path, skipped: list[Skipped], *, ignore: set[Path] = frozenset()
     import tempfile
 
     from ..progress import track
-    from .safe_files import MAX_FRAMES, probe_image, sha256_regular, split_frames, walk
+    from .media import split_frames
+    from .safe_files import MAX_FRAMES, probe_image, sha256_regular, walk
 
     res = _Scan()
     notes = notes if notes is not None else []

@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
+from .safe_files import MAX_FRAMES, _has_alpha, open_regular
+
 __all__ = [
     "IMAGE_EXTENSIONS",
     "MAX_PIXELS",
@@ -21,6 +23,7 @@ __all__ = [
     "is_video",
     "load_image",
     "sha256_file",
+    "split_frames",
 ]
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".apng", ".gif", ".bmp", ".pgm", ".ppm",
@@ -87,8 +90,6 @@ def load_image(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     Raises :class:`MediaError` (naming the file) for missing, empty, truncated, non-image,
     oversized (decompression bomb) or undecodable files.
     """
-    from .safe_files import open_regular
-
     p = Path(path)
     try:
         fd = open_regular(p)  # a FIFO or device is refused here, never read (it could block)
@@ -135,3 +136,57 @@ def _decode(p: Path, fh, max_pixels: int) -> np.ndarray:
         raise MediaError(p, f"cannot decode image ({msg})") from None
     except (ValueError, SyntaxError, MemoryError) as e:
         raise MediaError(p, f"cannot decode image ({type(e).__name__}: {e})") from None
+
+
+def split_frames(path: str | Path, dest: Path, *, max_frames: int = MAX_FRAMES,
+                 max_pixels: int | None = None) -> tuple[list[Path], int, str | None]:
+    """Write each frame of a multi-frame image to ``dest/NNNNN.png`` (lossless).
+
+    Returns (frame files, number of frames in the file, note or None). Frames are composited as
+    a viewer shows them (GIF/APNG/WebP disposal) and EXIF orientation is applied. At most
+    ``max_frames`` frames and ``max_pixels`` pixels in all are written; the note says so when
+    the file has more. Raises :class:`~auditkit.data.media.MediaError` when it cannot be read.
+    """
+    import warnings
+
+    from PIL import Image, ImageFile, ImageOps
+
+    max_pixels = MAX_PIXELS if max_pixels is None else max_pixels
+    dest.mkdir(parents=True, exist_ok=True)
+    out: list[Path] = []
+    note = None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with os.fdopen(open_regular(path), "rb") as fh, Image.open(fh) as img:
+                n = int(getattr(img, "n_frames", 1))
+                budget = max_pixels
+                ImageFile.LOAD_TRUNCATED_IMAGES = False
+                for i in range(n):
+                    if i >= max_frames:
+                        note = (f"{n} frames: only the first {max_frames} are audited (cap MAX_FRAMES = "
+                                f"{max_frames}); frames {max_frames + 1}-{n} are not")
+                        break
+                    img.seek(i)
+                    w, h = img.size
+                    if w * h > budget:
+                        note = (f"{n} frames: only the first {i} are audited; the pixel budget of "
+                                f"{max_pixels:,} pixels per file (decompression-bomb guard) was reached")
+                        break
+                    budget -= w * h
+                    img.load()
+                    frame = ImageOps.exif_transpose(img.copy())
+                    mode = "RGBA" if _has_alpha(frame) else ("RGB" if frame.mode not in ("L", "I;16", "I", "F")
+                                                             else frame.mode)
+                    frame = frame.convert(mode) if frame.mode != mode else frame
+                    p = dest / f"{i + 1:05d}.png"
+                    frame.save(p, format="PNG")
+                    out.append(p)
+    except MediaError:
+        raise
+    except Exception as e:  # noqa: BLE001
+        if out:  # a truncated later frame: keep the frames read, say where it stopped
+            return out, len(out), (f"frame {len(out) + 1} cannot be decoded ({type(e).__name__}: {e}); "
+                                   f"the first {len(out)} frame(s) are audited")
+        raise MediaError(path, f"cannot decode the frames of this multi-frame image ({type(e).__name__}: {e})") from None
+    return out, n, note

@@ -18,7 +18,7 @@ What a release or gallery folder may hold, and what happens to it here:
 * **Images are probed from their header** (no full decode) by :func:`probe_image`: their size,
   their number of frames and whether they carry transparency. :data:`MIN_IMAGE_SIDE` is the
   smallest side an image must have to be audited; multi-frame images are split into one item
-  per frame (``file#page2``) by :func:`split_frames`, at most :data:`MAX_FRAMES` frames and
+  per frame (``file#page2``) by :func:`auditkit.data.media.split_frames`, at most :data:`MAX_FRAMES` frames and
   :data:`~auditkit.data.media.MAX_PIXELS` pixels in all per file (the cap is stated).
 """
 from __future__ import annotations
@@ -41,7 +41,6 @@ __all__ = [
     "open_regular",
     "probe_image",
     "sha256_regular",
-    "split_frames",
     "walk",
 ]
 
@@ -268,59 +267,3 @@ def probe_image(path: str | Path) -> ImageProbe:
             return ImageProbe(w, h, frames, alpha)
     except Exception as e:  # noqa: BLE001  the decoder reports undecodable files with a reason
         return ImageProbe(error=f"{type(e).__name__}: {e}")
-
-
-def split_frames(path: str | Path, dest: Path, *, max_frames: int = MAX_FRAMES,
-                 max_pixels: int | None = None) -> tuple[list[Path], int, str | None]:
-    """Write each frame of a multi-frame image to ``dest/NNNNN.png`` (lossless).
-
-    Returns (frame files, number of frames in the file, note or None). Frames are composited as
-    a viewer shows them (GIF/APNG/WebP disposal) and EXIF orientation is applied. At most
-    ``max_frames`` frames and ``max_pixels`` pixels in all are written; the note says so when
-    the file has more. Raises :class:`~auditkit.data.media.MediaError` when it cannot be read.
-    """
-    import warnings
-
-    from PIL import Image, ImageFile, ImageOps
-
-    from .media import MAX_PIXELS, MediaError
-
-    max_pixels = MAX_PIXELS if max_pixels is None else max_pixels
-    dest.mkdir(parents=True, exist_ok=True)
-    out: list[Path] = []
-    note = None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with os.fdopen(open_regular(path), "rb") as fh, Image.open(fh) as img:
-                n = int(getattr(img, "n_frames", 1))
-                budget = max_pixels
-                ImageFile.LOAD_TRUNCATED_IMAGES = False
-                for i in range(n):
-                    if i >= max_frames:
-                        note = (f"{n} frames: only the first {max_frames} are audited (cap MAX_FRAMES = "
-                                f"{max_frames}); frames {max_frames + 1}-{n} are not")
-                        break
-                    img.seek(i)
-                    w, h = img.size
-                    if w * h > budget:
-                        note = (f"{n} frames: only the first {i} are audited; the pixel budget of "
-                                f"{max_pixels:,} pixels per file (decompression-bomb guard) was reached")
-                        break
-                    budget -= w * h
-                    img.load()
-                    frame = ImageOps.exif_transpose(img.copy())
-                    mode = "RGBA" if _has_alpha(frame) else ("RGB" if frame.mode not in ("L", "I;16", "I", "F")
-                                                             else frame.mode)
-                    frame = frame.convert(mode) if frame.mode != mode else frame
-                    p = dest / f"{i + 1:05d}.png"
-                    frame.save(p, format="PNG")
-                    out.append(p)
-    except MediaError:
-        raise
-    except Exception as e:  # noqa: BLE001
-        if out:  # a truncated later frame: keep the frames read, say where it stopped
-            return out, len(out), (f"frame {len(out) + 1} cannot be decoded ({type(e).__name__}: {e}); "
-                                   f"the first {len(out)} frame(s) are audited")
-        raise MediaError(path, f"cannot decode the frames of this multi-frame image ({type(e).__name__}: {e})") from None
-    return out, n, note

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ..data.boxes import box_iou, clip_box
 from .cache import FeatureCache, cache_key
 
 __all__ = [
@@ -194,22 +195,12 @@ def largest_face(faces: ImageFaces) -> int:
     return int(np.argmax(areas))
 
 
-def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
-    """Intersection over union of two (x, y, w, h) boxes."""
-    ax1, ay1, bx1, by1 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]
-    iw = max(0.0, min(ax1, bx1) - max(a[0], b[0]))
-    ih = max(0.0, min(ay1, by1) - max(a[1], b[1]))
-    inter = iw * ih
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union > 0 else 0.0
-
-
 def _clip_box(box: tuple[int, int, int, int], w: int, h: int) -> tuple[int, int, int, int] | None:
-    x, y, bw, bh = box
-    x0, y0, x1, y1 = max(0, x), max(0, y), min(w, x + bw), min(h, y + bh)
-    if x1 - x0 < 2 or y1 - y0 < 2:
+    """An integer box clipped to a ``w`` x ``h`` image; None when less than 2 px remain on a side."""
+    c = clip_box(box, (h, w))
+    if c is None or c[2] < 2 or c[3] < 2:
         return None
-    return (x0, y0, x1 - x0, y1 - y0)
+    return tuple(int(v) for v in c)
 
 
 def extract_faces(img: np.ndarray, models: FaceModels, *,
@@ -254,7 +245,7 @@ def _work(task: tuple) -> tuple[str, dict | None, str | None]:
     except MediaError as e:
         return path, None, e.reason
     if obf is not None:  # an attacker's transform: re-applied obfuscation (parrot), reconstruction...
-        from ..transforms import apply_transform
+        from ..obfuscation.transforms import apply_transform
 
         text, region = obf
         img = apply_transform(img, text, region)
@@ -297,9 +288,9 @@ def extract_many(tasks: Iterable[Task], params: FaceParams, cache: FeatureCache,
     is stored in the cache by this process as soon as it arrives, so an interrupted run resumes
     from what was finished. ``executor`` is ``"local"`` (this process when ``jobs == 1``, else a
     process pool of ``jobs``) or ``"dask"`` (a Dask cluster at ``scheduler``, or a local one of
-    ``jobs`` workers); see :func:`auditkit.executors.imap`. Results do not depend on it.
+    ``jobs`` workers); see :func:`auditkit.features.executors.imap`. Results do not depend on it.
     """
-    from ..executors import imap
+    from .executors import imap
 
     tasks = list(tasks)
     out: dict[tuple, ImageFaces | str] = {}

@@ -29,9 +29,9 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
-from auditkit.features.people import box_iou_matrix
+from auditkit.data.boxes import box_iou_matrix
 from auditkit.features.tracking import Track
-from auditkit.stats import wilson_interval
+from auditkit.scoring.stats import wilson_interval
 
 __all__ = ["detection_metrics", "detections_to_table", "mot_metrics", "read_mot", "tracks_to_table"]
 
@@ -143,6 +143,8 @@ def mot_metrics(gt: pd.DataFrame, hyp: pd.DataFrame, *, iou_threshold: float = 0
     ``fragmentations``, ``recall``, ``precision``, ``mota``, ``motp`` (mean IoU of matches),
     ``idtp``, ``idf1``, ``idp``, ``idr``, ``gt_ids``, ``hyp_ids``, ``mostly_tracked`` (gt ids
     matched in >= 80% of their frames), ``mostly_lost`` (< 20%).
+
+    Long: the CLEAR-MOT accounting loop (matches carried over, switches, fragmentations) follows the paper's definition step by step.
     """
     _check(gt, "ground-truth")
     _check(hyp, "hypothesis")

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from auditkit.features.people import Detections, box_iou_matrix
+from auditkit.data.boxes import box_iou_matrix
+from auditkit.features.people import Detections
 
 __all__ = ["Track", "Tracker", "track_detections"]
 

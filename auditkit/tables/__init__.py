@@ -15,10 +15,10 @@ from typing import Any
 
 import pandas as pd
 
+from ..attacks.tables import ExactLinkage, Inference, NearestLinkage, SinglingOut
+from ..data.tables import LoadedTable, TableError, load_table, prepare_table, require_columns
 from ..result import AttackResult, to_jsonable
-from .attacks import exact_linkage, inference, nearest_linkage, singling_out
-from .load import LoadedTable, TableError, load_table, prepare_table, require_columns
-from .risk_measures import (
+from ..scoring.table_measures import (
     class_size_summary,
     class_sizes,
     explain_uniqueness,
@@ -41,7 +41,7 @@ class TableAudit:
     """The outcome of :func:`run_table_audit`.
 
     ``tables`` is the ``results.json["tables"]`` section; ``attacks`` join
-    ``results.json["attacks"]`` (``risk`` left for :func:`auditkit.risk.assess`).
+    ``results.json["attacks"]`` (``risk`` left for :func:`auditkit.scoring.risk.assess`).
     """
 
     tables: dict[str, Any]
@@ -99,6 +99,8 @@ def run_table_audit(release: Any, *, aux: Any = None, qi: str | Sequence[str] | 
     risk_threshold : ARX's threshold on a record's re-identification probability (records at risk).
     n_attacks : singling-out predicates per mode. n_inference : targets per inference attack.
     random_state : seed for every random choice.
+
+    Long: the table stage's sequence (load, QI choice, measures, the three attack families, control); to become one Attack per family.
     """
     rel = _as_table(release, "release")
     if ignore:
@@ -206,17 +208,18 @@ def run_table_audit(release: Any, *, aux: Any = None, qi: str | Sequence[str] | 
         skipped.append("linkage.*, singling_out.*, inference.*: no auxiliary table (--aux); "
                        "only the release's own risk measures were computed")
     else:
-        attacks.append(exact_linkage(df, aux_t.df, qi_list, id_col=id_col, random_state=random_state))
+        attacks.append(ExactLinkage(df, aux_t.df, qi_list, id_col=id_col, random_state=random_state).evaluate().result())
         done("exact linkage")
         if nearest:
-            attacks.append(nearest_linkage(df, aux_t.df, qi_list, kinds, id_col=id_col, random_state=random_state))
+            attacks.append(NearestLinkage(df, aux_t.df, qi_list, kinds, id_col=id_col,
+                                          random_state=random_state).evaluate().result())
             done("nearest linkage")
         ctl_df = ctl_t.df if ctl_t is not None else None
         so_cols = qi_list + [s for s in sens if s in aux_t.df.columns
                              and (ctl_df is None or s in ctl_df.columns)]
         for mode in ("univariate", "multivariate"):
-            so = singling_out(df, aux_t.df, so_cols, kinds, mode=mode, n_attacks=n_attacks,
-                              n_cols=singling_out_cols, control=ctl_df, random_state=random_state)
+            so = SinglingOut(df, aux_t.df, so_cols, kinds, mode=mode, n_attacks=n_attacks, n_cols=singling_out_cols,
+                             control=ctl_df, random_state=random_state).evaluate().result()
             done(f"singling out ({mode})")
             if so.n_probes == 0:
                 skipped.append(f"{so.name}: no predicate on {', '.join(so_cols)} isolates a single release "
@@ -231,8 +234,8 @@ def run_table_audit(release: Any, *, aux: Any = None, qi: str | Sequence[str] | 
             use_ctl = ctl_df if (ctl_df is not None and s in ctl_df.columns) else None
             if ctl_df is not None and use_ctl is None:
                 warnings.append(f"inference.{s}: control table has no {s!r} column; scored without control")
-            attacks.append(inference(df, aux_t.df, qi_list, s, kinds, control=use_ctl, n_attacks=n_inference,
-                                     random_state=random_state))
+            attacks.append(Inference(df, aux_t.df, qi_list, s, kinds, control=use_ctl, n_attacks=n_inference,
+                                     random_state=random_state).evaluate().result())
             done(f"inference of {s}")
     if prog.done < prog.total:
         prog.label = "table audit (done)"

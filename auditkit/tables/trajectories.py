@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..attacks.tables import score_attack
+from ..data.tables import LoadedTable, TableError, prepare_table, require_columns
 from ..result import AttackResult
-from ..stats import wilson_interval
-from .attacks import score_attack
-from .load import LoadedTable, TableError, prepare_table, require_columns
+from ..scoring.stats import wilson_interval
 
 __all__ = ["coarsening_curve", "load_sightings", "trajectory_audit", "trajectory_linkage", "trajectory_uniqueness"]
 
@@ -34,11 +34,11 @@ def load_sightings(sightings: Any, *, unit_col: str | None = None, camera_col: s
     """Normalise a sightings table to columns ``unit`` (track or subject), ``camera``, ``time``.
 
     ``unit_col`` defaults to ``track`` when present (what a video release shows), else ``subject``. Times must parse as dates
-    (any format :func:`~auditkit.tables.load.infer_column` accepts) or be numbers of seconds.
+    (any format :func:`~auditkit.data.tables.infer_column` accepts) or be numbers of seconds.
     Extra columns are kept (``subject`` is the ground truth of linkage when present). Rows
     without a time, unit or camera are dropped; ``out.attrs["dropped"]`` counts them.
     """
-    from .load import load_table
+    from ..data.tables import load_table
     if isinstance(sightings, pd.DataFrame):
         t = prepare_table(sightings, name=name)
     elif isinstance(sightings, LoadedTable):

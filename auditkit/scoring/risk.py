@@ -47,7 +47,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from .result import AttackResult
+from ..result import AttackResult
 
 __all__ = ["LEVELS", "TABLE_RULES", "THRESHOLDS", "assess", "level_at_least", "level_for", "table_level",
            "verdict", "with_table_measures"]

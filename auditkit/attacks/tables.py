@@ -13,9 +13,9 @@ pandas / numpy / scikit-learn, with three deliberate differences:
   anonymeter's size-correction model for singling out.
 
 The residual risk ``(attack - reference) / (1 - reference)`` uses as reference the stronger of
-the baseline and the control (:func:`auditkit.stats.residual_risk`). Its interval: when the
+the baseline and the control (:func:`auditkit.scoring.stats.residual_risk`). Its interval: when the
 reference is exact (an analytic chance level) the attack's 95% Wilson interval is mapped through
-the residual (:func:`auditkit.stats.advantage_interval`); when the reference is itself measured
+the residual (:func:`auditkit.scoring.stats.advantage_interval`); when the reference is itself measured
 (control), both rates get 97.5% Wilson intervals and the residual's interval is
 ``[res(att_lo, ref_hi), res(att_hi, ref_lo)]``, which covers with at least 95% (Bonferroni).
 """
@@ -29,10 +29,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..data.tables import TableError, numeric_view
 from ..result import AttackResult
-from ..stats import advantage_interval, residual_risk, wilson_interval
-from .load import TableError, numeric_view
-from .risk_measures import joint_class_ids
+from ..scoring.stats import advantage_interval, residual_risk, wilson_interval
+from ..scoring.table_measures import joint_class_ids
+from .contract import Attack
 
 __all__ = [
     "MixedEncoding",
@@ -585,3 +586,47 @@ def inference(release: pd.DataFrame, targets: pd.DataFrame, qi: Sequence[str], s
                         control_successes=csucc, control_n=cn, n_identities=len(release), notes=notes,
                         details={"qi": list(qi), "secret": secret, "numeric": numeric,
                                  "tolerance": tolerance if numeric else None})
+
+
+# ------------------------------------------------------------------------------- the attack contract
+
+class _TableAttack(Attack):
+    """A table attack under the attack contract (:mod:`auditkit.attacks.contract`): constructed with
+    the release and the attacker's table (aux or targets) and the attack's own features (QIs,
+    kinds, secret), keyword-only options, then ``evaluate()`` and ``result()``."""
+
+    _fn: Any = None
+
+    def __init__(self, release: pd.DataFrame, other: pd.DataFrame, /, *features: Any, **options: Any) -> None:
+        super().__init__((release, other, *features), **options)
+
+    def _evaluate(self) -> AttackResult:
+        return type(self)._fn(*self.features, **self.options)
+
+
+class ExactLinkage(_TableAttack):
+    """``linkage.exact`` (:func:`exact_linkage`): ``ExactLinkage(release, aux, qi, **options)``."""
+
+    name = "linkage.exact"
+    _fn = staticmethod(exact_linkage)
+
+
+class NearestLinkage(_TableAttack):
+    """``linkage.nearest`` (:func:`nearest_linkage`): ``NearestLinkage(release, aux, qi, kinds, **options)``."""
+
+    name = "linkage.nearest"
+    _fn = staticmethod(nearest_linkage)
+
+
+class SinglingOut(_TableAttack):
+    """``singling_out.<mode>`` (:func:`singling_out`): ``SinglingOut(release, targets, cols, kinds, mode=...)``."""
+
+    name = "singling_out"
+    _fn = staticmethod(singling_out)
+
+
+class Inference(_TableAttack):
+    """``inference.<secret>`` (:func:`inference`): ``Inference(release, targets, qi, secret, kinds, **options)``."""
+
+    name = "inference"
+    _fn = staticmethod(inference)

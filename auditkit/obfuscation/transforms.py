@@ -3,7 +3,7 @@ part of a cache key.
 
 A transform text is one or more steps separated by ``|``, applied left to right:
 
-``blur:sigma=6`` (any obfuscation spec, see :mod:`auditkit.obfuscation`)
+``blur:sigma=6`` (any obfuscation spec, see :mod:`auditkit.obfuscation.spec`)
     apply that obfuscation (the parrot attacker's move);
 ``flip``
     mirror the image left-right (an augmentation for trained attackers);
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .obfuscation import ObfuscationSpec, apply_obfuscation, parse_spec
+from .spec import ObfuscationSpec, apply_obfuscation, parse_spec
 
 __all__ = [
     "RECONSTRUCTABLE",
@@ -73,7 +73,7 @@ def parse_transform(text: str) -> list[tuple[str, ObfuscationSpec | None]]:
 
 
 def gaussian_psf(sigma: float) -> np.ndarray:
-    """The normalised Gaussian kernel :func:`auditkit.obfuscation.apply_obfuscation` blurs with
+    """The normalised Gaussian kernel :func:`auditkit.obfuscation.spec.apply_obfuscation` blurs with
     (side ``2 * ceil(3 sigma) + 1``, as OpenCV's)."""
     if not sigma > 0:
         raise ValueError(f"sigma must be > 0, got {sigma!r}")

@@ -47,11 +47,11 @@ def reveal_requested(results: dict[str, Any]) -> bool:
 
 def collect_labels(results: dict[str, Any]) -> list[str]:
     """Every identity label the results hold (sorted)."""
-    from .report import _all_labels
+    from .privacy import all_labels
 
     if (results.get("evaluation") or {}).get("kind") == "reid":  # files are not in <identity>/ folders
         results = {**results, "inputs": {}}
-    labs = set(_all_labels(results))
+    labs = set(all_labels(results))
     for a in results.get("attacks") or []:
         for row in (a.get("details") or {}).get("matches") or []:
             for key in ("truth", "candidate"):
@@ -104,7 +104,7 @@ def _roots(results: dict[str, Any]) -> list[tuple[str, str]]:
     """(absolute folder, the name it is shown as), longest first."""
     out: dict[str, str] = {}
 
-    from .outputs import display_path
+    from ..outputs import display_path
 
     def add(p: Any, name: str | None = None) -> None:
         if isinstance(p, str) and os.path.isabs(p) and len(p) > 1:

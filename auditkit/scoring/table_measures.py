@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from .load import LoadedTable
+from ..data.tables import LoadedTable
 
 __all__ = [
     "class_ids",

@@ -12,6 +12,8 @@ import io
 import math
 from typing import Any
 
+from ..scoring.metrics import chance_rank_k
+
 __all__ = ["privacy_curve_uri"]
 
 
@@ -101,7 +103,77 @@ def privacy_curve_uri(sweep: dict[str, Any], *, dpi: int = 110) -> str:
     fig.suptitle("Privacy curve: rank-1 re-identification vs strength (bands: Wilson 95% intervals)",
                  fontsize=10)
     fig.tight_layout()
+    return _fig_to_uri(fig, dpi=dpi)
+
+
+def _fig_to_uri(fig, *, dpi: int = 110) -> str:
+    """A matplotlib figure as an inline PNG (the figure is closed)."""
+    import matplotlib.pyplot as plt
+
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(fig)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def report_figures(results: dict) -> dict[str, dict[str, str]]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figs: dict[str, dict[str, str]] = {}
+    ident = [a for a in results.get("attacks", []) if a.get("cmc")]
+    if ident:
+        fig, ax = plt.subplots(figsize=(6.4, 3.6))
+        for a in ident:
+            cmc = a["cmc"]
+            ax.plot(range(1, len(cmc) + 1), cmc, marker="o", ms=3, label=a["name"])
+        m = max(len(a["cmc"]) for a in ident)
+        # one chance line per gallery size: cues may be scored against different identity sets
+        sizes = sorted({a["n_identities"] for a in ident})
+        for n_id in sizes:
+            ax.plot(range(1, m + 1), [chance_rank_k(n_id, k) for k in range(1, m + 1)], "k--", lw=1,
+                    label="chance" if len(sizes) == 1 else f"chance ({n_id} identities)")
+        ax.set_xlabel("rank k")
+        ax.set_ylabel("share of release items found by rank k")
+        ax.set_ylim(0, 1.02)
+        ax.set_xscale("log")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        ax.set_title("Cumulative match characteristic (CMC)")
+        figs["_cmc_all"] = {"cmc": _fig_to_uri(fig)}
+    for a in results.get("attacks", []):
+        out: dict[str, str] = {}
+        if a.get("cmc"):
+            fig, ax = plt.subplots(figsize=(5, 3.2))
+            cmc = a["cmc"]
+            n_id = a["n_identities"]
+            ks = range(1, len(cmc) + 1)
+            ax.plot(ks, cmc, marker="o", ms=3, label=a["name"])
+            ax.plot(ks, [chance_rank_k(n_id, k) for k in ks], "k--", lw=1, label="chance")
+            ax.set_xlabel("rank k")
+            ax.set_ylabel("identified by rank k")
+            ax.set_ylim(0, 1.02)
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=8)
+            out["cmc"] = _fig_to_uri(fig)
+        hist = a.get("details", {}).get("score_hist")
+        if hist and any(hist["genuine"]):
+            import numpy as np
+
+            edges = np.array(hist["edges"])
+            centres = (edges[:-1] + edges[1:]) / 2
+            width = edges[1] - edges[0]
+            fig, ax = plt.subplots(figsize=(5, 3.2))
+            ax.bar(centres, hist["impostor"], width=width, alpha=0.55, label="different person (impostor)")
+            ax.bar(centres, hist["genuine"], width=width, alpha=0.55, label="same person (genuine)")
+            ax.set_xlabel("similarity score (higher = more alike)")
+            ax.set_ylabel("share of comparisons")
+            ax.legend(fontsize=8)
+            ax.grid(alpha=0.3)
+            out["scores"] = _fig_to_uri(fig)
+        figs[a["name"]] = out
+    if results.get("sweep"):
+        figs["_sweep"] = {"curve": privacy_curve_uri(results["sweep"])}
+    return figs

@@ -1,4 +1,4 @@
-"""Identification and verification metrics on a :class:`~auditkit.scores.ScoreMatrix`.
+"""Identification and verification metrics on a :class:`~auditkit.scoring.scores.ScoreMatrix`.
 
 Conventions (scikit-learn style): ``*_score`` higher is better, options keyword-only.
 Ties: a probe whose true identity ties with others is placed uniformly at random among the
@@ -27,7 +27,6 @@ __all__ = [
     "per_subject_exposure",
     "rank_k_score",
     "roc_auc_score",
-    "true_ranks",
 ]
 
 
@@ -40,12 +39,6 @@ def _rank_bounds(sm: ScoreMatrix) -> tuple[np.ndarray, np.ndarray]:
     greater = (s > true).sum(axis=1)
     ties = (s == true).sum(axis=1) - 1
     return greater, ties
-
-
-def true_ranks(sm: ScoreMatrix) -> np.ndarray:
-    """Expected 1-based rank of the true identity for each mated probe (ties averaged)."""
-    g, t = _rank_bounds(sm)
-    return g + 1 + t / 2.0
 
 
 def _p_rank_le(g: np.ndarray, t: np.ndarray, k: int) -> np.ndarray:

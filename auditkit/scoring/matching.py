@@ -29,7 +29,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["SearchResult", "brute_force_identity_scores", "topk_identity_search", "topk_identity_search_dask"]
+__all__ = ["SearchResult", "topk_identity_search", "topk_identity_search_dask"]
 
 
 class SearchResult(NamedTuple):
@@ -60,23 +60,6 @@ class SearchResult(NamedTuple):
     top_gallery: np.ndarray
     best: np.ndarray | None
     n_exhaustive: int
-
-
-def brute_force_identity_scores(probes: np.ndarray, gallery: np.ndarray,
-                                gallery_labels: Sequence[str]) -> tuple[np.ndarray, list[str]]:
-    """The naive reference: the full distance matrix in float64, then a min per identity.
-
-    Memory grows as ``n_probes x n_gallery``; use only on small inputs (tests, benchmarks).
-    """
-    P = np.asarray(probes, dtype=np.float64)
-    G = np.asarray(gallery, dtype=np.float64)
-    d = np.sqrt(((P[:, None, :] - G[None, :, :]) ** 2).sum(axis=2))
-    identities = sorted(set(gallery_labels))
-    lab = np.asarray(gallery_labels, dtype=object)
-    out = np.empty((len(P), len(identities)))
-    for j, name in enumerate(identities):
-        out[:, j] = -d[:, lab == name].min(axis=1)
-    return out, identities
 
 
 def _check(probes: np.ndarray, gallery: np.ndarray, gallery_labels: Sequence[str], k: int) -> None:
@@ -198,6 +181,8 @@ def topk_identity_search(probes: np.ndarray, gallery: np.ndarray, gallery_labels
     >>> r = topk_identity_search(P, G, ["a", "a", "b", "b", "c", "c"], k=2)
     >>> [r.identities[j] for j in r.top_ids[:, 0]]
     ['a', 'c']
+
+    Long: the blocked exact search with its nested per-block kernel (one_block) kept beside the memory-bound arithmetic it depends on.
     """
     P_in = np.asarray(probes)
     G_in = np.asarray(gallery)
@@ -266,7 +251,10 @@ def topk_identity_search(probes: np.ndarray, gallery: np.ndarray, gallery_labels
     gamma = n_terms * u / (1 - n_terms * u)
 
     def one_block(ps: int) -> int:
-        """Search probes ps:ps+bp; writes their rows of the outputs, returns #exhaustive."""
+        """Search probes ps:ps+bp; writes their rows of the outputs, returns #exhaustive.
+
+        Long: one probe block: candidate rows, exact re-scoring and the per-identity top-k in one bounded-memory pass.
+        """
         n_exh = 0
         P64 = np.asarray(P_in[ps:ps + bp], dtype=np.float64)
         m = len(P64)
@@ -429,10 +417,10 @@ def topk_identity_search_dask(probes: np.ndarray, gallery: np.ndarray, gallery_l
     The gallery and its labels are sent to every worker once (``scatter(broadcast=True)``);
     each chunk of ``chunk_probes`` probes is an independent exact search, so the result is
     identical to the single-process one. ``scheduler``: address of a running scheduler, else a
-    local cluster of ``jobs`` worker processes (see :func:`auditkit.executors.dask_client`).
+    local cluster of ``jobs`` worker processes (see :func:`auditkit.features.executors.dask_client`).
     ``options`` are passed to :func:`topk_identity_search` (``k``, ``max_memory_bytes``...).
     """
-    from .executors import dask_client
+    from ..features.executors import dask_client
 
     P = np.asarray(probes)
     if chunk_probes < 1:

@@ -1,52 +1,29 @@
-"""Command line: ``auditkit sweep`` and ``auditkit evaluate reid | gait``.
+"""``auditkit evaluate reid MANIFEST`` and ``auditkit evaluate gait --gallery DIR --probe DIR``.
 
-:func:`add_parsers` adds the two commands to ``auditkit``'s argparse sub-parsers and
-:func:`run_command` runs them (returning the exit code, or ``None`` for other commands).
-Bad input raises :class:`~auditkit.data.inputs.InputError` or ``ValueError``, which
-``auditkit.cli.main`` turns into exit code 2 with the message.
-
-- ``sweep`` runs :func:`auditkit.sweep.run_sweep` on a folder of clear calibration images and
-  writes ``sweep.json`` (schema ``auditkit.sweep/1`` plus the hashed inputs) and a
-  self-contained ``report.html`` (the privacy curve and the sweep table).
-- ``evaluate reid MANIFEST`` and ``evaluate gait --gallery DIR --probe DIR`` run the standard
-  protocols of :mod:`auditkit.evaluate` and write results.json / matches.csv / skipped.csv /
-  report.html like ``run`` (schema ``auditkit.results/1``), with an extra ``evaluation`` key
-  holding the protocol and the per-split spread.
+Run the standard protocols of :mod:`auditkit.evaluate` and write results.json / matches.csv /
+skipped.csv / report.html like ``run`` (schema ``auditkit.results/1``), with an extra
+``evaluation`` key holding the protocol and the per-split spread. Bad input raises
+:class:`~auditkit.data.inputs.InputError` or ``ValueError``, which ``auditkit.cli.main`` turns
+into exit code 2 with the message.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import platform
-import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import asdict
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from .common import add_common, check_unused, mark_unused, now, progress, report_and_exit, tool
 
-__all__ = ["add_parsers", "clip_silhouettes", "evaluation_results", "parse_strengths", "render_sweep_html",
-           "run_command", "sweep_outputs"]
+__all__ = ["add_parser", "clip_silhouettes", "evaluation_results", "run"]
 
-EXIT_OK = 0
 _VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv")
 
-# options added by cli._add_common that a command does not use: giving them is an error, not
+# options added by add_common that evaluate does not use: giving them is an error, not
 # silently ignored (dest -> why)
-_SWEEP_UNUSED = {
-    "executor": "the sweep extracts features in local processes (--jobs)",
-    "scheduler": "the sweep extracts features in local processes (--jobs)",
-    "fail_on": "a sweep has no verdict; it reports the strength needed",
-    "detector": "the sweep uses the default HOG face detector",
-    "upsample": "the sweep uses the default face detection settings",
-    "show_examples": "the sweep report shows no image or identity label",
-    "no_redact": "the sweep report shows no image",
-}
 _EVAL_UNUSED = {
     "jobs": "the evaluation runs in one process",
     "executor": "the evaluation runs in one process",
@@ -61,42 +38,8 @@ _EVAL_UNUSED = {
 
 # ------------------------------------------------------------------------------- parsers
 
-def _mark_unused(p: argparse.ArgumentParser, unused: dict[str, str]) -> None:
-    p.set_defaults(_unused={d: (p.get_default(d), why) for d, why in unused.items()})
-
-
-def add_parsers(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) -> None:
-    """Add ``sweep`` and ``evaluate`` (``reid``, ``gait``) to ``auditkit``'s sub-parsers.
-
-    Parameters
-    ----------
-    sub : the ``argparse`` sub-parsers action of the ``auditkit`` parser.
-    add_common : adds the options every command shares (``auditkit.cli._add_common``).
-    """
-    sw = sub.add_parser("sweep", help="how strong must an obfuscation be? (privacy curve)",
-                        description="Obfuscate held-out clear images at increasing strengths, run the "
-                        "attacker ladder at each, and report the smallest strength at which every "
-                        "attack is indistinguishable from chance.")
-    sw.add_argument("--gallery", type=Path, required=True,
-                    help="clear calibration images: <identity>/<images> (at least --calibration + 1 per identity)")
-    sw.add_argument("--families", default="blur,pixelate",
-                    help="comma-separated obfuscation families: blur, pixelate, box, noise, mask "
-                         "(default: %(default)s)")
-    sw.add_argument("--strengths", default=None,
-                    help="strengths per family, e.g. 'blur=2,4,8;pixelate=4,8' (or '2,4,8' with one family); "
-                         "default: blur 2,4,6,8,12; pixelate 4,8,12,16; box 5,9,15,21; noise 10,25,50,100; mask 0")
-    sw.add_argument("--attacks", default=None,
-                    help="comma-separated attacks (default: the whole ladder of face attacks)")
-    sw.add_argument("--calibration", type=int, default=5,
-                    help="clear images per identity kept as the attacker's gallery; the others are "
-                         "obfuscated and attacked (default: %(default)s)")
-    sw.add_argument("--scope", choices=("face", "frame"), default="frame",
-                    help="obfuscate the whole image (frame) or only the detected face box (face) "
-                         "(default: %(default)s)")
-    sw.add_argument("--title", default=None, help="report title")
-    add_common(sw)
-    _mark_unused(sw, _SWEEP_UNUSED)
-
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    """Add ``evaluate`` (``reid``, ``gait``) to ``auditkit``'s sub-parsers."""
     ev = sub.add_parser("evaluate", help="standard-protocol evaluation of a body-cue attack",
                         description="How strong is the attacker? Standard protocols on clear benchmark data.")
     evsub = ev.add_subparsers(dest="protocol", required=True, parser_class=type(ev), metavar="{reid,gait}")
@@ -113,7 +56,7 @@ def add_parsers(sub: Any, add_common: Callable[[argparse.ArgumentParser], None])
                       help="use a random subset of this many subjects (reduced protocol; default: all)")
     reid.add_argument("--title", default=None, help="report title")
     add_common(reid)
-    _mark_unused(reid, _EVAL_UNUSED)
+    mark_unused(reid, _EVAL_UNUSED)
 
     gait = evsub.add_parser("gait", help="gait recognition, gallery vs probe (USF HumanID protocol)",
                             description="Gait energy images, PCA + LDA fitted on the gallery only; "
@@ -128,54 +71,34 @@ def add_parsers(sub: Any, add_common: Callable[[argparse.ArgumentParser], None])
                       help="width of one frame inside a strip image (USF: 22; default: %(default)s)")
     gait.add_argument("--title", default=None, help="report title")
     add_common(gait)
-    _mark_unused(gait, _EVAL_UNUSED)
+    mark_unused(gait, _EVAL_UNUSED)
+    return ev
 
 
-def _check_unused(args: argparse.Namespace, command: str) -> None:
-    from .data.inputs import InputError
-
-    for dest, (default, why) in sorted(getattr(args, "_unused", {}).items()):
-        if getattr(args, dest, default) != default:
-            raise InputError(f"--{dest.replace('_', '-')} does not apply to `auditkit {command}`: {why}")
-
-
-def run_command(args: argparse.Namespace) -> int | None:
-    """Run ``sweep`` or ``evaluate``; return the exit code, or ``None`` for any other command.
+def run(args: argparse.Namespace) -> int:
+    """Run ``evaluate reid`` or ``evaluate gait``; the exit code.
 
     Raises
     ------
     InputError, ValueError
         Bad options or inputs (``auditkit.cli.main`` prints the message and exits with 2).
     """
-    if args.command == "sweep":
-        _check_unused(args, "sweep")
-        return _run_sweep(args)
-    if args.command == "evaluate":
-        _check_unused(args, f"evaluate {args.protocol}")
-        if args.protocol == "reid":
-            return _run_reid(args)
-        return _run_gait(args)
-    return None
+    check_unused(args, f"evaluate {args.protocol}")
+    if args.protocol == "reid":
+        return _run_reid(args)
+    return _run_gait(args)
 
 
 # ------------------------------------------------------------------------------- shared helpers
-
-def _tool(**extra: Any) -> dict[str, Any]:
-    return {"name": "auditkit", "version": __version__, "python": platform.python_version(), **extra}
-
-
-def _now() -> str:
-    return datetime.now(UTC).replace(microsecond=0).isoformat()
-
 
 def _listing(root: Path, files: list[tuple[str, Path]], skipped: list[Any] | None = None) -> dict[str, Any]:
     """Chain-of-custody section: every file's SHA-256 and size, and one hash of the listing.
 
     ``files`` are (path as recorded, file on disk); unreadable files go to ``skipped``.
     """
-    from .data.inputs import custody_section
-    from .data.media import sha256_file
-    from .result import Skipped
+    from ..data.inputs import custody_section
+    from ..data.media import sha256_file
+    from ..result import Skipped
 
     listing = []
     seen: set[str] = set()
@@ -196,170 +119,11 @@ def _tree_files(root: Path) -> list[tuple[str, Path]]:
     return [(p.relative_to(root).as_posix(), p) for p in sorted(root.rglob("*")) if p.is_file()]
 
 
-def _env():
-    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-
-    from .report import adv_ci, ci, num, pct, template_dir
-
-    env = Environment(loader=FileSystemLoader(str(template_dir())),
-                      autoescape=select_autoescape(default=True, default_for_string=True),
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(pct=pct, num=num, ci=ci, adv_ci=adv_ci)
-    return env
-
-
-def _progress(args: argparse.Namespace, msg: str) -> None:
-    if not args.quiet:
-        sys.stderr.write(msg + "\n")
-
-
-# ------------------------------------------------------------------------------- sweep
-
-def parse_strengths(text: str | None, families: list[str]) -> dict[str, list[float]] | None:
-    """``'blur=2,4,8;pixelate=4,8'`` -> ``{'blur': [2, 4, 8], 'pixelate': [4, 8]}``.
-
-    A bare list (``'2,4,8'``) is allowed with one family. ``None`` or empty -> ``None``
-    (the default strengths). Families named here but not in ``families`` are an error.
-    """
-    if text is None or not text.strip():
-        return None
-
-    def values(fam: str, s: str) -> list[float]:
-        out = []
-        for v in s.split(","):
-            v = v.strip()
-            if not v:
-                continue
-            try:
-                out.append(float(v))
-            except ValueError:
-                raise ValueError(f"--strengths: {v!r} for {fam} is not a number "
-                                 f"(expected e.g. 'blur=2,4,8;pixelate=4,8')") from None
-        if not out:
-            raise ValueError(f"--strengths: no value given for {fam}")
-        return out
-
-    if "=" not in text:
-        if len(families) != 1:
-            raise ValueError(f"--strengths {text!r}: with several families ({', '.join(families)}) give "
-                             "them per family, e.g. 'blur=2,4,8;pixelate=4,8'")
-        return {families[0]: values(families[0], text)}
-    plan: dict[str, list[float]] = {}
-    for part in text.split(";"):
-        if not part.strip():
-            continue
-        fam, sep, vals = part.partition("=")
-        fam = fam.strip()
-        if not sep or not fam:
-            raise ValueError(f"--strengths: {part!r} is not 'family=v1,v2' (e.g. 'blur=2,4,8;pixelate=4,8')")
-        if fam not in families:
-            raise ValueError(f"--strengths names family {fam!r}, which is not in --families "
-                             f"({', '.join(families)})")
-        plan[fam] = values(fam, vals)
-    missing = [f for f in families if f not in plan]
-    if missing:
-        raise ValueError(f"--strengths gives no strengths for {', '.join(missing)} "
-                         f"(give every family in --families, e.g. '{missing[0]}=2,4,8')")
-    return plan
-
-
-def _split_list(text: str | None) -> list[str]:
-    return [t.strip() for t in (text or "").split(",") if t.strip()]
-
-
-def render_sweep_html(sweep: dict[str, Any]) -> str:
-    """The self-contained sweep report (privacy curve figure + the sweep table) for ``sweep``."""
-    from .figures import privacy_curve_uri
-
-    fig = privacy_curve_uri(sweep) if sweep.get("curve") else None
-    return _env().get_template("sweep_report.html.j2").render(sweep=sweep, figure=fig)
-
-
-def sweep_outputs(sweep: dict[str, Any], out: str | Path) -> dict[str, Path]:
-    """Write ``sweep.json`` and ``report.html`` into ``out``; return their paths."""
-    from .privacy import shareable, write_private
-    from .result import to_jsonable
-
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    data, mapping = shareable(to_jsonable(sweep))  # private by default (issue 10)
-    write_private(out, mapping)
-    paths = {"sweep": out / "sweep.json", "report": out / "report.html"}
-    paths["sweep"].write_text(json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    paths["report"].write_text(render_sweep_html(data), encoding="utf-8")
-    return paths
-
-
-def _run_sweep(args: argparse.Namespace) -> int:
-    from .data.inputs import InputError, custody_section, load_gallery
-    from .sweep import run_sweep
-
-    if args.jobs < 1:
-        raise InputError(f"--jobs must be >= 1, got {args.jobs}")
-    if args.calibration < 1:
-        raise InputError(f"--calibration must be >= 1, got {args.calibration}")
-    families = _split_list(args.families)
-    if not families:
-        raise InputError("--families is empty; give e.g. blur,pixelate")
-    from .obfuscation import METHODS
-
-    bad = [f for f in families if f not in METHODS or f == "none"]
-    if bad:
-        raise InputError(f"unknown obfuscation family {bad[0]!r}; allowed: "
-                         f"{', '.join(m for m in METHODS if m != 'none')}")
-    strengths = parse_strengths(args.strengths, families)
-    attacks = _split_list(args.attacks) or None
-    if attacks:
-        from .audit import ATTACKS
-
-        bad = [a for a in attacks if a not in ATTACKS]
-        if bad:
-            raise InputError(f"unknown attack(s) {', '.join(bad)}; available: {', '.join(ATTACKS)}")
-    gallery = load_gallery(args.gallery)  # InputError when missing / empty; hashes every file
-    small = [i for i in gallery.identities
-             if sum(1 for it in gallery.items if it.identity == i) <= args.calibration]
-    if len(small) == len(gallery.identities):
-        raise InputError(f"calibration gallery {args.gallery}: no identity has more than --calibration "
-                         f"{args.calibration} images, so none is left to obfuscate and attack; "
-                         "lower --calibration or add images")
-    out = args.out or Path("auditkit-sweep")
-    tmp_cache = tempfile.TemporaryDirectory(prefix="auditkit-nocache-") if args.no_cache else None
-    try:
-        cache_dir = Path(tmp_cache.name) if tmp_cache else args.cache_dir
-        sweep = run_sweep(gallery.root, families=families, strengths=strengths, attacks=attacks,
-                          n_calibration=args.calibration, scope=args.scope, cache_dir=cache_dir,
-                          jobs=args.jobs, seed=args.seed, progress=not args.quiet, encoder=args.encoder)
-    finally:
-        if tmp_cache is not None:
-            tmp_cache.cleanup()
-    from .result import Skipped
-
-    sweep["tool"] = _tool()
-    sweep["created"] = _now()
-    sweep["title"] = args.title or "Strength sweep: how strong must the obfuscation be?"
-    sweep["inputs"] = {"gallery": {**custody_section(gallery.root, [it.file for it in gallery.items]),
-                                   "identities": len(gallery.identities)}}
-    sweep["skipped"] = [asdict(Skipped(f"gallery/{s.path}", s.reason, s.stage)) for s in gallery.skipped]
-    sweep["parameters"]["no_cache"] = bool(args.no_cache)
-    if small:
-        sweep.setdefault("notes", []).append(
-            f"{len(small)} identit{'y has' if len(small) == 1 else 'ies have'} at most --calibration "
-            f"{args.calibration} images and contribute no probe")
-    paths = sweep_outputs(sweep, out)
-    for statement in sweep["recommendations"]:
-        print(f"recommendation: {statement}")
-    from .outputs import display_path
-
-    for name, p in paths.items():
-        print(f"  {name}: {display_path(p)}")
-    return EXIT_OK
-
-
 # ------------------------------------------------------------------------------- evaluate
 
 def _verdict(attack: Any, what: str) -> dict[str, Any]:
     """The policy verdict on the attack, with a summary worded for a benchmark evaluation."""
-    from .risk import verdict
+    from ..scoring.risk import verdict
 
     v = verdict([attack])
     m = attack.metrics
@@ -387,15 +151,14 @@ def evaluation_results(*, title: str, kind: str, attack: Any, evaluation: dict[s
     ``attack`` is an :class:`~auditkit.result.AttackResult` (its risk is assessed here);
     ``evaluation`` goes under ``results["evaluation"]``.
     """
-    from .audit import SCHEMA
-    from .result import to_jsonable
-    from .risk import assess
+    from ..result import SCHEMA, to_jsonable
+    from ..scoring.risk import assess
 
     attack = assess(attack)
     results = {
         "schema": SCHEMA,
-        "tool": _tool(dlib="not used", descriptor=descriptor),
-        "created": _now(),
+        "tool": tool(dlib="not used", descriptor=descriptor),
+        "created": now(),
         "title": title,
         "parameters": {"command": f"evaluate {kind}", **parameters},
         "seed": seed,
@@ -416,7 +179,7 @@ def evaluation_results(*, title: str, kind: str, attack: Any, evaluation: dict[s
 
 
 def _finish(results: dict[str, Any], out: Path, fail_on: str | None) -> int:
-    from .report import write_outputs
+    from ..report import write_outputs
 
     paths = write_outputs(results, out)
     ev = results["evaluation"]
@@ -425,8 +188,6 @@ def _finish(results: dict[str, Any], out: Path, fail_on: str | None) -> int:
         spread = f" (sd {100 * row['sd']:.1f} over {ev['repeats']} splits)" if row.get("sd") is not None else ""
         ci = f", 95% CI {100 * row['ci'][0]:.1f}-{100 * row['ci'][1]:.1f}%" if row.get("ci") else ""
         print(f"  {row['name']}: {100 * row['value']:.1f}%{spread}{ci}")
-    from .cli import report_and_exit
-
     return report_and_exit(results, paths, fail_on)
 
 
@@ -436,11 +197,12 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _run_reid(args: argparse.Namespace) -> int:
-    from .data.inputs import InputError
-    from .evaluate import evaluate_reid, read_reid_manifest
-    from .features.appearance import DESCRIPTOR_VERSION
-    from .metrics import chance_rank_k
-    from .stats import wilson_interval
+    """Long: parse, run the protocol, and shape results.json's evaluation section with its figures; the shaping belongs in auditkit.evaluate (to move)."""
+    from ..data.inputs import InputError
+    from ..evaluate import evaluate_reid, read_reid_manifest
+    from ..features.appearance import DESCRIPTOR_VERSION
+    from ..scoring.metrics import chance_rank_k
+    from ..scoring.stats import wilson_interval
 
     t0 = time.monotonic()
     manifest: Path = args.manifest
@@ -454,7 +216,7 @@ def _run_reid(args: argparse.Namespace) -> int:
         rows = read_reid_manifest(manifest)
     except UnicodeDecodeError as e:
         raise InputError(f"{manifest}: not UTF-8 CSV text ({e})") from None
-    _progress(args, f"evaluate reid: {len(rows)} images in {manifest}, {args.repeats} splits ...")
+    progress(args, f"evaluate reid: {len(rows)} images in {manifest}, {args.repeats} splits ...")
     r = evaluate_reid(manifest, repeats=args.repeats, random_state=args.seed,
                       probe_camera=args.probe_camera, max_subjects=args.max_subjects)
     p = r["protocol"]
@@ -529,13 +291,13 @@ def _run_reid(args: argparse.Namespace) -> int:
 
 
 def _add_reid_pixel_rung(results: dict[str, Any], manifest: Path, args: argparse.Namespace) -> None:
-    from .attacks.pixels import reid_pixel_attack
-    from .metrics import chance_rank_k
-    from .result import to_jsonable
-    from .risk import assess
-    from .stats import wilson_interval
+    from ..attacks.body_pixels import reid_pixel_attack
+    from ..result import to_jsonable
+    from ..scoring.metrics import chance_rank_k
+    from ..scoring.risk import assess
+    from ..scoring.stats import wilson_interval
 
-    _progress(args, "evaluate reid: pixel-domain body rung (same splits) ...")
+    progress(args, "evaluate reid: pixel-domain body rung (same splits) ...")
     att = reid_pixel_attack(manifest, repeats=args.repeats, random_state=args.seed,
                             probe_camera=args.probe_camera, max_subjects=args.max_subjects)
     m = att.metrics
@@ -572,7 +334,7 @@ def clip_silhouettes(path: str | Path, *, max_side: int = 320, threshold: int = 
     import cv2
     import numpy as np
 
-    from .data.video import iter_frames
+    from ..data.video import iter_frames
 
     it = iter_frames(path, max_side=max_side)
     frames = [f.image for f in it]
@@ -601,8 +363,8 @@ def _gait_folder(root: Path, work: Path, skipped: list[Any], notes: list[str]) -
     import numpy as np
     from PIL import Image
 
-    from .data.media import MediaError
-    from .result import Skipped
+    from ..data.media import MediaError
+    from ..result import Skipped
 
     subjects = sorted(p for p in root.iterdir() if p.is_dir())
     clips = [e for s in subjects for e in sorted(s.iterdir()) if e.is_file() and e.suffix.lower() in _VIDEO_EXTS]
@@ -635,10 +397,10 @@ def _gait_folder(root: Path, work: Path, skipped: list[Any], notes: list[str]) -
 
 
 def _run_gait(args: argparse.Namespace) -> int:
-    from .data.inputs import InputError
-    from .evaluate import evaluate_gait
-    from .metrics import chance_rank_k
-    from .stats import wilson_interval
+    from ..data.inputs import InputError
+    from ..evaluate import evaluate_gait
+    from ..scoring.metrics import chance_rank_k
+    from ..scoring.stats import wilson_interval
 
     t0 = time.monotonic()
     for what, d in (("gait gallery", args.gallery), ("gait probe", args.probe)):
@@ -658,7 +420,7 @@ def _run_gait(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="auditkit-gait-") as tmp:
         g_dir = _gait_folder(args.gallery, Path(tmp) / "gallery", skipped, notes)
         p_dir = _gait_folder(args.probe, Path(tmp) / "probe", skipped, notes)
-        _progress(args, f"evaluate gait: gallery {args.gallery}, probe {args.probe} ...")
+        progress(args, f"evaluate gait: gallery {args.gallery}, probe {args.probe} ...")
         try:
             r = evaluate_gait(g_dir, p_dir, random_state=args.seed, pca_variance=args.pca_variance,
                               frame_width=args.frame_width)
