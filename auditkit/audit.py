@@ -77,6 +77,7 @@ class AuditConfig:
     sightings: Path | None = None  # camera/timestamp per track or subject
     whereabouts: Path | None = None  # the attacker's known (camera, time) per identity
     sweep: tuple[str, ...] = ()  # obfuscation families for the strength sweep; "auto": the release's
+    planted: Path | None = None  # planted volunteers' windows (subject, camera, start, end) for linkage.sightings
 
     def __post_init__(self) -> None:
         bad = [a for a in self.attacks if a not in ATTACKS]
@@ -408,11 +409,12 @@ def run_audit(config: AuditConfig) -> dict[str, Any]:
     is the strongest attack's over all of them.
     """
     t0 = time.monotonic()
-    has_media = config.release is not None or config.gallery is not None
-    if has_media and (config.release is None or config.gallery is None):
-        raise InputError("a release audit needs both --release and --gallery (a table alone: --table)")
+    if config.gallery is not None and config.release is None:
+        raise InputError("--gallery needs a --release to audit (a table alone: --table)")
+    has_media = config.release is not None and config.gallery is not None
+    gallery_free = config.release is not None and config.gallery is None  # linkage.sightings only (issue 12)
     wants_table = config.table is not None or config.qi is not None or config.aux is not None
-    if not has_media and not wants_table and config.sightings is None:
+    if config.release is None and not wants_table and config.sightings is None:
         raise InputError("nothing to audit: give --release and --gallery, and/or --table (or --sightings)")
     import dlib
 
@@ -429,12 +431,15 @@ def run_audit(config: AuditConfig) -> dict[str, Any]:
         "seed": config.seed,
         "inputs": {"ground_truth": False},
         "skipped": [], "notes": [], "detection": None, "attacks": [], "obfuscation": None,
-        "tables": None, "video": None, "trajectories": None, "sweep": None, "verdict": None,
+        "tables": None, "video": None, "trajectories": None, "sweep": None, "verdict": None, "linkage": None,
         "runtime": {"jobs": config.jobs},
         "options": {"show_examples": config.show_examples, "redact_examples": config.redact_examples},
     }
     gallery = load_gallery(config.gallery) if has_media else None
-    release = load_release(config.release) if has_media else None
+    release = load_release(config.release) if config.release is not None else None
+    if gallery_free:
+        skipped += release.skipped
+        notes += list(release.notes)
     if has_media:
         skipped += [Skipped(f"gallery/{s.path}", s.reason, s.stage) for s in gallery.skipped]
         skipped += release.skipped
@@ -445,11 +450,15 @@ def run_audit(config: AuditConfig) -> dict[str, Any]:
     if config.sightings is not None:
         _trajectory_part(config, results, attacks, notes)
     spec = _media_part(config, gallery, release, results, attacks, skipped, notes) if has_media else None
+    if release is not None:  # the release as its own gallery: gallery-free linkage (issue 12)
+        from .sightings_audit import linkage_part
+
+        linkage_part(config, release, results, attacks, skipped, notes)
     scope = (results["obfuscation"] or {}).get("scope") or config.obfuscation_scope
     if config.sweep:
         results["sweep"] = _sweep_part(config, gallery, spec, scope, notes)
-    if has_media:
-        what = _what(spec)
+    if has_media or gallery_free:
+        what = _what(spec or config.obfuscation)
     else:
         what = "the released table" if results["tables"] else "the released trajectories"
     results.update({

@@ -87,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="table of sightings (track or subject, camera, timestamp) for trajectory uniqueness")
     tab.add_argument("--whereabouts", type=Path, default=None,
                      help="the attacker's known whereabouts (subject, camera, timestamp) for trajectory linkage")
+    run.add_argument("--planted", type=Path, default=None,
+                     help="planted volunteers for the gallery-free linkage audit: CSV of subject, camera, start, end "
+                          "(when and where each volunteer appeared); without --gallery the release is its own gallery")
     run.add_argument("--sweep", nargs="?", const="auto", default=None, metavar="FAMILIES",
                      help="also run the strength sweep on the gallery (privacy curve and the strength needed): "
                           "comma-separated families (blur,pixelate,box,noise,mask), or none for the release's own")
@@ -135,7 +138,8 @@ def _config(args, release: Path, gallery: Path, out: Path, title: str | None):
                        people_boxes=getattr(args, "people_boxes", "manifest"),
                        leak_scan=getattr(args, "leak_scan", "frame"),
                        **{k: getattr(args, k, None) for k in ("table", "aux", "qi", "sensitive", "control",
-                                                              "population", "id_col", "sightings", "whereabouts")},
+                                                              "population", "id_col", "sightings", "whereabouts",
+                                                              "planted")},
                        sweep=tuple((getattr(args, "sweep", None) or "").split(",")) if getattr(args, "sweep", None)
                        else ())
 

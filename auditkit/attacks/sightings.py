@@ -1,0 +1,837 @@
+"""``linkage.sightings``: the release as its own gallery (WP29 *linkability*, issue 12).
+
+Every sighting of a :class:`~auditkit.data.sightings.SightingSet` is a probe against every
+*candidate* sighting: one on a different camera, or on the same camera in a time interval that
+does not overlap the probe's (a later or an earlier visit), within ``window_s`` seconds of it;
+never itself, its own track, a sighting of the same frame, or one on another camera closer in
+time than ``min_travel_s`` (the last three are known to be someone else, or the same person by
+construction, and the attacker uses that). Candidates are found in time-sorted blocks; every
+block of probes x candidates is scored densely within a memory budget and reduced at once to
+per-probe summaries (top-k, counts, a histogram of scores), so 100,000 sightings run in bounded
+memory. (The gallery search of :mod:`auditkit.matching` cannot be used as is: each probe has its
+own candidate set and exclusions, and per-probe normalisation needs every candidate's score.)
+
+Scores
+------
+Per cue (``face``: 128-d encodings; ``appearance``: LOMO+LAB descriptors reduced by a PCA fitted on
+the release itself, no label; ``gait``: GEIs, same), the similarity is minus the Euclidean
+distance, then **z-scored per probe** over its candidates. ``fused`` is the sum of the per-cue
+z-scores a pair shares, z-scored again per probe: equal weights, *not learned* (no labelled
+pair is needed, and no scored label can leak into it).
+
+Ground truth (see :mod:`auditkit.data.sightings`)
+-------------------------------------------------
+With labels (``subject`` or planted volunteers) each probe with a known identity and at least
+one true candidate is scored: rank of its first true candidate among its scorable candidates
+(ties averaged), CMC, chance = true candidates / candidates (averaged over probes), advantage,
+Wilson intervals, and verification ROC-AUC/EER on true vs other candidate pairs.
+
+Without labels, the **label-free estimate**: structural genuine pairs (two sightings of one track)
+and structural impostor pairs (same frame; other camera at the same instant) give the score
+distributions of same and different people; a two-component mixture of the probes' candidate
+scores, with the impostor component fixed, gives each candidate a posterior of being the same
+person, and from those the expected rank-1 rate over probes that have a mate, and the expected
+precision of the links the attacker makes. Two variants: ``structural`` takes the genuine
+distribution from the within-track pairs as they are; ``corrected`` refits it (a Gaussian, by
+EM) on the cross-camera candidate scores themselves, starting from the within-track fit. The
+within-track pairs are *easier* than cross-camera pairs (same camera, light, pose, moments
+apart), so the structural variant is optimistic; the corrected one removes that shift but
+assumes the genuine scores are Gaussian and the impostor pairs representative. Both are reported.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..data.sightings import UNKNOWN, SightingSet
+from ..result import AttackResult
+from ..stats import advantage, advantage_interval, wilson_interval
+
+__all__ = ["LinkageParams", "LinkageRun", "estimate_linkage", "link_sightings", "prepare_features",
+           "rebuild_routes", "run_linkage"]
+
+_BINS = np.linspace(-6.0, 16.0, 221)  # z-score histogram edges (0.1 wide)
+_CENTRES = (_BINS[:-1] + _BINS[1:]) / 2
+
+
+@dataclass
+class LinkageParams:
+    """Options of the linkage attack.
+
+    window_s : candidates lie within this many seconds of the probe (None: no time bound; the
+        sightings without a time are candidates of every probe in any case).
+    same_camera_gap_s : on the probe's own camera, a candidate's interval must be at least this
+        far from the probe's (a later or earlier visit; 0: merely not overlapping).
+    min_travel_s : sightings on two cameras closer in time than this are different people
+        (nobody travels between the cameras that fast; 0: only overlapping intervals). The
+        attacker removes them from the candidates; the estimate uses them as impostor pairs.
+    k : top candidates kept per probe (links, route rebuilding, the report's matches).
+    pca_dims : appearance/gait descriptors longer than this are reduced by PCA on the release.
+    memory_bytes : budget for one block of probe x candidate scores.
+    seed : random state (PCA sample, impostor subsamples, bootstrap).
+    """
+
+    window_s: float | None = 3600.0
+    same_camera_gap_s: float = 0.0
+    min_travel_s: float = 0.0
+    k: int = 10
+    pca_dims: int = 64
+    memory_bytes: int = 256 * 2**20
+    seed: int = 0
+
+
+@dataclass
+class _Acc:
+    """Per-attack accumulators filled block by block."""
+
+    n: int
+    k: int
+    n_cand: np.ndarray = field(init=False)
+    top_z: np.ndarray = field(init=False)
+    top_j: np.ndarray = field(init=False)
+    hist: np.ndarray = field(init=False)
+    gen_struct: list = field(default_factory=list)
+    imp_copresent: list = field(default_factory=list)
+    imp_travel: list = field(default_factory=list)
+    # labelled scoring
+    greater: np.ndarray = field(init=False)
+    ties: np.ndarray = field(init=False)
+    n_true: np.ndarray = field(init=False)
+    n_scorable: np.ndarray = field(init=False)
+    gen_lab: list = field(default_factory=list)
+    imp_lab: list = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        n, k = self.n, self.k
+        self.n_cand = np.zeros(n, np.int64)
+        self.top_z = np.full((n, k), -np.inf)
+        self.top_j = np.full((n, k), -1, np.int64)
+        self.hist = np.zeros((n, len(_CENTRES)), np.int32)
+        self.greater = np.zeros(n)
+        self.ties = np.zeros(n)
+        self.n_true = np.zeros(n, np.int64)
+        self.n_scorable = np.zeros(n, np.int64)
+
+
+# ------------------------------------------------------------------------------ features
+
+def prepare_features(s: SightingSet, params: LinkageParams) -> dict[str, np.ndarray]:
+    """Per cue, the vectors compared: face encodings as they are; appearance and gait reduced
+    by a PCA fitted on (a sample of) the release's own sightings (unsupervised), then
+    L2-normalised. Rows of sightings without the cue stay NaN."""
+    out: dict[str, np.ndarray] = {}
+    rng = np.random.default_rng(params.seed)
+    for cue in s.cues:
+        X = s.features[cue]
+        ok = s.has(cue)
+        if cue == "face" or X.shape[1] <= params.pca_dims:
+            Y = X.copy()
+        else:
+            from sklearn.decomposition import PCA
+
+            rows = np.flatnonzero(ok)
+            fit_rows = rows if len(rows) <= 5000 else rng.choice(rows, 5000, replace=False)
+            dims = int(min(params.pca_dims, len(fit_rows) - 1, X.shape[1]))
+            Y = np.full((len(X), max(dims, 1)), np.nan)
+            if dims >= 1:
+                pca = PCA(n_components=dims, svd_solver="randomized", random_state=params.seed).fit(X[fit_rows])
+                for a in range(0, len(rows), 8192):
+                    r = rows[a:a + 8192]
+                    Y[r] = pca.transform(X[r])
+        if cue != "face":
+            nrm = np.linalg.norm(Y, axis=1, keepdims=True)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                Y = np.where(nrm > 0, Y / nrm, Y)
+        out[cue] = Y
+    return out
+
+
+# ------------------------------------------------------------------------------ blocks
+
+def _gap(a0: np.ndarray, a1: np.ndarray, b0: np.ndarray, b1: np.ndarray) -> np.ndarray:
+    """Time between intervals (0 when they overlap; NaN when a time is unknown)."""
+    return np.maximum(0.0, np.maximum(b0[None, :] - a1[:, None], a0[:, None] - b1[None, :]))
+
+
+def _blocks(s: SightingSet, params: LinkageParams, n_attacks: int):
+    """Yield (probe indices, candidate indices): probes in time order, candidates every sighting
+    whose interval lies within ``window_s`` of the block's, the untimed ones, and the probes'
+    own tracks (for the within-track pairs)."""
+    n = len(s)
+    timed = np.isfinite(s.t0) & np.isfinite(s.t1)
+    order = np.flatnonzero(timed)[np.argsort(s.t0[timed], kind="stable")]
+    untimed = np.flatnonzero(~timed)
+    t0s = s.t0[order]
+    max_dur = float(np.max(s.t1[timed] - s.t0[timed])) if timed.any() else 0.0
+    W = math.inf if params.window_s is None else float(params.window_s)
+    tracks = np.asarray(s.track, dtype=object)
+    by_track: dict[Any, list[int]] = {}
+    for i, t in enumerate(tracks):
+        by_track.setdefault(t, []).append(i)
+    per_cell = 8 * (3 * n_attacks + 6)
+    budget = max(params.memory_bytes // per_cell, 1)
+
+    def cands_for(p: np.ndarray) -> np.ndarray:
+        if len(p) == 0:
+            return p
+        if np.isfinite(s.t0[p]).all() and math.isfinite(W):
+            a, b = float(s.t0[p].min()), float(s.t1[p].max())
+            lo = int(np.searchsorted(t0s, a - W - max_dur, side="left"))
+            hi = int(np.searchsorted(t0s, b + W, side="right"))
+            c = order[lo:hi]
+            c = c[s.t1[c] >= a - W]
+            c = np.concatenate([c, untimed])
+        else:
+            c = np.arange(n)
+        own = [j for i in p for j in by_track[tracks[i]]]
+        return np.unique(np.concatenate([c, np.asarray(own, np.int64)]))
+
+    seq = np.concatenate([order, untimed])
+    i = 0
+    step = 256
+    while i < len(seq):
+        p = seq[i:i + step]
+        c = cands_for(p)
+        while len(p) > 1 and len(p) * len(c) > budget:
+            p = p[: max(1, len(p) // 2)]
+            c = cands_for(p)
+        yield p, c
+        i += len(p)
+
+
+# ------------------------------------------------------------------------------ scoring
+
+def _row_z(S: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-row z-scores of S over ``valid`` entries; (Z, mean, sd). Rows with < 2 valid or zero
+    spread get sd = inf (every z = 0: no evidence)."""
+    cnt = valid.sum(axis=1)
+    Sv = np.where(valid, S, 0.0)
+    mu = Sv.sum(axis=1) / np.maximum(cnt, 1)
+    var = (np.where(valid, (S - mu[:, None]) ** 2, 0.0)).sum(axis=1) / np.maximum(cnt, 1)
+    sd = np.sqrt(var)
+    sd = np.where((cnt >= 2) & (sd > 1e-12), sd, np.inf)
+    Z = (S - mu[:, None]) / sd[:, None]
+    return Z, mu, sd
+
+
+def _attack_scores(feats: dict[str, np.ndarray], cues: list[str], p: np.ndarray, c: np.ndarray,
+                   cand: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per attack (each cue, and ``fused`` with two or more): (Z, valid), probe x candidate."""
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    zs = []
+    for cue in cues:
+        X = feats[cue]
+        P, C = X[p], X[c]
+        hp, hc = np.isfinite(P).all(axis=1), np.isfinite(C).all(axis=1)
+        Pz, Cz = np.where(hp[:, None], P, 0.0), np.where(hc[:, None], C, 0.0)
+        d2 = (Pz * Pz).sum(1)[:, None] + (Cz * Cz).sum(1)[None, :] - 2.0 * (Pz @ Cz.T)
+        S = -np.sqrt(np.maximum(d2, 0.0))
+        both = hp[:, None] & hc[None, :]
+        Z, _, _ = _row_z(S, both & cand)
+        Z = np.where(both, Z, np.nan)
+        out[cue] = (Z, both)
+        zs.append(Z)
+    if len(cues) >= 2:
+        stack = np.stack(zs)
+        anyv = np.isfinite(stack).any(axis=0)
+        F = np.nansum(np.where(np.isfinite(stack), stack, np.nan), axis=0)
+        Zf, _, _ = _row_z(F, anyv & cand)
+        out["fused"] = (np.where(anyv, Zf, np.nan), anyv)
+    return out
+
+
+def link_sightings(s: SightingSet, params: LinkageParams | None = None) -> LinkageRun:
+    """Score every probe against its candidates, for every cue and their fusion (see module doc)."""
+    params = params or LinkageParams()
+    feats = prepare_features(s, params)
+    cues = [c for c in s.cues]
+    if not cues:
+        raise ValueError("no sighting carries a face, appearance or gait feature: nothing to link")
+    attacks = cues + (["fused"] if len(cues) >= 2 else [])
+    n = len(s)
+    k = int(max(1, params.k))
+    accs = {a: _Acc(n, k) for a in attacks}
+    rng = np.random.default_rng([params.seed, 12])
+    cams = np.asarray(s.camera, dtype=object)
+    tracks = np.asarray(s.track, dtype=object)
+    groups = np.asarray([g if g is not None else f"\0{i}" for i, g in enumerate(s.group)], dtype=object)
+    truth = np.asarray([t if t is not None else "" for t in s.truth], dtype=object)
+    labelled = s.truth_mode != "none"
+    probe_ok = np.array([t not in (None, UNKNOWN) for t in s.truth]) if labelled else np.zeros(n, bool)
+    if s.truth_mode == "planted":
+        scorable_c = np.array([t != UNKNOWN for t in s.truth])
+    else:
+        scorable_c = probe_ok.copy()
+    W = math.inf if params.window_s is None else float(params.window_s)
+    n_pairs = 0
+    for p, c in _blocks(s, params, len(attacks)):
+        same_track = tracks[p][:, None] == tracks[c][None, :]
+        self_ = p[:, None] == c[None, :]
+        gap = _gap(s.t0[p], s.t1[p], s.t0[c], s.t1[c])
+        known = np.isfinite(gap)
+        same_cam = cams[p][:, None] == cams[c][None, :]
+        same_group = groups[p][:, None] == groups[c][None, :]
+        copresent = ~same_track & (same_group | (same_cam & known & (gap <= 0)))
+        travel = ~same_track & ~same_cam & known & (gap < max(params.min_travel_s, 1e-9)) & ~copresent
+        in_window = ~known | (gap <= W)
+        sep_ok = ~same_cam | ~known & ~same_group | (known & (gap > max(params.same_camera_gap_s, 0.0)))
+        cand = ~self_ & ~same_track & ~copresent & ~travel & in_window & sep_ok
+        gen_s = same_track & ~self_
+        n_pairs += int(cand.sum())
+        scores = _attack_scores(feats, cues, p, c, cand)
+        for a in attacks:
+            Z, valid = scores[a]
+            acc = accs[a]
+            ok = cand & valid
+            Zc = np.where(ok, Z, -np.inf)
+            acc.n_cand[p] = ok.sum(axis=1)
+            kk = min(k, Zc.shape[1])
+            if kk:
+                part = np.argpartition(-Zc, kk - 1, axis=1)[:, :kk] if Zc.shape[1] > kk else \
+                    np.tile(np.arange(Zc.shape[1]), (len(p), 1))
+                tz = np.take_along_axis(Zc, part, axis=1)
+                o = np.argsort(-tz, axis=1, kind="stable")
+                acc.top_z[p, :kk] = np.take_along_axis(tz, o, axis=1)
+                acc.top_j[p, :kk] = np.where(np.isfinite(acc.top_z[p, :kk]),
+                                             c[np.take_along_axis(part, o, axis=1)], -1)
+            zb = np.clip(np.where(ok, Z, np.nan), _BINS[0], _BINS[-1] - 1e-9)
+            bi = np.floor((zb - _BINS[0]) / (_BINS[1] - _BINS[0]))
+            rows, cols = np.nonzero(ok)
+            np.add.at(acc.hist, (p[rows], bi[rows, cols].astype(np.int64)), 1)
+            fin = np.isfinite(Z)
+            for mask, store in ((gen_s & valid & fin, acc.gen_struct), (copresent & valid & fin, acc.imp_copresent),
+                                (travel & valid & fin, acc.imp_travel)):
+                r, q = np.nonzero(mask)
+                if len(r) > 50 * len(p):
+                    sel = rng.choice(len(r), 50 * len(p), replace=False)
+                    r, q = r[sel], q[sel]
+                store.append(Z[r, q])
+            if labelled:
+                pr = np.flatnonzero(probe_ok[p])
+                if len(pr):
+                    sc = ok[pr] & scorable_c[c][None, :]
+                    tru = sc & (truth[p][pr][:, None] == truth[c][None, :])
+                    Zp = Z[pr]
+                    best = np.max(np.where(tru, Zp, -np.inf), axis=1)
+                    imp = sc & ~tru
+                    acc.greater[p[pr]] = (imp & (Zp > best[:, None])).sum(axis=1)
+                    acc.ties[p[pr]] = (imp & (Zp == best[:, None])).sum(axis=1)
+                    acc.n_true[p[pr]] = tru.sum(axis=1)
+                    acc.n_scorable[p[pr]] = sc.sum(axis=1)
+                    acc.gen_lab.append(Zp[tru])
+                    r, q = np.nonzero(imp)
+                    if len(r) > 50 * len(pr):
+                        sel = rng.choice(len(r), 50 * len(pr), replace=False)
+                        r, q = r[sel], q[sel]
+                    acc.imp_lab.append(Zp[r, q])
+    return LinkageRun(s, params, attacks, accs, n_pairs)
+
+
+@dataclass
+class LinkageRun:
+    """What :func:`link_sightings` computed: per attack, per-probe summaries of the candidates."""
+
+    sightings: SightingSet
+    params: LinkageParams
+    attacks: list[str]
+    acc: dict[str, _Acc]
+    n_candidate_pairs: int
+
+    def candidates(self, attack: str) -> np.ndarray:
+        return self.acc[attack].n_cand
+
+    @staticmethod
+    def _cat(parts: list) -> np.ndarray:
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+
+# ------------------------------------------------------------------------------ labelled metrics
+
+def _p_rank_le(g: np.ndarray, t: np.ndarray, k: int) -> np.ndarray:
+    return np.clip((k - g) / (t + 1.0), 0.0, 1.0)
+
+
+def _chance_rank_k(n_true: np.ndarray, m: np.ndarray, k: int) -> np.ndarray:
+    """P(a uniformly random ranking of m candidates puts one of n_true true ones in the top k)."""
+    from scipy.special import gammaln
+
+    m = np.asarray(m, dtype=float)
+    t = np.asarray(n_true, dtype=float)
+    ok = (m - t) >= k  # else a true one is always in the top k
+    mm, tt = np.where(ok, m, k + 1.0), np.where(ok, t, 0.0)
+    # 1 - C(m - t, k) / C(m, k)
+    lg = gammaln(mm - tt + 1) - gammaln(mm - tt - k + 1) - gammaln(mm + 1) + gammaln(mm - k + 1)
+    return np.where(ok, 1.0 - np.exp(lg), 1.0)
+
+
+def labelled_metrics(run: LinkageRun, attack: str, *, confidence: float = 0.95, max_cmc: int = 50) -> dict[str, Any]:
+    """Rank-k/CMC over candidate sightings, chance, advantage, ROC-AUC/EER, for labelled probes."""
+    from ..metrics import equal_error_rate, roc_auc_score
+
+    acc = run.acc[attack]
+    mated = np.flatnonzero(acc.n_true > 0)
+    g, t = acc.greater[mated], acc.ties[mated]
+    m = acc.n_scorable[mated]
+    nt = acc.n_true[mated]
+    n = len(mated)
+    out: dict[str, Any] = {"n_probes": int(len(run.sightings)), "n_mated": n, "confidence": confidence,
+                           "candidates_median": float(np.median(m)) if n else math.nan,
+                           "true_candidates_mean": float(nt.mean()) if n else math.nan}
+    for k in (1, 5, 10):
+        r = float(_p_rank_le(g, t, k).mean()) if n else math.nan
+        out[f"rank{k}"] = r
+        out[f"rank{k}_ci"] = wilson_interval(r * n, n, confidence=confidence) if n else (math.nan, math.nan)
+        out[f"chance_rank{k}"] = float(_chance_rank_k(nt, m, k).mean()) if n else math.nan
+    p0 = out["chance_rank1"]
+    ok = n > 0 and p0 < 1
+    out["advantage"] = advantage(out["rank1"], p0) if ok else math.nan
+    out["advantage_ci"] = advantage_interval(out["rank1_ci"], p0) if ok else (math.nan, math.nan)
+    gen, imp = run._cat(acc.gen_lab), run._cat(acc.imp_lab)
+    out["auc"] = roc_auc_score(gen, imp)
+    out["eer"] = equal_error_rate(gen, imp)
+    out["n_genuine"], out["n_impostor"] = int(gen.size), int(imp.size)
+    out["cmc"] = [float(_p_rank_le(g, t, k).mean()) for k in range(1, max_cmc + 1)] if n else []
+    out["chance_cmc"] = [float(_chance_rank_k(nt, m, k).mean()) for k in range(1, max_cmc + 1)] if n else []
+    return out
+
+
+# ------------------------------------------------------------------------------ label-free estimate
+
+def _kde(values: np.ndarray, at: np.ndarray) -> np.ndarray:
+    from scipy.stats import gaussian_kde
+
+    v = values[np.isfinite(values)]
+    if len(v) < 2 or np.std(v) < 1e-9:
+        sd = 0.5
+        mu = float(np.mean(v)) if len(v) else 0.0
+        return np.exp(-0.5 * ((at - mu) / sd) ** 2) / (sd * math.sqrt(2 * math.pi))
+    return gaussian_kde(v)(at)
+
+
+def _impostor_density(imp: np.ndarray, *, seed: int) -> tuple[np.ndarray, dict[str, float]]:
+    """Skew-normal density of the impostor z-scores on the histogram centres, and its parameters."""
+    from scipy.stats import skewnorm
+
+    v = imp[np.isfinite(imp)]
+    if len(v) > 50_000:
+        v = np.random.default_rng([seed, 3]).choice(v, 50_000, replace=False)
+    if len(v) < 3 or np.std(v) < 1e-9:
+        a, loc, scale = 0.0, float(np.mean(v)) if len(v) else 0.0, 1.0
+    else:
+        a, loc, scale = skewnorm.fit(v)
+    dens = np.maximum(skewnorm.pdf(_CENTRES, a, loc, scale), 1e-300)
+    return dens, {"shape": float(a), "loc": float(loc), "scale": float(scale)}
+
+
+def _normal(at: np.ndarray, mu: float, sd: float) -> np.ndarray:
+    return np.exp(-0.5 * ((at - mu) / sd) ** 2) / (sd * math.sqrt(2 * math.pi))
+
+
+def estimate_linkage(run: LinkageRun, attack: str, *, min_pairs: int = 30, n_boot: int = 200,
+                     probes: np.ndarray | None = None, seed: int = 0) -> dict[str, Any]:
+    """The label-free estimate for one attack (see the module docstring).
+
+    ``probes``: restrict the estimate to these probe indices (e.g. planted volunteers). Returns
+    the constraints used, the score distributions (histograms), and per variant the estimated
+    rank-1 rate over probes with a mate (bootstrap interval over probes), the estimated number
+    of such probes, chance, and the expected precision of rank-1 links at posterior >= 0.5.
+    """
+    acc = run.acc[attack]
+    gen = run._cat(acc.gen_struct)
+    imp_cp, imp_tr = run._cat(acc.imp_copresent), run._cat(acc.imp_travel)
+    assumptions = []
+    if len(imp_tr) >= min_pairs:
+        imp, imp_src = imp_tr, (f"{len(imp_tr)} pairs on two cameras less than {run.params.min_travel_s:g} s apart "
+                                "(nobody travels between the cameras that fast)")
+    elif len(imp_cp) >= min_pairs:
+        imp, imp_src = imp_cp, f"{len(imp_cp)} pairs seen in the same frame (two people at once)"
+        assumptions.append("same-frame pairs share a camera, light and background, so they score somewhat "
+                           "higher than cross-camera impostors: the estimate then leans low")
+    else:
+        pooled = acc.hist.sum(axis=0).astype(float)
+        imp = np.repeat(_CENTRES, pooled.astype(np.int64)) if pooled.sum() else np.zeros(0)
+        if len(imp) > 200_000:
+            imp = np.random.default_rng(seed).choice(imp, 200_000, replace=False)
+        imp_src = (f"no structural impostor pairs ({len(imp_tr) + len(imp_cp)} < {min_pairs}): the candidates' "
+                   "own pooled scores, which are nearly all different people")
+        assumptions.append("impostor scores taken from all candidates (a few are the same person): the estimate leans low")
+    # a skew-normal fitted to the impostor pairs: a kernel estimate of a few thousand pairs has no
+    # tail where the mated candidates lie (z of 4 and more), which the mixture below needs
+    f_i, imp_fit = _impostor_density(imp, seed=seed)
+    sel = np.flatnonzero(acc.n_cand > 0) if probes is None else np.asarray(probes)[acc.n_cand[probes] > 0]
+    H = acc.hist[sel].astype(float)
+    pooled = H.sum(axis=0)
+    mbar = float(acc.n_cand[sel].mean()) if len(sel) else math.nan
+    top = acc.top_z[sel]
+
+    def posterior(f_g: np.ndarray, pi: float) -> np.ndarray:
+        return pi * f_g / (pi * f_g + (1 - pi) * f_i)
+
+    def em_pi(f_g: np.ndarray, pi0: float) -> float:
+        pi = pi0
+        for _ in range(200):
+            r = posterior(f_g, pi)
+            new = float((pooled * r).sum() / max(pooled.sum(), 1))
+            new = min(max(new, 1e-6), 0.5)
+            if abs(new - pi) < 1e-9:
+                break
+            pi = new
+        return pi
+
+    def summarise(f_g: np.ndarray, pi: float) -> dict[str, Any]:
+        post_bins = posterior(f_g, pi)
+        # exact z for the top-k candidates, the histogram for the rest
+        tz = np.where(np.isfinite(top), top, np.nan)
+        p_top = np.interp(np.nan_to_num(tz, nan=_BINS[0]), _CENTRES, post_bins)
+        p_top = np.where(np.isfinite(tz), p_top, 0.0)
+        bins_top = np.clip(np.floor((np.nan_to_num(tz, nan=_BINS[0]) - _BINS[0]) / 0.1), 0, len(_CENTRES) - 1).astype(int)
+        Hr = H.copy()
+        for col in range(top.shape[1]):
+            fin = np.isfinite(top[:, col])
+            np.subtract.at(Hr, (np.flatnonzero(fin), bins_top[fin, col]), 1)
+        Hr = np.maximum(Hr, 0)
+        log_none = Hr @ np.log1p(-np.minimum(post_bins, 1 - 1e-12)) + np.log1p(-np.minimum(p_top, 1 - 1e-12)).sum(axis=1)
+        p_mated = 1.0 - np.exp(log_none)
+        p1 = p_top[:, 0]
+        exp_true = Hr @ post_bins + p_top.sum(axis=1)
+        num, den = float(p1.sum()), float(p_mated.sum())
+        rng = np.random.default_rng([seed, 7])
+        boots = []
+        for _ in range(n_boot):
+            b = rng.integers(0, len(sel), len(sel))
+            d = p_mated[b].sum()
+            if d > 0:
+                boots.append(p1[b].sum() / d)
+        lo, hi = (float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975))) if boots else (math.nan,) * 2
+        m = acc.n_cand[sel].astype(float)
+        chance = float((p_mated * np.minimum(exp_true / np.maximum(m, 1), 1)).sum() / den) if den > 0 else math.nan
+        links = p1 >= 0.5
+        return {"rank1": num / den if den > 0 else math.nan, "rank1_ci": (lo, hi), "n_mated_est": den,
+                "chance_rank1": chance, "pi": pi,
+                "links": int(links.sum()), "link_precision": float(p1[links].mean()) if links.any() else math.nan,
+                "_p_top": p_top, "_p_mated": p_mated}
+
+    variants: dict[str, Any] = {}
+    if len(gen) >= 2:
+        f_g = _kde(gen, _CENTRES)
+        pi = em_pi(f_g, 1.0 / max(mbar, 2.0))
+        variants["structural"] = summarise(f_g, pi)
+        mu0, sd0 = float(np.mean(gen)), float(max(np.std(gen), 0.3))
+        gen_src = f"{len(gen)} pairs of sightings on one track"
+    else:
+        mu0, sd0 = 3.0, 1.0
+        gen_src = "none (no track has two sightings): the genuine distribution is fitted on the candidates alone"
+        assumptions.append("no within-track pairs: the same-person scores are found by the mixture fit alone, "
+                           "which needs the mated candidates to stand out of the bulk")
+    # corrected: Gaussian genuine component refitted on the candidates (impostor component fixed).
+    # EM from several starting means (the within-track mean and a grid below it) and the best
+    # likelihood kept: started only at the (easier) within-track mean, EM can stay in the far tail.
+    imp_mean = float(np.mean(imp)) if len(imp) else 0.0
+
+    def fit(mu: float, sd: float, pi: float) -> tuple[float, float, float, float]:
+        for _ in range(300):
+            f_g = _normal(_CENTRES, mu, sd)
+            r = posterior(f_g, pi) * pooled
+            tot = r.sum()
+            if tot <= 0:
+                break
+            new_pi = min(max(float(tot / max(pooled.sum(), 1)), 1e-6), 0.5)
+            new_mu = max(float((r * _CENTRES).sum() / tot), imp_mean)
+            new_sd = float(max(math.sqrt(max((r * (_CENTRES - new_mu) ** 2).sum() / tot, 0.0)), 0.3))
+            done = abs(new_mu - mu) < 1e-6 and abs(new_sd - sd) < 1e-6 and abs(new_pi - pi) < 1e-9
+            mu, sd, pi = new_mu, new_sd, new_pi
+            if done:
+                break
+        ll = float((pooled * np.log(pi * _normal(_CENTRES, mu, sd) + (1 - pi) * f_i)).sum())
+        return ll, mu, sd, pi
+
+    starts = sorted({round(mu0, 6), *np.linspace(imp_mean + 1.0, max(mu0, imp_mean + 2.0), 8).round(6).tolist()})
+    fits = [fit(m0, max(sd0, 0.5), 1.0 / max(mbar, 2.0)) for m0 in starts]
+    _, mu, sd, pi = max(fits, key=lambda f: f[0])
+    variants["corrected"] = {**summarise(_normal(_CENTRES, mu, sd), pi), "genuine_mean": mu, "genuine_sd": sd}
+    if len(gen) >= 2:
+        variants["corrected"]["shift_from_structural"] = mu - mu0
+    main = "corrected"
+    hist_edges = np.linspace(-4, 12, 33)
+
+    def h(v):
+        if len(v) == 0:
+            return [0.0] * (len(hist_edges) - 1)
+        c, _ = np.histogram(np.clip(v, hist_edges[0], hist_edges[-1]), bins=hist_edges)
+        return (c / len(v)).tolist()
+
+    cp = pooled / max(pooled.sum(), 1)
+    starts = np.searchsorted(_CENTRES, hist_edges[:-1])
+    starts[0] = 0  # scores below the first edge count in the first bar, as in h()
+    cand_hist = np.add.reduceat(cp, starts).tolist()
+    return {"constraints": {"genuine": gen_src, "impostor": imp_src, "n_genuine_pairs": int(len(gen)),
+                            "n_impostor_copresent": int(len(imp_cp)), "n_impostor_travel": int(len(imp_tr))},
+            "assumptions": assumptions, "impostor_model": {"family": "skew-normal", **imp_fit}, "main": main, "n_probes": int(len(sel)), "candidates_mean": mbar,
+            "variants": variants,
+            "score_hist": {"edges": hist_edges.tolist(), "genuine_structural": h(gen), "impostor_structural": h(imp),
+                           "candidates": cand_hist}}
+
+
+# ------------------------------------------------------------------------------ routes
+
+def rebuild_routes(run: LinkageRun, attack: str, p_top: np.ndarray, probes: np.ndarray, *,
+                   min_places: int = 3, min_posterior: float = 0.5, seed: int = 0) -> dict[str, Any]:
+    """Link each probe to its best candidate when the estimated posterior is at least
+    ``min_posterior`` (the attacker's own rule: it needs no label), join linked sightings and
+    tracks into persons (union-find), and rebuild their routes (camera, time).
+
+    With labels: the share of people seen at >= ``min_places`` cameras (capped at the number of
+    cameras) whose sightings at that many cameras end up in one rebuilt person that is mostly
+    theirs, with a Wilson interval. The rebuilt routes go to
+    :func:`auditkit.tables.trajectories.trajectory_uniqueness` (unit = rebuilt person).
+    """
+    s = run.sightings
+    n = len(s)
+    parent = np.arange(n)
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def union(a: int, b: int) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
+    first: dict[Any, int] = {}
+    for i, t in enumerate(s.track):
+        if t in first:
+            union(first[t], i)
+        else:
+            first[t] = i
+    acc = run.acc[attack]
+    n_links = 0
+    for row, i in enumerate(probes):
+        j = int(acc.top_j[i, 0])
+        if j >= 0 and p_top[row] >= min_posterior:
+            union(int(i), j)
+            n_links += 1
+    comp = np.array([find(i) for i in range(n)])
+    cams = np.asarray(s.camera, dtype=object)
+    n_cams = len(set(s.camera))
+    c = int(max(1, min(min_places, n_cams)))
+    comp_cams: dict[int, set] = {}
+    for i in range(n):
+        comp_cams.setdefault(int(comp[i]), set()).add(cams[i])
+    routes = sorted(comp_cams.items(), key=lambda kv: -len(kv[1]))
+    multi = sum(1 for _, v in routes if len(v) >= c)
+    out: dict[str, Any] = {"attack": attack, "min_posterior": min_posterior, "links": n_links,
+                           "persons_rebuilt": len(comp_cams), "min_cameras": c, "cameras": n_cams,
+                           "routes_at_min_cameras": multi,
+                           "route_cameras_hist": _count_hist([len(v) for _, v in routes])}
+    if s.truth_mode != "none":
+        truth = np.asarray([t if t not in (None, UNKNOWN) else None for t in s.truth], dtype=object)
+        people: dict[str, set] = {}
+        for i in range(n):
+            if truth[i] is not None:
+                people.setdefault(truth[i], set()).add(cams[i])
+        eligible = [p for p, v in people.items() if len(v) >= c]
+        followed = 0
+        for person in eligible:
+            mine = np.flatnonzero(truth == person)
+            best = 0
+            for cc in set(comp[mine].tolist()):
+                members = np.flatnonzero(comp == cc)
+                share = float(np.mean(truth[members] == person))
+                if share >= 0.5:
+                    best = max(best, len({cams[i] for i in members if truth[i] == person}))
+            followed += best >= c
+        out.update({"people_eligible": len(eligible), "people_followed": followed,
+                    "followed_rate": followed / len(eligible) if eligible else math.nan,
+                    "followed_ci": wilson_interval(followed, len(eligible))})
+    # uniqueness of the rebuilt routes (the existing trajectory measures)
+    timed = np.isfinite(s.t0)
+    if timed.sum() >= 2:
+        import pandas as pd
+
+        from ..tables.trajectories import trajectory_uniqueness
+
+        df = pd.DataFrame({"unit": comp[timed].astype(str), "camera": cams[timed].astype(str),
+                           "time": (s.t0[timed] + s.t1[timed]) / 2})
+        try:
+            out["uniqueness"] = trajectory_uniqueness(df, p_values=(1, 2, 3), time_bin="15min", n_samples=500,
+                                                      random_state=seed)
+        except (ValueError, KeyError) as e:  # pragma: no cover - defensive: never abort the audit
+            out["uniqueness_error"] = str(e)
+    return out
+
+
+def _count_hist(v: list[int]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for x in v:
+        out[str(x)] = out.get(str(x), 0) + 1
+    return dict(sorted(out.items(), key=lambda kv: int(kv[0])))
+
+
+# ------------------------------------------------------------------------------ the attack
+
+_CUE_OF = {"face": "face", "appearance": "appearance", "gait": "gait", "fused": "fused"}
+
+
+def run_linkage(s: SightingSet, params: LinkageParams | None = None, *, notes: list[str] | None = None
+                ) -> tuple[list[AttackResult], dict[str, Any]]:
+    """The whole gallery-free linkage audit of a sighting set.
+
+    Returns the attacks (``linkage.sightings.<cue>`` per cue and ``linkage.sightings`` for the
+    fusion, or for the only cue), not yet risk-assessed, and the JSON-ready ``linkage`` section:
+    candidates, per attack the labelled figures (when there are labels), the label-free estimate
+    beside them and their difference, rebuilt routes, and the limits.
+    """
+    params = params or LinkageParams()
+    notes = notes if notes is not None else []
+    run = link_sightings(s, params)
+    main_attack = "fused" if "fused" in run.attacks else run.attacks[0]
+    labelled = s.truth_mode != "none"
+    probes = np.flatnonzero(run.acc[main_attack].n_cand > 0)
+    if s.truth_mode == "planted":
+        vol = np.flatnonzero(np.array([t not in (None, UNKNOWN) for t in s.truth]))
+        probes_est = vol[run.acc[main_attack].n_cand[vol] > 0]
+    else:
+        probes_est = None
+    section: dict[str, Any] = {
+        "truth_mode": s.truth_mode, "sightings": len(s), "cameras": len(set(s.camera)),
+        "tracks": len(set(s.track)), "timed": int(np.isfinite(s.t0).sum()),
+        "cues": {c: int(s.has(c).sum()) for c in s.cues},
+        "params": {"window_s": params.window_s, "same_camera_gap_s": params.same_camera_gap_s,
+                   "min_travel_s": params.min_travel_s, "k": params.k, "pca_dims": params.pca_dims},
+        "candidate_pairs": run.n_candidate_pairs, "fusion": "sum of per-probe z-scores, equal weights (not learned)",
+        "attacks": {}, "routes": None, "limits": _limits(s)}
+    results: list[AttackResult] = []
+    main_est = None
+    for a in run.attacks:
+        acc = run.acc[a]
+        m_c = acc.n_cand[acc.n_cand > 0]
+        cand = {"probes_with_candidates": int(len(m_c)), "candidates_median": float(np.median(m_c)) if len(m_c) else 0.0,
+                "candidates_max": int(m_c.max()) if len(m_c) else 0}
+        est = estimate_linkage(run, a, probes=probes_est, seed=params.seed)
+        ev = est["variants"][est["main"]]
+        entry: dict[str, Any] = {"candidates": cand, "estimate": _public(est)}
+        if labelled:
+            lab = labelled_metrics(run, a)
+            entry["labelled"] = {k: v for k, v in lab.items() if k not in ("cmc", "chance_cmc")}
+            lo, hi = lab["rank1_ci"]
+            entry["comparison"] = {v: {"estimate": est["variants"][v]["rank1"], "labelled": lab["rank1"],
+                                       "difference": est["variants"][v]["rank1"] - lab["rank1"]
+                                       if lab["n_mated"] else math.nan,
+                                       "inside_labelled_interval": bool(lo <= est["variants"][v]["rank1"] <= hi)
+                                       if lab["n_mated"] else None}
+                                   for v in est["variants"]}
+            metrics = {k: v for k, v in lab.items() if k not in ("cmc", "chance_cmc")}
+            cmc = lab["cmc"]
+            metrics["estimated"] = False
+        else:
+            metrics, cmc = _estimated_metrics(est), []
+        metrics["n_identities"] = cand["candidates_median"]
+        name = "linkage.sightings" if a == main_attack else f"linkage.sightings.{a}"
+        how = ("labelled: " + ("subject column" if s.truth_mode == "subject" else "planted volunteers")) if labelled \
+            else "label-free estimate from structural constraints"
+        res_notes = [f"gallery-free linkage of release sightings ({how}); {cand['probes_with_candidates']} probes, "
+                     f"median {cand['candidates_median']:.0f} candidate sightings each"]
+        if not labelled:
+            res_notes.append(f"ESTIMATE, not a measurement: genuine pairs from {est['constraints']['genuine']}; "
+                             f"impostor pairs from {est['constraints']['impostor']}")
+        res = AttackResult(name=name, cue=_CUE_OF[a], criterion="linkability", n_probes=len(s),
+                           n_identities=int(round(cand["candidates_median"])), metrics=metrics, cmc=cmc,
+                           notes=res_notes, details={"linkage": entry, "matches": _matches(run, a, limit=20),
+                                                     "score_hist": _score_hist(run, a, labelled)})
+        results.append(res)
+        section["attacks"][a] = entry
+        if a == main_attack:
+            main_est = ev
+    if main_est is not None:
+        # the attacker's links use the posterior of the label-free estimate over every probe (no label involved)
+        est_all = main_est if probes_est is None else \
+            estimate_linkage(run, main_attack, seed=params.seed)["variants"]["corrected"]
+        section["routes"] = rebuild_routes(run, main_attack, est_all["_p_top"][:, 0], probes, seed=params.seed)
+    return results, section
+
+
+def _score_hist(run: LinkageRun, attack: str, labelled: bool) -> dict[str, Any]:
+    """Genuine/impostor histograms for the report's figure: labelled candidate pairs when there
+    are labels, else the structural pairs (same track / same frame or simultaneous cameras)."""
+    acc = run.acc[attack]
+    if labelled:
+        gen, imp = run._cat(acc.gen_lab), run._cat(acc.imp_lab)
+    else:
+        gen, imp = run._cat(acc.gen_struct), run._cat(acc.imp_travel) if len(run._cat(acc.imp_travel)) else \
+            run._cat(acc.imp_copresent)
+    allv = np.concatenate([gen, imp])
+    lo, hi = (float(np.min(allv)), float(np.max(allv))) if allv.size else (0.0, 1.0)
+    hi = hi if hi > lo else lo + 1.0
+    edges = np.linspace(lo, hi, 41)
+
+    def h(v: np.ndarray) -> list[float]:
+        if v.size == 0:
+            return [0.0] * 40
+        c, _ = np.histogram(v, bins=edges)
+        return (c / v.size).tolist()
+
+    return {"edges": edges.tolist(), "genuine": h(gen), "impostor": h(imp),
+            "source": "labelled candidate pairs" if labelled else "structural pairs"}
+
+
+def _public(est: dict[str, Any]) -> dict[str, Any]:
+    out = dict(est)
+    out["variants"] = {k: {kk: vv for kk, vv in v.items() if not kk.startswith("_")} for k, v in est["variants"].items()}
+    return out
+
+
+def _estimated_metrics(est: dict[str, Any]) -> dict[str, Any]:
+    """Metrics of an unlabelled run: the estimate's rank-1, with an interval spanning both
+    variants' bootstrap intervals (the model uncertainty between them is not sampling noise)."""
+    v = est["variants"]
+    main = v[est["main"]]
+    los = [x["rank1_ci"][0] for x in v.values() if x["rank1_ci"][0] is not None and not math.isnan(x["rank1_ci"][0])]
+    his = [x["rank1_ci"][1] for x in v.values() if x["rank1_ci"][1] is not None and not math.isnan(x["rank1_ci"][1])]
+    ci = (min(los), max(his)) if los and his else (math.nan, math.nan)
+    p0 = main["chance_rank1"]
+    n = int(round(main["n_mated_est"]))
+    ok = n > 0 and p0 is not None and not math.isnan(p0) and p0 < 1 and not math.isnan(main["rank1"])
+    return {"estimated": True, "rank1": main["rank1"], "rank1_ci": ci, "chance_rank1": p0,
+            "advantage": advantage(main["rank1"], p0) if ok else math.nan,
+            "advantage_ci": advantage_interval(ci, p0) if ok and not math.isnan(ci[0]) else (math.nan, math.nan),
+            "n_mated": n, "n_probes": est["n_probes"], "link_precision": main["link_precision"],
+            "links": main["links"]}
+
+
+def _matches(run: LinkageRun, attack: str, *, limit: int) -> list[dict[str, Any]]:
+    s = run.sightings
+    acc = run.acc[attack]
+    order = np.argsort(-acc.top_z[:, 0], kind="stable")[:limit]
+    rows = []
+    for i in order:
+        if acc.top_j[i, 0] < 0:
+            continue
+        cand = [s.ids[j] for j in acc.top_j[i] if j >= 0][:5]
+        rows.append({"probe": s.ids[i], "truth": s.truth[i], "candidates": cand,
+                     "scores": [float(z) for z in acc.top_z[i][:len(cand)]]})
+    return rows
+
+
+def _limits(s: SightingSet) -> list[str]:
+    out = ["Candidates are bounded by the time window: a person seen again later than that is not searched for, "
+           "so linkage over longer spans is not measured.",
+           "Per-probe z-scores and equal-weight fusion are a simple attacker; a learned re-identification model "
+           "would likely do better, so these figures are a floor on linkability, not a ceiling."]
+    if s.truth_mode == "none":
+        out += ["Without labels the rank-1 figure is an estimate: it assumes that within-track pairs and the "
+                "structural impostor pairs represent the same and different people among the candidates. Within-"
+                "track pairs are easier (same camera, moments apart); the corrected variant refits the same-person "
+                "scores on the candidates to remove that shift, but assumes they are Gaussian. Where the mated "
+                "candidates do not stand out of the bulk (a weak attack), the fit cannot find them and the estimate "
+                "is unreliable; the report then shows both variants.",
+                "The impostor constraint across cameras assumes their fields of view do not overlap."]
+    if s.truth_mode == "planted":
+        out.append("Planted volunteers are assumed to appear only in their recorded windows; a window with "
+                   "several tracks is left out, so crowded scenes are under-represented.")
+    return out
