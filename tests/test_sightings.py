@@ -186,3 +186,143 @@ def test_planted_iso_times(tmp_path):
     p.write_text("subject,camera,start,end\nv,c,2024-05-01T10:00:00,2024-05-01T10:00:05\n")
     w = load_planted(p)[0]
     assert w.end - w.start == pytest.approx(5.0)
+
+
+# ---------------------------------------------------------------- form (c): no labels
+
+def test_label_free_estimate_tracks_the_labelled_figure():
+    """Same data, labels hidden: the corrected estimate lands near the labelled rank-1; the
+    structural one (within-track pairs as they are: easier) leans high; the result is flagged."""
+    s = synth(n_people=150, noise=0.6, seed=7)
+    gold = list(s.truth)
+    lab = labelled_metrics(link_sightings(s, LinkageParams(window_s=None, min_travel_s=20)), "face")
+    s.truth, s.truth_mode = [None] * len(s), "none"
+    res, section = run_linkage(s, LinkageParams(window_s=None, min_travel_s=20))
+    m = res[0].metrics
+    assert m["estimated"] is True
+    est = section["attacks"]["face"]["estimate"]
+    assert "one track" in est["constraints"]["genuine"]
+    assert "two cameras" in est["constraints"]["impostor"]
+    assert abs(m["rank1"] - lab["rank1"]) < 0.1, (m["rank1"], lab["rank1"])
+    assert est["variants"]["structural"]["rank1"] >= est["variants"]["corrected"]["rank1"] - 0.02
+    assert est["variants"]["corrected"]["shift_from_structural"] < 0  # cross-camera pairs are harder
+    assert m["rank1_ci"][0] <= m["rank1"] <= m["rank1_ci"][1]
+    assert gold.count(None) == 0  # (labels were only hidden)
+    # routes: links made by the posterior rule, routes rebuilt and fed to trajectory uniqueness
+    rt = section["routes"]
+    assert rt["links"] > 0 and rt["persons_rebuilt"] < len(s)
+    assert rt["uniqueness"]["units"] == rt["persons_rebuilt"]
+
+
+def test_label_free_estimate_of_a_weak_attack_is_flagged_and_not_called_anonymized():
+    """A weak attack (labelled rank-1 about 28%): the mated candidates barely stand out, the fit
+    says so, and the interval is wide enough that the verdict cannot call the release anonymized."""
+    from auditkit.risk import assess, verdict
+
+    s = synth(n_people=150, noise=0.9, seed=7, truth=False)
+    res, section = run_linkage(s, LinkageParams(window_s=None, min_travel_s=20))
+    est = section["attacks"]["face"]["estimate"]
+    assert est["variants"]["corrected"]["reliable"] is False
+    assert any("unreliable" in x for x in est["assumptions"])
+    a = assess(res[0])
+    assert a.metrics["advantage_ci"][1] > 0.05
+    assert verdict([a])["anonymized"] is False
+
+
+# ---------------------------------------------------------------- end to end: auditkit run without --gallery
+
+def _person(rng, top, bottom, light):
+    """A 128x48 'person crop': a head, a shirt and trousers of given colours, noise, camera light."""
+    img = np.full((128, 48, 3), 200, np.float64)
+    img[:, :] = rng.integers(150, 220, size=3)  # background
+    img[8:28, 16:32] = (200, 170, 140)  # head
+    img[28:70, 8:40] = top
+    img[70:124, 12:36] = bottom
+    img = img * light + rng.normal(0, 8, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def make_image_release(root, *, n_people=12, seed=0, subjects=True, tracks=True):
+    """Two cameras, each person seen once per camera (two frames of one track each), times
+    spread over an hour; returns the manifest rows."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for p in range(n_people):
+        top, bottom = rng.integers(0, 255, 3), rng.integers(0, 255, 3)
+        t = rng.uniform(0, 3000)
+        for c, (cam, light, dt) in enumerate((("cam_a", 1.0, 0), ("cam_b", 0.8, 120 + 60 * rng.random()))):
+            for k in range(2):
+                rel = f"{cam}/p{p:02d}_{k}.png"
+                (root / cam).mkdir(exist_ok=True)
+                Image.fromarray(_person(rng, top, bottom, light)).save(root / rel)
+                ts = f"2024-05-01T10:{int((t + dt + k) // 60):02d}:{int((t + dt + k) % 60):02d}"
+                rows.append({"path": rel, "camera": cam, "timestamp": ts,
+                             **({"track": f"{cam}-t{p}"} if tracks else {}),
+                             **({"subject": f"s{p}"} if subjects else {})})
+    with open(root / "manifest.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return rows
+
+
+def test_cli_run_without_gallery_subject_planted_and_label_free(tmp_path, monkeypatch):
+    from auditkit.cli import main
+
+    monkeypatch.setenv("AUDITKIT_CACHE_DIR", str(tmp_path / "cache"))
+    rel = tmp_path / "release"
+    rows = make_image_release(rel)
+    out = tmp_path / "out"
+    assert main(["run", "--release", str(rel), "--out", str(out), "--quiet"]) in (0, 1)
+    r = json.loads((out / "results.json").read_text())
+    lk = r["linkage"]
+    assert lk["truth_mode"] == "subject" and lk["sightings"] == len(rows) and lk["cameras"] == 2
+    names = [a["name"] for a in r["attacks"]]
+    assert "linkage.sightings" in names
+    a = next(a for a in r["attacks"] if a["name"] == "linkage.sightings")
+    assert a["criterion"] == "linkability" and a["metrics"]["n_mated"] == len(rows)
+    assert a["metrics"]["rank1"] > 3 * a["metrics"]["chance_rank1"]
+    assert r["verdict"]["risk"] is not None and "linked to another sighting" in r["verdict"]["summary"]
+    html = (out / "report.html").read_text()
+    assert "Linkability: the release as its own gallery" in html and "Limits." in html
+
+    # planted volunteers: the first three people walked past both cameras; the auditor noted when
+    # (one instant per camera: the first frame of each visit)
+    planted = tmp_path / "planted.csv"
+    with open(planted, "w") as f:
+        f.write("subject,camera,start,end\n")
+        for row in rows:
+            if row["subject"] in ("s0", "s1", "s2") and row["path"].endswith("_0.png"):
+                f.write(f"vol{row['subject']},{row['camera']},{row['timestamp']},{row['timestamp']}\n")
+    out2 = tmp_path / "out2"
+    assert main(["run", "--release", str(rel), "--out", str(out2), "--planted", str(planted), "--quiet"]) in (0, 1)
+    r2 = json.loads((out2 / "results.json").read_text())
+    assert r2["linkage"]["truth_mode"] == "planted"
+    a2 = next(a for a in r2["attacks"] if a["name"] == "linkage.sightings")
+    assert a2["metrics"]["n_mated"] == 3 * 4  # three volunteers x four sightings (two tracks of two frames)
+
+    # no labels at all: a scored, flagged estimate
+    rel3 = tmp_path / "release3"
+    make_image_release(rel3, subjects=False, seed=1)
+    out3 = tmp_path / "out3"
+    assert main(["run", "--release", str(rel3), "--out", str(out3), "--quiet"]) in (0, 1)
+    r3 = json.loads((out3 / "results.json").read_text())
+    a3 = next(a for a in r3["attacks"] if a["name"] == "linkage.sightings")
+    assert a3["metrics"]["estimated"] is True and r3["linkage"]["truth_mode"] == "none"
+    assert "estimated without labels" in r3["verdict"]["summary"] or r3["verdict"]["strongest_attack"] != a3["name"]
+    assert "Estimate, not a measurement" in (out3 / "report.html").read_text()
+
+
+def test_cli_bad_planted_file_is_a_usage_error(tmp_path, monkeypatch, capsys):
+    from auditkit.cli import main
+
+    monkeypatch.setenv("AUDITKIT_CACHE_DIR", str(tmp_path / "cache"))
+    rel = tmp_path / "release"
+    make_image_release(rel, n_people=3)
+    bad = tmp_path / "planted.csv"
+    bad.write_text("subject,camera\nv,c\n")
+    assert main(["run", "--release", str(rel), "--out", str(tmp_path / "o"), "--planted", str(bad), "--quiet"]) == 2
+    assert "planted.csv" in capsys.readouterr().err

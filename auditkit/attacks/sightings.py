@@ -467,8 +467,9 @@ def estimate_linkage(run: LinkageRun, attack: str, *, min_pairs: int = 30, n_boo
     mbar = float(acc.n_cand[sel].mean()) if len(sel) else math.nan
     top = acc.top_z[sel]
 
-    def posterior(f_g: np.ndarray, pi: float) -> np.ndarray:
-        return pi * f_g / (pi * f_g + (1 - pi) * f_i)
+    def posterior(f_g: np.ndarray, pi: float, fi: np.ndarray | None = None) -> np.ndarray:
+        fi = f_i if fi is None else fi
+        return pi * f_g / (pi * f_g + (1 - pi) * fi)
 
     def em_pi(f_g: np.ndarray, pi0: float) -> float:
         pi = pi0
@@ -481,8 +482,8 @@ def estimate_linkage(run: LinkageRun, attack: str, *, min_pairs: int = 30, n_boo
             pi = new
         return pi
 
-    def summarise(f_g: np.ndarray, pi: float) -> dict[str, Any]:
-        post_bins = posterior(f_g, pi)
+    def summarise(f_g: np.ndarray, pi: float, fi: np.ndarray | None = None) -> dict[str, Any]:
+        post_bins = posterior(f_g, pi, fi)
         # exact z for the top-k candidates, the histogram for the rest
         tz = np.where(np.isfinite(top), top, np.nan)
         p_top = np.interp(np.nan_to_num(tz, nan=_BINS[0]), _CENTRES, post_bins)
@@ -526,32 +527,45 @@ def estimate_linkage(run: LinkageRun, attack: str, *, min_pairs: int = 30, n_boo
         gen_src = "none (no track has two sightings): the genuine distribution is fitted on the candidates alone"
         assumptions.append("no within-track pairs: the same-person scores are found by the mixture fit alone, "
                            "which needs the mated candidates to stand out of the bulk")
-    # corrected: Gaussian genuine component refitted on the candidates (impostor component fixed).
-    # EM from several starting means (the within-track mean and a grid below it) and the best
-    # likelihood kept: started only at the (easier) within-track mean, EM can stay in the far tail.
-    imp_mean = float(np.mean(imp)) if len(imp) else 0.0
+    # corrected: both components refitted on the candidates' own scores (binned likelihood): the
+    # impostor skew-normal starts from the structural impostor fit, the Gaussian same-person
+    # component from the within-track pairs and from a grid of lower means (cross-camera pairs are
+    # harder), and the best likelihood is kept. Constraint: the same-person mean lies at least one
+    # standard deviation of the probe's candidates above their mean (z >= 1).
+    from scipy.optimize import minimize
+    from scipy.stats import skewnorm
 
-    def fit(mu: float, sd: float, pi: float) -> tuple[float, float, float, float]:
-        for _ in range(300):
-            f_g = _normal(_CENTRES, mu, sd)
-            r = posterior(f_g, pi) * pooled
-            tot = r.sum()
-            if tot <= 0:
-                break
-            new_pi = min(max(float(tot / max(pooled.sum(), 1)), 1e-6), 0.5)
-            new_mu = max(float((r * _CENTRES).sum() / tot), imp_mean)
-            new_sd = float(max(math.sqrt(max((r * (_CENTRES - new_mu) ** 2).sum() / tot, 0.0)), 0.3))
-            done = abs(new_mu - mu) < 1e-6 and abs(new_sd - sd) < 1e-6 and abs(new_pi - pi) < 1e-9
-            mu, sd, pi = new_mu, new_sd, new_pi
-            if done:
-                break
-        ll = float((pooled * np.log(pi * _normal(_CENTRES, mu, sd) + (1 - pi) * f_i)).sum())
-        return ll, mu, sd, pi
+    w = pooled
+    a0, loc0, sc0 = imp_fit["shape"], imp_fit["loc"], imp_fit["scale"]
 
-    starts = sorted({round(mu0, 6), *np.linspace(imp_mean + 1.0, max(mu0, imp_mean + 2.0), 8).round(6).tolist()})
-    fits = [fit(m0, max(sd0, 0.5), 1.0 / max(mbar, 2.0)) for m0 in starts]
-    _, mu, sd, pi = max(fits, key=lambda f: f[0])
-    variants["corrected"] = {**summarise(_normal(_CENTRES, mu, sd), pi), "genuine_mean": mu, "genuine_sd": sd}
+    def unpack(x: np.ndarray) -> tuple[float, float, float, float, float, float]:
+        return (float(x[0]), float(x[1]), float(np.exp(x[2])), 1.0 + float(np.exp(x[3])), 0.3 + float(np.exp(x[4])),
+                0.5 / (1.0 + float(np.exp(-x[5]))))
+
+    def nll(x: np.ndarray) -> float:
+        a_, loc_, sc_, mu_, sd_, pi_ = unpack(x)
+        dens = pi_ * _normal(_CENTRES, mu_, sd_) + (1 - pi_) * skewnorm.pdf(_CENTRES, a_, loc_, sc_)
+        return -float((w * np.log(np.maximum(dens, 1e-300))).sum()) / max(w.sum(), 1.0)
+
+    pi0 = 1.0 / max(mbar, 2.0)
+    best = None
+    for m0 in sorted({max(mu0, 1.2), 1.5, 2.5, 3.5, 5.0}):
+        x0 = np.array([a0, loc0, math.log(max(sc0, 1e-3)), math.log(max(m0 - 1.0, 0.05)),
+                       math.log(max(sd0 - 0.3, 0.05)), math.log(pi0 / max(0.5 - pi0, 1e-9))])
+        r = minimize(nll, x0, method="Nelder-Mead", options={"maxiter": 4000, "xatol": 1e-5, "fatol": 1e-10})
+        if best is None or r.fun < best.fun:
+            best = r
+    a_, loc_, sc_, mu, sd, pi = unpack(best.x)
+    f_i_corr = np.maximum(skewnorm.pdf(_CENTRES, a_, loc_, sc_), 1e-300)
+    per_probe = pi * mbar if math.isfinite(mbar) else math.nan
+    reliable = bool(mu > 1.1 and 0.05 <= per_probe <= 20 and best.success)
+    variants["corrected"] = {**summarise(_normal(_CENTRES, mu, sd), pi, f_i_corr), "genuine_mean": mu,
+                             "genuine_sd": sd, "impostor_refit": {"shape": a_, "loc": loc_, "scale": sc_},
+                             "true_candidates_per_probe": per_probe, "reliable": reliable}
+    if not reliable:
+        assumptions.append(f"the mixture fit ended at its bounds (same-person mean z {mu:.2f}, {per_probe:.3g} true "
+                           "candidates per probe): the same-person scores do not stand out of the bulk, so the corrected "
+                           "estimate is unreliable; the interval reported spans both variants")
     if len(gen) >= 2:
         variants["corrected"]["shift_from_structural"] = mu - mu0
     main = "corrected"
@@ -569,6 +583,7 @@ def estimate_linkage(run: LinkageRun, attack: str, *, min_pairs: int = 30, n_boo
     cand_hist = np.add.reduceat(cp, starts).tolist()
     return {"constraints": {"genuine": gen_src, "impostor": imp_src, "n_genuine_pairs": int(len(gen)),
                             "n_impostor_copresent": int(len(imp_cp)), "n_impostor_travel": int(len(imp_tr))},
+            "chance_one_true": float(np.mean(1.0 / acc.n_cand[sel])) if len(sel) else math.nan,
             "assumptions": assumptions, "impostor_model": {"family": "skew-normal", **imp_fit}, "main": main, "n_probes": int(len(sel)), "candidates_mean": mbar,
             "variants": variants,
             "score_hist": {"edges": hist_edges.tolist(), "genuine_structural": h(gen), "impostor_structural": h(imp),
@@ -795,8 +810,10 @@ def _estimated_metrics(est: dict[str, Any]) -> dict[str, Any]:
     his = [x["rank1_ci"][1] for x in v.values() if x["rank1_ci"][1] is not None and not math.isnan(x["rank1_ci"][1])]
     ci = (min(los), max(his)) if los and his else (math.nan, math.nan)
     p0 = main["chance_rank1"]
+    if p0 is None or math.isnan(p0) or p0 <= 0:  # no mated probe found by the fit: one true candidate each
+        p0 = est["chance_one_true"]
     n = int(round(main["n_mated_est"]))
-    ok = n > 0 and p0 is not None and not math.isnan(p0) and p0 < 1 and not math.isnan(main["rank1"])
+    ok = p0 is not None and not math.isnan(p0) and p0 < 1 and not math.isnan(main["rank1"])
     return {"estimated": True, "rank1": main["rank1"], "rank1_ci": ci, "chance_rank1": p0,
             "advantage": advantage(main["rank1"], p0) if ok else math.nan,
             "advantage_ci": advantage_interval(ci, p0) if ok and not math.isnan(ci[0]) else (math.nan, math.nan),
