@@ -78,6 +78,7 @@ class AuditConfig:
     whereabouts: Path | None = None  # the attacker's known (camera, time) per identity
     sweep: tuple[str, ...] = ()  # obfuscation families for the strength sweep; "auto": the release's
     planted: Path | None = None  # planted volunteers' windows (subject, camera, start, end) for linkage.sightings
+    linkage: bool = True  # run linkage.sightings on the release (issue 12); the strength sweep turns it off
 
     def __post_init__(self) -> None:
         bad = [a for a in self.attacks if a not in ATTACKS]
@@ -450,7 +451,7 @@ def run_audit(config: AuditConfig) -> dict[str, Any]:
     if config.sightings is not None:
         _trajectory_part(config, results, attacks, notes)
     spec = _media_part(config, gallery, release, results, attacks, skipped, notes) if has_media else None
-    if release is not None:  # the release as its own gallery: gallery-free linkage (issue 12)
+    if release is not None and config.linkage:  # the release as its own gallery: gallery-free linkage (issue 12)
         from .sightings_audit import linkage_part
 
         linkage_part(config, release, results, attacks, skipped, notes)

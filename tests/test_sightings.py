@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from auditkit.attacks.sightings import LinkageParams, link_sightings, labelled_metrics, run_linkage
+from auditkit.attacks.sightings import LinkageParams, labelled_metrics, link_sightings, run_linkage
 from auditkit.data.sightings import UNKNOWN, SightingSet, apply_planted, load_planted
 
 
