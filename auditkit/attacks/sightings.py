@@ -63,6 +63,10 @@ class LinkageParams:
 
     window_s : candidates lie within this many seconds of the probe (None: no time bound; the
         sightings without a time are candidates of every probe in any case).
+    same_camera : search the probe's own camera too (a later or earlier visit). None (default):
+        only when the release has a single camera; with several, linkage is across cameras (the
+        question of following someone), and same-camera look-alikes (same light and background)
+        do not crowd out the other cameras.
     same_camera_gap_s : on the probe's own camera, a candidate's interval must be at least this
         far from the probe's (a later or earlier visit; 0: merely not overlapping).
     min_travel_s : sightings on two cameras closer in time than this are different people
@@ -70,15 +74,23 @@ class LinkageParams:
         attacker removes them from the candidates; the estimate uses them as impostor pairs.
     k : top candidates kept per probe (links, route rebuilding, the report's matches).
     pca_dims : appearance/gait descriptors longer than this are reduced by PCA on the release.
+    camera_centre, whiten : subtract each camera's mean appearance/gait descriptor; whiten the PCA
+        (see :func:`prepare_features`).
+    camera_norm : z-score a probe's scores separately per candidate camera (same-camera candidates
+        share light and background and would otherwise crowd out the other cameras).
     memory_bytes : budget for one block of probe x candidate scores.
     seed : random state (PCA sample, impostor subsamples, bootstrap).
     """
 
     window_s: float | None = 3600.0
+    same_camera: bool | None = None
     same_camera_gap_s: float = 0.0
     min_travel_s: float = 0.0
     k: int = 10
-    pca_dims: int = 64
+    pca_dims: int = 128
+    camera_centre: bool = True
+    whiten: bool = True
+    camera_norm: bool = True
     memory_bytes: int = 256 * 2**20
     seed: int = 0
 
@@ -96,6 +108,8 @@ class _Acc:
     gen_struct: list = field(default_factory=list)
     imp_copresent: list = field(default_factory=list)
     imp_travel: list = field(default_factory=list)
+    imp_copresent_p: list = field(default_factory=list)  # probe of each impostor pair (decoy estimate)
+    imp_travel_p: list = field(default_factory=list)
     # labelled scoring
     greater: np.ndarray = field(init=False)
     ties: np.ndarray = field(init=False)
@@ -119,32 +133,47 @@ class _Acc:
 # ------------------------------------------------------------------------------ features
 
 def prepare_features(s: SightingSet, params: LinkageParams) -> dict[str, np.ndarray]:
-    """Per cue, the vectors compared: face encodings as they are; appearance and gait reduced
-    by a PCA fitted on (a sample of) the release's own sightings (unsupervised), then
-    L2-normalised. Rows of sightings without the cue stay NaN."""
+    """Per cue, the vectors compared. Face encodings as they are. Appearance and gait: each
+    camera's mean descriptor is subtracted (``camera_centre``: removes the camera's colour cast
+    and background, an unsupervised step of cross-camera re-identification), then a PCA fitted on
+    (a sample of) the release's own sightings reduces them to ``pca_dims`` (``whiten``: unit
+    variance per component), then L2-normalised. No label is used. Rows of sightings without
+    the cue stay NaN."""
     out: dict[str, np.ndarray] = {}
     rng = np.random.default_rng(params.seed)
+    cams = np.asarray(s.camera, dtype=object)
     for cue in s.cues:
         X = s.features[cue]
         ok = s.has(cue)
-        if cue == "face" or X.shape[1] <= params.pca_dims:
-            Y = X.copy()
+        if cue == "face":
+            out[cue] = X.copy()
+            continue
+        rows = np.flatnonzero(ok)
+        Xc = np.full_like(X, np.nan)
+        Xc[rows] = X[rows]
+        if params.camera_centre:
+            for cam in set(cams[rows].tolist()):
+                r = rows[cams[rows] == cam]
+                Xc[r] = X[r] - X[r].mean(axis=0)
+        if X.shape[1] <= params.pca_dims:
+            Y = Xc
         else:
             from sklearn.decomposition import PCA
 
-            rows = np.flatnonzero(ok)
             fit_rows = rows if len(rows) <= 5000 else rng.choice(rows, 5000, replace=False)
-            dims = int(min(params.pca_dims, len(fit_rows) - 1, X.shape[1]))
+            # at most a fifth of the sightings: whitening more directions than the data support
+            # amplifies noise (a small release keeps a few components)
+            dims = int(min(params.pca_dims, max(2, len(fit_rows) // 5), len(fit_rows) - 1, X.shape[1]))
             Y = np.full((len(X), max(dims, 1)), np.nan)
             if dims >= 1:
-                pca = PCA(n_components=dims, svd_solver="randomized", random_state=params.seed).fit(X[fit_rows])
+                pca = PCA(n_components=dims, svd_solver="randomized", whiten=params.whiten,
+                          random_state=params.seed).fit(Xc[fit_rows])
                 for a in range(0, len(rows), 8192):
                     r = rows[a:a + 8192]
-                    Y[r] = pca.transform(X[r])
-        if cue != "face":
-            nrm = np.linalg.norm(Y, axis=1, keepdims=True)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                Y = np.where(nrm > 0, Y / nrm, Y)
+                    Y[r] = pca.transform(Xc[r])
+        nrm = np.linalg.norm(Y, axis=1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            Y = np.where(nrm > 0, Y / nrm, Y)
         out[cue] = Y
     return out
 
@@ -217,9 +246,35 @@ def _row_z(S: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
     return Z, mu, sd
 
 
+def _row_z_by(S: np.ndarray, valid: np.ndarray, gcol: np.ndarray | None) -> np.ndarray:
+    """Per-row z-scores computed separately within each group of columns (the candidates'
+    camera), over ``valid`` entries; a (row, group) with fewer than two valid entries uses the
+    row's overall mean and spread. ``gcol`` None: one group."""
+    Z, mu, sd = _row_z(S, valid)
+    if gcol is None:
+        return Z
+    K = int(gcol.max()) + 1 if len(gcol) else 1
+    if K <= 1:
+        return Z
+    m = S.shape[0]
+    key = (np.arange(m)[:, None] * K + gcol[None, :]).ravel()
+    v = valid.ravel()
+    Sv = np.where(valid, S, 0.0).ravel()
+    cnt = np.bincount(key, weights=v.astype(float), minlength=m * K).reshape(m, K)
+    s1 = np.bincount(key, weights=Sv, minlength=m * K).reshape(m, K)
+    s2 = np.bincount(key, weights=Sv * Sv, minlength=m * K).reshape(m, K)
+    gmu = s1 / np.maximum(cnt, 1)
+    gsd = np.sqrt(np.maximum(s2 / np.maximum(cnt, 1) - gmu ** 2, 0.0))
+    use = (cnt >= 2) & (gsd > 1e-12)
+    gmu = np.where(use, gmu, mu[:, None])
+    gsd = np.where(use, gsd, sd[:, None])
+    return (S - gmu[:, gcol]) / gsd[:, gcol]
+
+
 def _attack_scores(feats: dict[str, np.ndarray], cues: list[str], p: np.ndarray, c: np.ndarray,
-                   cand: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per attack (each cue, and ``fused`` with two or more): (Z, valid), probe x candidate."""
+                   cand: np.ndarray, gcol: np.ndarray | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per attack (each cue, and ``fused`` with two or more): (Z, valid), probe x candidate;
+    z-scores per probe and candidate camera (``gcol``: camera index of each candidate column)."""
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     zs = []
     for cue in cues:
@@ -230,16 +285,14 @@ def _attack_scores(feats: dict[str, np.ndarray], cues: list[str], p: np.ndarray,
         d2 = (Pz * Pz).sum(1)[:, None] + (Cz * Cz).sum(1)[None, :] - 2.0 * (Pz @ Cz.T)
         S = -np.sqrt(np.maximum(d2, 0.0))
         both = hp[:, None] & hc[None, :]
-        Z, _, _ = _row_z(S, both & cand)
-        Z = np.where(both, Z, np.nan)
+        Z = np.where(both, _row_z_by(S, both & cand, gcol), np.nan)
         out[cue] = (Z, both)
         zs.append(Z)
     if len(cues) >= 2:
         stack = np.stack(zs)
         anyv = np.isfinite(stack).any(axis=0)
         F = np.nansum(np.where(np.isfinite(stack), stack, np.nan), axis=0)
-        Zf, _, _ = _row_z(F, anyv & cand)
-        out["fused"] = (np.where(anyv, Zf, np.nan), anyv)
+        out["fused"] = (np.where(anyv, _row_z_by(F, anyv & cand, gcol), np.nan), anyv)
     return out
 
 
@@ -266,6 +319,7 @@ def link_sightings(s: SightingSet, params: LinkageParams | None = None) -> Linka
     else:
         scorable_c = probe_ok.copy()
     W = math.inf if params.window_s is None else float(params.window_s)
+    same_camera_ok = params.same_camera if params.same_camera is not None else len(set(s.camera)) == 1
     n_pairs = 0
     for p, c in _blocks(s, params, len(attacks)):
         same_track = tracks[p][:, None] == tracks[c][None, :]
@@ -278,10 +332,13 @@ def link_sightings(s: SightingSet, params: LinkageParams | None = None) -> Linka
         travel = ~same_track & ~same_cam & known & (gap < max(params.min_travel_s, 1e-9)) & ~copresent
         in_window = ~known | (gap <= W)
         sep_ok = ~same_cam | ~known & ~same_group | (known & (gap > max(params.same_camera_gap_s, 0.0)))
+        if not same_camera_ok:
+            sep_ok = ~same_cam
         cand = ~self_ & ~same_track & ~copresent & ~travel & in_window & sep_ok
         gen_s = same_track & ~self_
         n_pairs += int(cand.sum())
-        scores = _attack_scores(feats, cues, p, c, cand)
+        gcol = np.unique(cams[c], return_inverse=True)[1].reshape(-1) if params.camera_norm else None
+        scores = _attack_scores(feats, cues, p, c, cand, gcol)
         for a in attacks:
             Z, valid = scores[a]
             acc = accs[a]
@@ -302,13 +359,16 @@ def link_sightings(s: SightingSet, params: LinkageParams | None = None) -> Linka
             rows, cols = np.nonzero(ok)
             np.add.at(acc.hist, (p[rows], bi[rows, cols].astype(np.int64)), 1)
             fin = np.isfinite(Z)
-            for mask, store in ((gen_s & valid & fin, acc.gen_struct), (copresent & valid & fin, acc.imp_copresent),
-                                (travel & valid & fin, acc.imp_travel)):
+            for mask, store, pstore in ((gen_s & valid & fin, acc.gen_struct, None),
+                                        (copresent & valid & fin, acc.imp_copresent, acc.imp_copresent_p),
+                                        (travel & valid & fin, acc.imp_travel, acc.imp_travel_p)):
                 r, q = np.nonzero(mask)
                 if len(r) > 50 * len(p):
-                    sel = rng.choice(len(r), 50 * len(p), replace=False)
+                    sel = np.sort(rng.choice(len(r), 50 * len(p), replace=False))
                     r, q = r[sel], q[sel]
                 store.append(Z[r, q])
+                if pstore is not None:
+                    pstore.append(p[r])
             if labelled:
                 pr = np.flatnonzero(probe_ok[p])
                 if len(pr):
@@ -390,6 +450,14 @@ def labelled_metrics(run: LinkageRun, attack: str, *, confidence: float = 0.95, 
     out["advantage"] = advantage(out["rank1"], p0) if ok else math.nan
     out["advantage_ci"] = advantage_interval(out["rank1_ci"], p0) if ok else (math.nan, math.nan)
     gen, imp = run._cat(acc.gen_lab), run._cat(acc.imp_lab)
+    # every labelled probe with candidates, those without a true candidate counting as misses
+    # (the basis of the label-free estimate, which cannot tell a hidden mate from none)
+    labelled_probes = np.flatnonzero(acc.n_scorable > 0)
+    n_all = len(labelled_probes)
+    hits_all = float(_p_rank_le(g, t, 1).sum()) if n else 0.0
+    out["n_all"] = n_all
+    out["rank1_all"] = hits_all / n_all if n_all else math.nan
+    out["rank1_all_ci"] = wilson_interval(hits_all, n_all, confidence=confidence) if n_all else (math.nan, math.nan)
     out["auc"] = roc_auc_score(gen, imp)
     out["eer"] = equal_error_rate(gen, imp)
     out["n_genuine"], out["n_impostor"] = int(gen.size), int(imp.size)
@@ -428,6 +496,39 @@ def _impostor_density(imp: np.ndarray, *, seed: int) -> tuple[np.ndarray, dict[s
 
 def _normal(at: np.ndarray, mu: float, sd: float) -> np.ndarray:
     return np.exp(-0.5 * ((at - mu) / sd) ** 2) / (sd * math.sqrt(2 * math.pi))
+
+
+def _decoy_estimate(acc: _Acc, z: np.ndarray, probe: np.ndarray, sel: np.ndarray, *,
+                    confidence: float = 0.95) -> dict[str, Any] | None:
+    """Target-decoy estimate of the rank-1 rate from known-different pairs ("decoys").
+
+    A decoy (a structural impostor of probe i) is exchangeable with i's impostor candidates, so
+    it lands above all of i's m_i candidates with probability (1 - p_i) / (m_i + 1), p_i being the
+    chance that i's best candidate is a true one (0 for a probe with no true candidate). Hence
+    ``1 - p = mean_i (m_i + 1) h_i / d_i`` (h_i of i's d_i decoys above its best candidate), an
+    unbiased estimate of the rank-1 rate over probes, counting a probe without a mate as a miss.
+    The interval is the exact Poisson (Garwood) interval on the number of decoys above, times the
+    mean weight. No density model is involved; the price is variance (hits are rare)."""
+    from scipy.stats import chi2
+
+    ok = np.isin(probe, sel) & (acc.n_cand[probe] > 0)
+    z, probe = z[ok], probe[ok]
+    if len(z) == 0:
+        return None
+    above = z > acc.top_z[probe, 0]
+    uniq, inv, d = np.unique(probe, return_inverse=True, return_counts=True)
+    h = np.bincount(inv, weights=above.astype(float))
+    wgt = (acc.n_cand[uniq] + 1.0) / d / len(uniq)  # per decoy of probe i
+    one_minus = float((wgt * h).sum())
+    H = float(h.sum())
+    wbar = float((wgt * d).sum() / d.sum())  # mean weight per decoy
+    a = 1 - confidence
+    lo_h = chi2.ppf(a / 2, 2 * H) / 2 if H > 0 else 0.0
+    hi_h = chi2.ppf(1 - a / 2, 2 * H + 2) / 2
+    return {"rank1_all": float(np.clip(1 - one_minus, 0, 1)),
+            "rank1_all_ci": (float(np.clip(1 - hi_h * wbar, 0, 1)), float(np.clip(1 - lo_h * wbar, 0, 1))),
+            "decoys": int(len(z)), "probes_with_decoys": int(len(uniq)), "decoys_above_best": int(H),
+            "rank1": float(np.clip(1 - one_minus, 0, 1))}
 
 
 def estimate_linkage(run: LinkageRun, attack: str, *, min_pairs: int = 30, n_boot: int = 200,
@@ -507,10 +608,14 @@ def estimate_linkage(run: LinkageRun, attack: str, *, min_pairs: int = 30, n_boo
             if d > 0:
                 boots.append(p1[b].sum() / d)
         lo, hi = (float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975))) if boots else (math.nan,) * 2
+        boots_all = [p1[rng.integers(0, len(sel), len(sel))].mean() for _ in range(n_boot)] if len(sel) else []
+        all_ci = (float(np.quantile(boots_all, 0.025)), float(np.quantile(boots_all, 0.975))) if boots_all \
+            else (math.nan, math.nan)
         m = acc.n_cand[sel].astype(float)
         chance = float((p_mated * np.minimum(exp_true / np.maximum(m, 1), 1)).sum() / den) if den > 0 else math.nan
         links = p1 >= 0.5
         return {"rank1": num / den if den > 0 else math.nan, "rank1_ci": (lo, hi), "n_mated_est": den,
+                "rank1_all": float(p1.mean()) if len(p1) else math.nan, "rank1_all_ci": all_ci,
                 "chance_rank1": chance, "pi": pi,
                 "links": int(links.sum()), "link_precision": float(p1[links].mean()) if links.any() else math.nan,
                 "_p_top": p_top, "_p_mated": p_mated}
@@ -539,6 +644,7 @@ def estimate_linkage(run: LinkageRun, attack: str, *, min_pairs: int = 30, n_boo
     a0, loc0, sc0 = imp_fit["shape"], imp_fit["loc"], imp_fit["scale"]
 
     def unpack(x: np.ndarray) -> tuple[float, float, float, float, float, float]:
+        x = np.clip(x, -30.0, 30.0)
         return (float(x[0]), float(x[1]), float(np.exp(x[2])), 1.0 + float(np.exp(x[3])), 0.3 + float(np.exp(x[4])),
                 0.5 / (1.0 + float(np.exp(-x[5]))))
 
@@ -568,7 +674,17 @@ def estimate_linkage(run: LinkageRun, attack: str, *, min_pairs: int = 30, n_boo
                            "estimate is unreliable; the interval reported spans both variants")
     if len(gen) >= 2:
         variants["corrected"]["shift_from_structural"] = mu - mu0
+    # the target-decoy estimate (no density model): the main figure when there are enough decoys
+    use_travel = len(imp_tr) >= min_pairs
+    dz = imp_tr if use_travel else imp_cp
+    dp = run._cat(acc.imp_travel_p if use_travel else acc.imp_copresent_p).astype(np.int64)
+    dec = _decoy_estimate(acc, dz, dp, sel) if len(dz) else None
     main = "corrected"
+    if dec is not None:
+        dec["decoy_source"] = "two cameras at nearly the same instant" if use_travel else "the same frame"
+        variants["decoy"] = dec
+        if dec["probes_with_decoys"] >= 20:
+            main = "decoy"
     hist_edges = np.linspace(-4, 12, 33)
 
     def h(v):
@@ -729,18 +845,17 @@ def run_linkage(s: SightingSet, params: LinkageParams | None = None, *, notes: l
         cand = {"probes_with_candidates": int(len(m_c)), "candidates_median": float(np.median(m_c)) if len(m_c) else 0.0,
                 "candidates_max": int(m_c.max()) if len(m_c) else 0}
         est = estimate_linkage(run, a, probes=probes_est, seed=params.seed)
-        ev = est["variants"][est["main"]]
         entry: dict[str, Any] = {"candidates": cand, "estimate": _public(est)}
         if labelled:
             lab = labelled_metrics(run, a)
             entry["labelled"] = {k: v for k, v in lab.items() if k not in ("cmc", "chance_cmc")}
-            lo, hi = lab["rank1_ci"]
-            entry["comparison"] = {v: {"estimate": est["variants"][v]["rank1"], "labelled": lab["rank1"],
-                                       "difference": est["variants"][v]["rank1"] - lab["rank1"]
-                                       if lab["n_mated"] else math.nan,
-                                       "inside_labelled_interval": bool(lo <= est["variants"][v]["rank1"] <= hi)
-                                       if lab["n_mated"] else None}
-                                   for v in est["variants"]}
+            # on one basis: rank-1 over every scored probe, a probe without a true candidate a miss
+            lo, hi = lab["rank1_all_ci"]
+            entry["comparison"] = {v: {"estimate": ev_["rank1_all"], "labelled": lab["rank1_all"],
+                                       "difference": ev_["rank1_all"] - lab["rank1_all"] if lab["n_all"] else math.nan,
+                                       "inside_labelled_interval": bool(lo <= ev_["rank1_all"] <= hi)
+                                       if lab["n_all"] else None}
+                                   for v, ev_ in est["variants"].items()}
             metrics = {k: v for k, v in lab.items() if k not in ("cmc", "chance_cmc")}
             cmc = lab["cmc"]
             metrics["estimated"] = False
@@ -762,7 +877,7 @@ def run_linkage(s: SightingSet, params: LinkageParams | None = None, *, notes: l
         results.append(res)
         section["attacks"][a] = entry
         if a == main_attack:
-            main_est = ev
+            main_est = est["variants"]["corrected"]  # the links are made by the mixture's posteriors
     if main_est is not None:
         # the attacker's links use the posterior of the label-free estimate over every probe (no label involved)
         est_all = main_est if probes_est is None else \
@@ -802,23 +917,31 @@ def _public(est: dict[str, Any]) -> dict[str, Any]:
 
 
 def _estimated_metrics(est: dict[str, Any]) -> dict[str, Any]:
-    """Metrics of an unlabelled run: the estimate's rank-1, with an interval spanning both
-    variants' bootstrap intervals (the model uncertainty between them is not sampling noise)."""
+    """Metrics of an unlabelled run: the main estimate's rank-1 (over every probe, a probe without
+    a mate a miss) and its interval. The decoy estimate carries its Poisson interval; a mixture
+    estimate (no decoys) an interval spanning every variant's bootstrap interval (the model
+    uncertainty between them is not sampling noise)."""
     v = est["variants"]
     main = v[est["main"]]
-    los = [x["rank1_ci"][0] for x in v.values() if x["rank1_ci"][0] is not None and not math.isnan(x["rank1_ci"][0])]
-    his = [x["rank1_ci"][1] for x in v.values() if x["rank1_ci"][1] is not None and not math.isnan(x["rank1_ci"][1])]
-    ci = (min(los), max(his)) if los and his else (math.nan, math.nan)
-    p0 = main["chance_rank1"]
-    if p0 is None or math.isnan(p0) or p0 <= 0:  # no mated probe found by the fit: one true candidate each
+    if est["main"] == "decoy":
+        rank1, ci = main["rank1_all"], tuple(main["rank1_all_ci"])
+        n_fig = main["probes_with_decoys"]
+    else:
+        los = [x["rank1_ci"][0] for x in v.values() if "rank1_ci" in x and not math.isnan(x["rank1_ci"][0])]
+        his = [x["rank1_ci"][1] for x in v.values() if "rank1_ci" in x and not math.isnan(x["rank1_ci"][1])]
+        ci = (min(los), max(his)) if los and his else (math.nan, math.nan)
+        rank1, n_fig = main["rank1"], None
+    p0 = main.get("chance_rank1", math.nan)
+    if p0 is None or math.isnan(p0) or p0 <= 0:  # decoy estimate, or no mate found by the fit: one true candidate each
         p0 = est["chance_one_true"]
-    n = int(round(main["n_mated_est"]))
-    ok = p0 is not None and not math.isnan(p0) and p0 < 1 and not math.isnan(main["rank1"])
-    return {"estimated": True, "rank1": main["rank1"], "rank1_ci": ci, "chance_rank1": p0,
-            "advantage": advantage(main["rank1"], p0) if ok else math.nan,
+    n = n_fig if n_fig is not None else int(round(main["n_mated_est"]))
+    ok = p0 is not None and not math.isnan(p0) and p0 < 1 and not math.isnan(rank1)
+    mix = v["corrected"]  # the links are made by the mixture's posteriors
+    return {"estimated": True, "estimate_method": est["main"], "rank1": rank1, "rank1_ci": ci, "chance_rank1": p0,
+            "advantage": advantage(rank1, p0) if ok else math.nan,
             "advantage_ci": advantage_interval(ci, p0) if ok and not math.isnan(ci[0]) else (math.nan, math.nan),
-            "n_mated": n, "n_probes": est["n_probes"], "link_precision": main["link_precision"],
-            "links": main["links"]}
+            "n_mated": n, "n_probes": est["n_probes"], "link_precision": mix["link_precision"],
+            "links": mix["links"]}
 
 
 def _matches(run: LinkageRun, attack: str, *, limit: int) -> list[dict[str, Any]]:
