@@ -26,17 +26,29 @@ one true candidate is scored: rank of its first true candidate among its scorabl
 (ties averaged), CMC, chance = true candidates / candidates (averaged over probes), advantage,
 Wilson intervals, and verification ROC-AUC/EER on true vs other candidate pairs.
 
-Without labels, the **label-free estimate**: structural genuine pairs (two sightings of one track)
-and structural impostor pairs (same frame; other camera at the same instant) give the score
-distributions of same and different people; a two-component mixture of the probes' candidate
-scores, with the impostor component fixed, gives each candidate a posterior of being the same
-person, and from those the expected rank-1 rate over probes that have a mate, and the expected
-precision of the links the attacker makes. Two variants: ``structural`` takes the genuine
-distribution from the within-track pairs as they are; ``corrected`` refits it (a Gaussian, by
-EM) on the cross-camera candidate scores themselves, starting from the within-track fit. The
-within-track pairs are *easier* than cross-camera pairs (same camera, light, pose, moments
-apart), so the structural variant is optimistic; the corrected one removes that shift but
-assumes the genuine scores are Gaussian and the impostor pairs representative. Both are reported.
+Without labels, the **label-free estimate** uses the structural constraints: pairs of sightings on
+one track (the same person) and pairs in the same frame, or on two cameras closer in time than
+``min_travel_s`` (different people). Three estimates, all of the rank-1 rate over every probe
+(a probe whose true mate is absent, or hidden in the crowd, counts as a miss, since without labels
+the two cannot be told apart):
+
+``decoy`` (the main figure when at least 20 probes have a known-different pair)
+    target-decoy: a known-different sighting is exchangeable with the probe's wrong candidates,
+    so it beats all m candidates with probability (1 - p) / (m + 1); counting how often decoys beat
+    the best candidate gives an unbiased estimate of p with an exact Poisson interval. No density
+    model; wide intervals (decoys rarely land at the top). It assumes the constraints hold (a
+    genuine pair taken for a decoy counts heavily) and that decoys look like candidates (same
+    cameras, same population).
+``structural``
+    a two-component mixture of the candidates' scores with the same-person density taken from the
+    within-track pairs as they are. Within-track pairs are *easier* than cross-camera pairs (same
+    camera, light and pose, moments apart), so this variant leans optimistic; reported as a bound.
+``corrected``
+    the same mixture with both components refitted on the candidates' own scores (skew-normal
+    different-person scores, Gaussian same-person scores starting from the within-track fit and
+    lower means). It removes the within-track shift but depends on the shapes assumed; it is
+    unreliable (and flagged) when the true mates do not stand out of the bulk. Its posteriors
+    also decide which links the attacker makes when rebuilding routes.
 """
 from __future__ import annotations
 
@@ -854,7 +866,10 @@ def run_linkage(s: SightingSet, params: LinkageParams | None = None, *, notes: l
             entry["comparison"] = {v: {"estimate": ev_["rank1_all"], "labelled": lab["rank1_all"],
                                        "difference": ev_["rank1_all"] - lab["rank1_all"] if lab["n_all"] else math.nan,
                                        "inside_labelled_interval": bool(lo <= ev_["rank1_all"] <= hi)
-                                       if lab["n_all"] else None}
+                                       if lab["n_all"] else None,
+                                       "labelled_inside_estimate_interval":
+                                           bool(ev_["rank1_all_ci"][0] <= lab["rank1_all"] <= ev_["rank1_all_ci"][1])
+                                           if lab["n_all"] and not math.isnan(ev_["rank1_all_ci"][0]) else None}
                                    for v, ev_ in est["variants"].items()}
             metrics = {k: v for k, v in lab.items() if k not in ("cmc", "chance_cmc")}
             cmc = lab["cmc"]
@@ -963,14 +978,16 @@ def _limits(s: SightingSet) -> list[str]:
            "so linkage over longer spans is not measured.",
            "Per-probe z-scores and equal-weight fusion are a simple attacker; a learned re-identification model "
            "would likely do better, so these figures are a floor on linkability, not a ceiling."]
-    if s.truth_mode == "none":
-        out += ["Without labels the rank-1 figure is an estimate: it assumes that within-track pairs and the "
-                "structural impostor pairs represent the same and different people among the candidates. Within-"
-                "track pairs are easier (same camera, moments apart); the corrected variant refits the same-person "
-                "scores on the candidates to remove that shift, but assumes they are Gaussian. Where the mated "
-                "candidates do not stand out of the bulk (a weak attack), the fit cannot find them and the estimate "
-                "is unreliable; the report then shows both variants.",
-                "The impostor constraint across cameras assumes their fields of view do not overlap."]
+    out += ["The label-free estimate counts a sighting whose true mate is absent, or hidden among look-alikes, as a "
+            "miss: it estimates rank-1 over every probe, not over the probes that have a mate.",
+            "The decoy estimate assumes the structural constraints hold (nobody in two frames at once, nobody on two "
+            "cameras closer in time than the travel time, camera views not overlapping): one genuine pair taken for "
+            "a decoy weighs as much as m wrong candidates. Its interval is wide because decoys rarely reach the top.",
+            "Within-track pairs are easier than cross-camera pairs (same camera, light and pose, moments apart): "
+            "the structural mixture variant leans high; the corrected variant refits the same-person scores on the "
+            "candidates but depends on the shapes it assumes and fails when the true mates do not stand out.",
+            "Same-frame decoys (the only ones in a single-camera release) share light and background with the "
+            "probe and score higher than other candidates, which pushes the decoy estimate down."]
     if s.truth_mode == "planted":
         out.append("Planted volunteers are assumed to appear only in their recorded windows; a window with "
                    "several tracks is left out, so crowded scenes are under-represented.")
