@@ -226,11 +226,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--volunteers", type=int, default=20)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--window", type=float, default=300.0,
+                    help="two-camera cases: candidate time window, s (transits are 60-300 s by construction)")
+    ap.add_argument("--min-travel", type=float, default=60.0,
+                    help="two-camera cases: cameras closer in time than this are different people (true here)")
     args = ap.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     cache = args.work / "cache"
     results = []
-    two_cam = LinkageParams(window_s=900.0, min_travel_s=30.0, seed=args.seed)
+    two_cam = LinkageParams(window_s=args.window, min_travel_s=args.min_travel, seed=args.seed)
     for case in [c.strip() for c in args.cases.split(",") if c.strip()]:
         t = time.monotonic()
         if case in ("viper", "cuhk01", "planted"):
