@@ -722,8 +722,8 @@ def estimate_linkage(run: LinkageRun, attack: str, *, min_pairs: int = 30, n_boo
 
 def rebuild_routes(run: LinkageRun, attack: str, p_top: np.ndarray, probes: np.ndarray, *,
                    min_places: int = 3, min_posterior: float = 0.5, seed: int = 0) -> dict[str, Any]:
-    """Link each probe to its best candidate when the estimated posterior is at least
-    ``min_posterior`` (the attacker's own rule: it needs no label), join linked sightings and
+    """Link each probe to its best candidate when the two are each other's best match and the
+    estimated posterior is at least ``min_posterior`` (the attacker's own rule: it needs no label), join linked sightings and
     tracks into persons (union-find), and rebuild their routes (camera, time).
 
     With labels: the share of people seen at >= ``min_places`` cameras (capped at the number of
@@ -754,9 +754,15 @@ def rebuild_routes(run: LinkageRun, attack: str, p_top: np.ndarray, probes: np.n
             first[t] = i
     acc = run.acc[attack]
     n_links = 0
+    # mutual best matches only (i's best candidate is j and j's is i, or j's is on i's track):
+    # one-way best matches chain unrelated people into one "route"
+    tracks = np.asarray(s.track, dtype=object)
     for row, i in enumerate(probes):
         j = int(acc.top_j[i, 0])
-        if j >= 0 and p_top[row] >= min_posterior:
+        if j < 0 or p_top[row] < min_posterior:
+            continue
+        back = int(acc.top_j[j, 0])
+        if back >= 0 and (back == i or tracks[back] == tracks[i]):
             union(int(i), j)
             n_links += 1
     comp = np.array([find(i) for i in range(n)])
@@ -772,7 +778,7 @@ def rebuild_routes(run: LinkageRun, attack: str, p_top: np.ndarray, probes: np.n
                            "persons_rebuilt": len(comp_cams), "min_cameras": c, "cameras": n_cams,
                            "routes_at_min_cameras": multi,
                            "route_cameras_hist": _count_hist([len(v) for _, v in routes])}
-    if s.truth_mode != "none":
+    if s.truth_mode != "none" and n_cams >= 2:
         truth = np.asarray([t if t not in (None, UNKNOWN) else None for t in s.truth], dtype=object)
         people: dict[str, set] = {}
         for i in range(n):
