@@ -370,3 +370,12 @@ def test_cuhk01_two_cameras_linked_well_above_chance_and_estimate_covers_it():
     dec = section["attacks"]["appearance"]["estimate"]["variants"]["decoy"]
     assert dec["decoys"] > 0 and dec["rank1_all_ci"][0] <= dec["rank1_all"] <= dec["rank1_all_ci"][1]
     assert section["routes"]["people_eligible"] == 40
+
+
+def test_skew_normal_density_matches_scipy():
+    from scipy.stats import skewnorm
+
+    from auditkit.attacks.sightings import _CENTRES, _skewnorm_pdf
+
+    for a, loc, sc in ((0.0, 0.0, 1.0), (1.3, -0.5, 1.2), (-4.0, 2.0, 0.4)):
+        assert np.allclose(_skewnorm_pdf(_CENTRES, a, loc, sc), skewnorm.pdf(_CENTRES, a, loc, sc), rtol=1e-9, atol=1e-15)
