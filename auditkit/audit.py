@@ -376,11 +376,12 @@ def run_pipeline(config: AuditConfig, *, sweep_stage: SweepStage | None = None) 
     """
     t0 = time.monotonic()
     inp, tab = config.inputs, config.tables
-    has_media = inp.release is not None or inp.gallery is not None
-    if has_media and (inp.release is None or inp.gallery is None):
-        raise InputError("a release audit needs both --release and --gallery (a table alone: --table)")
+    if inp.gallery is not None and inp.release is None:
+        raise InputError("--gallery needs a --release to audit (a table alone: --table)")
+    has_media = inp.release is not None and inp.gallery is not None
+    gallery_free = inp.release is not None and inp.gallery is None  # linkage.sightings only (issue 12)
     wants_table = tab.table is not None or tab.qi is not None or tab.aux is not None
-    if not has_media and not wants_table and tab.sightings is None:
+    if inp.release is None and not wants_table and tab.sightings is None:
         raise InputError("nothing to audit: give --release and --gallery, and/or --table (or --sightings)")
     import dlib
 
@@ -390,7 +391,10 @@ def run_pipeline(config: AuditConfig, *, sweep_stage: SweepStage | None = None) 
             "dlib": getattr(dlib, "__version__", "?")}
     created = datetime.now(UTC).replace(microsecond=0).isoformat()
     gallery = load_gallery(inp.gallery) if has_media else None
-    release = load_release(inp.release) if has_media else None
+    release = load_release(inp.release) if inp.release is not None else None
+    if gallery_free:
+        skipped += release.skipped
+        notes += list(release.notes)
     if has_media:
         skipped += [Skipped(f"gallery/{s.path}", s.reason, s.stage) for s in gallery.skipped]
         skipped += release.skipped
@@ -401,6 +405,15 @@ def run_pipeline(config: AuditConfig, *, sweep_stage: SweepStage | None = None) 
     media = _media_part(config, gallery, release, skipped, notes) if has_media else None
     files = {**table.files, **sightings.files}
     inputs = media.inputs if media else Inputs()
+    linkage_attacks, linkage = [], None
+    if release is not None and inp.linkage:  # the release as its own gallery: gallery-free linkage (issue 12)
+        from .sightings_audit import linkage_part
+
+        linkage_attacks, linkage, planted = linkage_part(config, release, skipped, notes)
+        if inputs.release is None:
+            inputs.release = custody_section(release.root, release.files)
+        if planted:
+            files["planted"] = planted
     inputs.tables = files or None
     scope = (media.obfuscation or {}).get("scope") if media else None
     sweep = None
@@ -409,9 +422,9 @@ def run_pipeline(config: AuditConfig, *, sweep_stage: SweepStage | None = None) 
     elif config.sweep.families:
         sweep = sweep_stage(config, gallery, media.spec if media else None,
                             scope or config.faces.obfuscation_scope, notes)
-    attacks = table.attacks + sightings.attacks + (media.attacks if media else [])
-    if has_media:
-        what = _what(media.spec)
+    attacks = table.attacks + sightings.attacks + (media.attacks if media else []) + linkage_attacks
+    if has_media or gallery_free:
+        what = _what((media.spec if media else None) or config.faces.obfuscation)
     else:
         what = "the released table" if table.section else "the released trajectories"
     runtime = {"jobs": config.run.jobs, **(media.runtime if media else {})}
@@ -426,7 +439,7 @@ def run_pipeline(config: AuditConfig, *, sweep_stage: SweepStage | None = None) 
         detection=media.detection if media else None, obfuscation=media.obfuscation if media else None,
         tables=table.section, video=media.video if media else None,
         trajectories=(media.trajectories if media and media.trajectories else None) or sightings.section,
-        sweep=sweep, runtime=runtime,
+        linkage=linkage, sweep=sweep, runtime=runtime,
         options={"show_examples": config.report.show_examples, "redact_examples": config.report.redact_examples,
                  "reveal_labels": config.report.reveal_labels})
     # the typed result holds exactly what results.json holds (NaN as None, tuples as lists)

@@ -58,6 +58,8 @@ class InputsConfig:
 
     release: Path | None = None
     gallery: Path | None = None
+    planted: Path | None = None  # planted volunteers' windows (subject, camera, start, end) for linkage.sightings
+    linkage: bool = True  # run linkage.sightings on the release (issue 12); the strength sweep turns it off
 
 
 @dataclass
@@ -135,7 +137,7 @@ SECTIONS: dict[str, type] = {"inputs": InputsConfig, "faces": FacesConfig, "vide
                              "report": ReportConfig}
 #: flat names that differ from ``section.field`` (results.json's ``parameters`` keep their names)
 _FLAT_RENAMES = {("sweep", "families"): "sweep"}
-_PATH_FIELDS = {"release", "gallery", "table", "aux", "control", "population", "sightings", "whereabouts",
+_PATH_FIELDS = {"release", "gallery", "planted", "table", "aux", "control", "population", "sightings", "whereabouts",
                 "out", "cache_dir"}
 
 

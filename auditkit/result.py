@@ -172,7 +172,8 @@ class Inputs:
 
 #: results.json keys in the order they are written (``evaluation`` only by ``auditkit evaluate``)
 _KEYS = ("schema", "tool", "created", "title", "parameters", "seed", "inputs", "skipped", "notes", "detection",
-         "attacks", "obfuscation", "tables", "video", "trajectories", "sweep", "verdict", "runtime", "options")
+         "attacks", "obfuscation", "tables", "video", "trajectories", "linkage", "sweep", "verdict", "runtime",
+         "options")
 
 
 @dataclass
@@ -198,6 +199,7 @@ class AuditResult:
     tables: dict[str, Any] | None = None
     video: dict[str, Any] | None = None
     trajectories: dict[str, Any] | None = None
+    linkage: dict[str, Any] | None = None  # the release as its own gallery (linkage.sightings, issue 12)
     sweep: dict[str, Any] | None = None
     runtime: dict[str, Any] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
@@ -257,7 +259,8 @@ class AuditResult:
                    attacks=[AttackResult.from_dict(a) for a in d.get("attacks") or []],
                    verdict=Verdict.from_dict(v) if v is not None else None,
                    detection=d.get("detection"), obfuscation=d.get("obfuscation"), tables=d.get("tables"),
-                   video=d.get("video"), trajectories=d.get("trajectories"), sweep=d.get("sweep"),
+                   video=d.get("video"), trajectories=d.get("trajectories"), linkage=d.get("linkage"),
+                   sweep=d.get("sweep"),
                    runtime=d.get("runtime") or {}, options=d.get("options") or {}, evaluation=d.get("evaluation"),
                    schema=d["schema"], extra={k: val for k, val in d.items() if k not in known})
 

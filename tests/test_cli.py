@@ -9,8 +9,10 @@ from auditkit.cli import main
 
 
 def test_usage_error_exit_2(capsys):
-    assert main(["run", "--release", "x"]) == 2
-    assert "needs both --release and --gallery" in capsys.readouterr().err
+    assert main(["run", "--gallery", "x"]) == 2
+    assert "--gallery needs a --release" in capsys.readouterr().err
+    assert main(["run", "--release", "x"]) == 2  # no gallery: the gallery-free linkage audit, of a missing folder
+    assert "release folder not found: x" in capsys.readouterr().err
     assert main(["run"]) == 2
     assert "nothing to audit" in capsys.readouterr().err
 

@@ -51,6 +51,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
                      help="table of sightings (track or subject, camera, timestamp) for trajectory uniqueness")
     tab.add_argument("--whereabouts", type=Path, default=None,
                      help="the attacker's known whereabouts (subject, camera, timestamp) for trajectory linkage")
+    run.add_argument("--planted", type=Path, default=None,
+                     help="planted volunteers for the gallery-free linkage audit: CSV of subject, camera, start, end "
+                          "(when and where each volunteer appeared); without --gallery the release is its own gallery")
+    run.add_argument("--planted", type=Path, default=None,
+                     help="planted volunteers for the gallery-free linkage audit: CSV of subject, camera, start, end "
+                          "(when and where each volunteer appeared); without --gallery the release is its own gallery")
     run.add_argument("--sweep", nargs="?", const="auto", default=None, metavar="FAMILIES",
                      help="also run the strength sweep on the gallery (privacy curve and the strength needed): "
                           "comma-separated families (blur,pixelate,box,noise,mask), or none for the release's own")

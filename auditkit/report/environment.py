@@ -52,6 +52,8 @@ def attack_template(env: Any, attack: dict) -> str:
     """``attacks/<cue>.html.j2`` when there is one; else by the kind of metrics the attack has."""
     from jinja2 import TemplateNotFound
 
+    if str(attack.get("name", "")).startswith("linkage.sightings"):  # issue 12
+        return "attacks/linkage.html.j2"
     name = f"attacks/{attack.get('cue', 'other')}.html.j2"
     try:
         env.get_template(name)

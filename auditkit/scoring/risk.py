@@ -114,6 +114,8 @@ def outcome_phrase(cue: str | None, criterion: str | None) -> tuple[str, str, st
                 "singling_out": "singled out (isolated exactly one person)",
                 "inference": "had their secret attribute inferred correctly"}.get(criterion or "", "exposed")
         return unit, what, "baseline"
+    if criterion == "linkability" and cue in ("face", "appearance", "gait", "fused"):  # linkage.sightings
+        return "release sightings", "linked to another sighting of the same person at rank 1", "chance"
     unit = {"face": "release faces", "appearance": "release tracks", "gait": "release tracks",
             "fused": "release tracks"}.get(cue or "", "release items")
     return unit, "re-identified at rank 1", "chance"
@@ -143,6 +145,8 @@ def verdict(attacks: Iterable[AttackResult], *, what: str = "the de-identificati
     n = _n_scored(strongest)
     unit, happened, base = outcome_phrase(strongest.cue, strongest.criterion)
     fig = f"{_pct(rate)} of {n:,} {unit} {happened} (95% CI {_pct(ci[0])}-{_pct(ci[1])}), {base} {_pct(p0)}"
+    if m.get("estimated"):  # a label-free estimate (linkage.sightings without ground truth)
+        fig = f"an estimated {fig} (estimated without labels, from structural constraints)"
     if anonymized:
         summary = (f"No attack run did materially better than {base}: with the strongest "
                    f"({strongest.name}), {fig}. {_cap(what)} held against these attacks.")
