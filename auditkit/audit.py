@@ -405,15 +405,7 @@ def run_pipeline(config: AuditConfig, *, sweep_stage: SweepStage | None = None) 
     media = _media_part(config, gallery, release, skipped, notes) if has_media else None
     files = {**table.files, **sightings.files}
     inputs = media.inputs if media else Inputs()
-    linkage_attacks, linkage = [], None
-    if release is not None and inp.linkage:  # the release as its own gallery: gallery-free linkage (issue 12)
-        from .sightings_audit import linkage_part
-
-        linkage_attacks, linkage, planted = linkage_part(config, release, skipped, notes)
-        if inputs.release is None:
-            inputs.release = custody_section(release.root, release.files)
-        if planted:
-            files["planted"] = planted
+    linkage_attacks, linkage = _linkage_stage(config, release, inputs, files, skipped, notes)
     inputs.tables = files or None
     scope = (media.obfuscation or {}).get("scope") if media else None
     sweep = None
@@ -444,6 +436,22 @@ def run_pipeline(config: AuditConfig, *, sweep_stage: SweepStage | None = None) 
                  "reveal_labels": config.report.reveal_labels})
     # the typed result holds exactly what results.json holds (NaN as None, tuples as lists)
     return AuditResult.from_dict(result.to_dict())
+
+
+def _linkage_stage(config: AuditConfig, release: Release | None, inputs: Inputs, files: dict[str, Any],
+                   skipped: list[Skipped], notes: list[str]) -> tuple[list[AttackResult], dict[str, Any] | None]:
+    """The release as its own gallery: gallery-free linkage (issue 12), with or without a gallery.
+    Adds the release's custody (when no media stage did) and the planted file's to ``inputs``/``files``."""
+    if release is None or not config.inputs.linkage:
+        return [], None
+    from .sightings_audit import linkage_part
+
+    attacks, section, planted = linkage_part(config, release, skipped, notes)
+    if inputs.release is None:
+        inputs.release = custody_section(release.root, release.files)
+    if planted:  # custody of the planted volunteers' file like every other input table
+        files["planted"] = {**_file_entry(Path(config.inputs.planted)), "windows": planted["windows"]}
+    return attacks, section
 
 
 def _with_direct_identifiers(v: dict[str, Any], tables: dict[str, Any] | None) -> Verdict:

@@ -102,7 +102,7 @@ def _inside(child: Path, parent: Path) -> bool:
 
 
 _INPUT_DIRS = ("release", "gallery", "faces", "probe")
-_INPUT_FILES = ("table", "aux", "control", "population", "sightings", "whereabouts", "manifest", "results")
+_INPUT_FILES = ("table", "aux", "control", "population", "sightings", "whereabouts", "planted", "manifest", "results")
 
 
 def _inputs(args: argparse.Namespace) -> list[tuple[str, Path, str]]:
@@ -125,8 +125,9 @@ def preflight(args: argparse.Namespace, default_out: Path | None) -> StagedOutpu
     """
     from .data.safe_files import file_type_name
 
-    if getattr(args, "command", None) == "run" and (args.release is None) != (args.gallery is None):
-        raise _input_error("a release audit needs both --release and --gallery (a table alone: --table)")
+    if getattr(args, "command", None) == "run" and args.gallery is not None and args.release is None:
+        # a release alone is audited as its own gallery (linkage.sightings); a gallery alone has nothing to attack
+        raise _input_error("--gallery needs a --release to audit (a table alone: --table)")
     for name, p, kind in _inputs(args):
         flag = f"--{name.replace('_', '-')}" if name not in ("manifest", "results") else name
         if not os.path.lexists(p):

@@ -224,7 +224,7 @@ def test_label_free_estimate_tracks_the_labelled_figure():
 def test_label_free_estimate_of_a_weak_attack_is_flagged_and_not_called_anonymized():
     """A weak attack (labelled rank-1 about 28%): the mated candidates barely stand out, the fit
     says so, and the interval is wide enough that the verdict cannot call the release anonymized."""
-    from auditkit.risk import assess, verdict
+    from auditkit.scoring.risk import assess, verdict
 
     s = synth(n_people=150, noise=0.9, seed=7, truth=False)
     res, _ = run_linkage(s, LinkageParams(window_s=None, min_travel_s=20))

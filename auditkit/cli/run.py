@@ -54,9 +54,6 @@ def add_parser(sub) -> argparse.ArgumentParser:
     run.add_argument("--planted", type=Path, default=None,
                      help="planted volunteers for the gallery-free linkage audit: CSV of subject, camera, start, end "
                           "(when and where each volunteer appeared); without --gallery the release is its own gallery")
-    run.add_argument("--planted", type=Path, default=None,
-                     help="planted volunteers for the gallery-free linkage audit: CSV of subject, camera, start, end "
-                          "(when and where each volunteer appeared); without --gallery the release is its own gallery")
     run.add_argument("--sweep", nargs="?", const="auto", default=None, metavar="FAMILIES",
                      help="also run the strength sweep on the gallery (privacy curve and the strength needed): "
                           "comma-separated families (blur,pixelate,box,noise,mask), or none for the release's own")

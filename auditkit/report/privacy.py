@@ -53,12 +53,12 @@ def all_labels(results: dict) -> list[str]:
             labs.update(row.get("candidates", []))
             if row.get("truth"):
                 labs.add(row["truth"])
-    for f in results.get("inputs", {}).get("gallery", {}).get("files", []):
+    for f in ((results.get("inputs") or {}).get("gallery") or {}).get("files") or []:
         parts = PurePosixPath(f["path"]).parts
         if len(parts) >= 2:
             labs.add(parts[0])
     if (results.get("evaluation") or {}).get("kind") == "gait":  # probe folders are <subject>/...
-        for f in results.get("inputs", {}).get("release", {}).get("files", []):
+        for f in ((results.get("inputs") or {}).get("release") or {}).get("files") or []:
             parts = PurePosixPath(f["path"]).parts
             if len(parts) >= 2:
                 labs.add(parts[0])
