@@ -144,9 +144,8 @@ def _halves(a: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
 def _clip_rows(release: Release, *, cache: Any, face_params: Any, fps: float | None, detector: str, boxes: str,
                leak_mode: str, obfuscation: str | None, progress: bool, skipped: list[Skipped],
                notes: list[str]) -> list[dict[str, Any]]:
-    from .data.boxes import box_iou_matrix
     from .data.media import MediaError
-    from .video.clips import _manifest_boxes, process_clip
+    from .video.clips import _manifest_boxes, majority_subject, process_clip
 
     clips: dict[str, list] = {}
     for it in release.items:
@@ -185,15 +184,7 @@ def _clip_rows(release: Release, *, cache: Any, face_params: Any, fps: float | N
         for t in cf.tracks:
             subj = t.subject
             if use is None and per:  # detected tracks: majority subject of the manifest boxes they overlap
-                votes = []
-                for fr, b in zip(t.frames, t.boxes):
-                    cand = per.get(int(fr), [])
-                    if cand:
-                        iou = box_iou_matrix(b[None], np.asarray([c[0] for c in cand]))[0]
-                        j = int(np.argmax(iou))
-                        if iou[j] >= 0.5 and cand[j][2]:
-                            votes.append(cand[j][2])
-                subj = Counter(votes).most_common(1)[0][0] if votes else None
+                subj = majority_subject(t.frames, t.boxes, per)
             if subj is None and len(clip_subject) == 1:
                 subj = next(iter(clip_subject))
             times = np.asarray(t.times, dtype=float)

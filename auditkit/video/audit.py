@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PurePosixPath
 
-import numpy as np
 import pandas as pd
 
 from ..attacks.base import FeatureSet
@@ -19,9 +18,6 @@ from ..data.inputs import Gallery, Release, ReleaseItem
 from ..data.media import MediaError
 from ..features.cache import FeatureCache
 from ..features.faces import FaceParams
-from ..features.people import (
-    box_iou_matrix,
-)
 from ..result import AttackResult, Skipped, to_jsonable
 from .clips import (
     VIDEO_FEATURE_VERSION,
@@ -30,6 +26,7 @@ from .clips import (
     _frame_index,
     _LazyFaceModels,
     _manifest_boxes,
+    majority_subject,
     process_clip,
 )
 from .cues import AppearanceCue, CueFeatures, FaceVideoCue, FusedCue, GaitCue
@@ -187,16 +184,9 @@ def audit_videos(release: Release, gallery: Gallery, *, face_gallery: FeatureSet
         # ground truth for detected tracks: manifest boxes by IoU, else a single clip-level subject
         if use is None:
             for t in cf.tracks:
-                votes = []
-                for fr, b in zip(t.frames, t.boxes):
-                    cand = per.get(int(fr), [])
-                    if cand:
-                        iou = box_iou_matrix(b[None], np.asarray([c[0] for c in cand]))[0]
-                        j = int(np.argmax(iou))
-                        if iou[j] >= 0.5 and cand[j][2]:
-                            votes.append(cand[j][2])
-                if votes:
-                    t.subject = Counter(votes).most_common(1)[0][0]
+                voted = majority_subject(t.frames, t.boxes, per)
+                if voted is not None:
+                    t.subject = voted
         if len(clip_subjects) == 1:
             s = next(iter(clip_subjects))
             for t in cf.tracks:

@@ -175,6 +175,22 @@ def _frame_index(value: Any) -> int:
 
 
 
+def majority_subject(frames, boxes, per: dict[int, list[tuple[np.ndarray, str | None, str | None]]]) -> str | None:
+    """Ground truth for a detected track: the subject most of its boxes overlap (IoU >= 0.5) among
+    the manifest boxes of their frames (``per`` from :func:`_manifest_boxes`); None without votes."""
+    from ..data.boxes import box_iou_matrix
+
+    votes = []
+    for fr, b in zip(frames, boxes):
+        cand = per.get(int(fr), [])
+        if cand:
+            iou = box_iou_matrix(np.asarray(b)[None], np.asarray([c[0] for c in cand]))[0]
+            j = int(np.argmax(iou))
+            if iou[j] >= 0.5 and cand[j][2]:
+                votes.append(cand[j][2])
+    return Counter(votes).most_common(1)[0][0] if votes else None
+
+
 def _manifest_boxes(rows: list[ReleaseItem]) -> tuple[dict[int, list[tuple[np.ndarray, str | None, str | None]]],
                                                        list[str]]:
     per: dict[int, list] = {}
