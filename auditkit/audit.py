@@ -26,6 +26,7 @@ from .data.inputs import Gallery, InputError, Release, custody_section, load_gal
 from .features.cache import FeatureCache, default_cache_dir
 from .features.faces import Task, encoder_info, extract_many, largest_face
 from .result import SCHEMA, AttackResult, AuditResult, Inputs, Skipped, Verdict
+from .scoring.population import add_population
 from .scoring.risk import assess, verdict
 from .scoring.stats import wilson_interval
 
@@ -394,6 +395,7 @@ def run_pipeline(config: AuditConfig, *, sweep_stage: SweepStage | None = None) 
         sweep = sweep_stage(config, gallery, media.spec if media else None,
                             scope or config.faces.obfuscation_scope, notes)
     attacks = table.attacks + sightings.attacks + (media.attacks if media else [])
+    add_population(attacks, config.faces.population_sizes, seed=config.run.seed)  # issue 14
     if has_media:
         what = _what(media.spec)
     else:

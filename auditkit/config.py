@@ -71,6 +71,8 @@ class FacesConfig:
     encoder: Encoder = "fast"
     obfuscation: str | None = None  # declared, e.g. "blur:sigma=6"; else from the manifest or estimated
     obfuscation_scope: Scope = "face"  # "face": the face region was obfuscated; "frame": the whole image
+    # gallery sizes identification risk is projected to (issue 14; () = none); all identification attacks
+    population_sizes: tuple[float, ...] = (1e3, 1e5, 1e7, 1.7e8)
 
 
 @dataclass
@@ -203,6 +205,9 @@ class AuditConfig:
         bad = [a for a in f.attacks if a not in ladder]
         if bad:
             raise ValueError(f"unknown attack(s) {', '.join(bad)}; available: {', '.join(ladder)}")
+        from .scoring.population import parse_sizes
+
+        f.population_sizes = parse_sizes(f.population_sizes)
         if f.obfuscation is not None:
             from .obfuscation.spec import parse_spec
 

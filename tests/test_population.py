@@ -65,8 +65,25 @@ def test_projection_agrees_with_measured_at_audited_size(projected) -> None:
     sm, r = projected
     measured, _ = rank_k_score(sm, k=1)
     lo, hi = r["measured"]["projected_rank1_ci"]
-    assert r["measured"]["rank1"] == measured
+    assert r["measured"]["rank1"] == measured and r["measured"]["n"] == sm.n_probes
     assert lo <= measured <= hi and r["measured"]["agrees"] is True
+    # a projection from other scores (genuine shifted down) does not agree with this measurement
+    worse = ScoreMatrix(sm.scores.copy(), sm.probes, sm.identities, sm.truth)
+    idx = worse.truth_index()
+    worse.scores[np.arange(worse.n_probes), idx] -= 1.5
+    rw = project_population(worse, [1e3], n_boot=60, seed=0)
+    assert rw["measured"]["agrees"] is True  # its own measurement: still consistent
+    assert rw["measured"]["projected_rank1"] < r["measured"]["projected_rank1_ci"][0]
+
+
+def test_probe_normalised_projection_covers_truth() -> None:
+    sm = _gaussian_sm()
+    r = project_population(sm, [1e3, 1e4], n_boot=60, seed=1, normalize="probe")
+    assert r["normalize"] == "probe" and "standardised" in r["assumptions"][0]
+    for n, (lo, hi) in zip(r["sizes"], r["rank1_ci"]):
+        assert lo <= _true_rank1(n) <= hi, (n, lo, hi)
+    with pytest.raises(ValueError, match="normalize"):
+        project_population(sm, [1e3], n_boot=0, normalize="zz")
 
 
 def test_tail_model_recovers_exponential_tail() -> None:
@@ -93,3 +110,41 @@ def test_bad_input_raises_clear_errors() -> None:
     one = ScoreMatrix(np.ones((3, 1)), ["a", "b", "c"], ["x"], ["x", "x", "x"])
     with pytest.raises(ValueError, match="2 identities"):
         project_population(one, [1e3], n_boot=0)
+
+
+def test_attack_result_gains_population_block_and_report_table() -> None:
+    from auditkit.attacks.base import attack_result
+    from auditkit.config import AuditConfig
+    from auditkit.report.environment import environment
+    from auditkit.result import AttackResult
+    from auditkit.scoring.population import add_population
+
+    sm = _gaussian_sm(60, 30, seed=2)
+    res = attack_result("face.naive", "face", sm)
+    sizes = AuditConfig.from_flat(population_sizes="1e3, 1e6").faces.population_sizes
+    assert sizes == (1e3, 1e6)
+    add_population([res], sizes, seed=0, n_boot=30)
+    d = AttackResult.from_dict(res.to_dict()).to_dict()  # through results.json's dictionary form
+    pop = d["details"]["population"]
+    assert pop["sizes"] == [1e3, 1e6] and len(pop["rank1_ci"]) == 2 and len(pop["dir"]) == 2
+    assert pop["rank1"][0] > pop["rank1"][1] and pop["tail_model"]["n_exceedances"] >= 50
+    assert pop["measured"]["rank1"] == d["metrics"]["rank1"] and pop["assumptions"]
+    html = environment().get_template("partials/population.html.j2").render(pop=pop)
+    assert "1,000,000" in html and "generalised Pareto" in html and "independent" in html
+    # an attack that cannot be projected gets an error block, never an exception
+    one = attack_result("face.naive", "face", ScoreMatrix(np.ones((3, 2)), ["a", "b", "c"], ["x", "y"], ["x", None, None]))
+    add_population([one], sizes, n_boot=5)
+    assert "2 mated probes" in one.details["population"]["error"]
+    assert "not computed" in environment().get_template("partials/population.html.j2").render(
+        pop=one.details["population"])
+
+
+def test_population_sizes_option_is_checked() -> None:
+    from auditkit.config import AuditConfig
+
+    assert AuditConfig().faces.population_sizes == (1e3, 1e5, 1e7, 1.7e8)
+    assert AuditConfig.from_flat(population_sizes="none").faces.population_sizes == ()
+    with pytest.raises(ValueError, match="'ten' is not a number"):
+        AuditConfig.from_flat(population_sizes="ten")
+    with pytest.raises(ValueError, match=">= 2"):
+        AuditConfig.from_flat(population_sizes=[1.0])
