@@ -6,7 +6,7 @@ import pytest
 from scipy import integrate, stats
 
 from auditkit.scoring.metrics import rank_k_score
-from auditkit.scoring.population import fit_impostor_model, project_population
+from auditkit.scoring.population import fit_gpd, fit_impostor_model, project_population
 from auditkit.scoring.scores import ScoreMatrix
 
 MU = 3.0
@@ -95,6 +95,17 @@ def test_tail_model_recovers_exponential_tail() -> None:
     for q in (1e-3, 1e-6):  # P(imp > t) = q  <=>  t = -log q
         assert abs(m.isf(q) - (-np.log(q))) / -np.log(q) < 0.1
     assert abs(float(m.sf(np.array([m.isf(1e-5)]))[0]) - 1e-5) < 1e-9
+
+
+@pytest.mark.parametrize("shape", [-0.4, -0.15, 0.0, 0.3])
+def test_gpd_fit_reaches_scipys_maximum_likelihood(shape: float) -> None:
+    x = stats.genpareto.rvs(shape, scale=0.05, size=800, random_state=np.random.default_rng(4))
+    k, s = fit_gpd(x)
+    k2, _, s2 = stats.genpareto.fit(x, floc=0)
+    nll = -stats.genpareto.logpdf(x, k, 0, s).sum()
+    assert nll <= -stats.genpareto.logpdf(x, k2, 0, s2).sum() + 1e-6  # at least as likely as scipy's fit
+    assert abs(k - k2) < 1e-3 and abs(s / s2 - 1) < 1e-3
+    assert abs(k - shape) < 0.15  # and near the truth (800 exceedances)
 
 
 def test_bad_input_raises_clear_errors() -> None:

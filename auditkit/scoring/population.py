@@ -15,7 +15,7 @@ probe with known ground truth against every other identity) and project:
 Beyond the observed impostors ``F`` is a **generalised Pareto tail** (peaks over threshold):
 above the threshold ``u`` = the impostor quantile leaving the top ``tail_fraction`` (at least
 ``min_exceedances`` scores) the survival is ``p_u * GPD.sf(x - u)``, with the shape and scale
-fitted by maximum likelihood (:func:`scipy.stats.genpareto.fit`, location fixed at 0) and
+fitted by maximum likelihood (:func:`fit_gpd`, location fixed at 0) and
 ``p_u`` the share of impostors above ``u``; below ``u`` it is the empirical CDF.
 
 Assumptions, stated in every result: impostor scores of different identities are independent
@@ -49,7 +49,7 @@ import numpy as np
 
 from .scores import ScoreMatrix
 
-__all__ = ["DEFAULT_SIZES", "ImpostorModel", "fit_impostor_model", "project_population", "project_scores"]
+__all__ = ["DEFAULT_SIZES", "ImpostorModel", "fit_gpd", "fit_impostor_model", "project_population", "project_scores"]
 
 #: gallery sizes projected by default: a town, a city, a country, a national photo database
 DEFAULT_SIZES: tuple[float, ...] = (1e3, 1e5, 1e7, 1.7e8)
@@ -134,8 +134,6 @@ def fit_impostor_model(impostor: np.ndarray, *, tail_fraction: float = 0.1,
     ValueError
         With fewer than 10 impostor scores, or when they are all equal.
     """
-    from scipy.stats import genpareto
-
     s = np.sort(np.asarray(impostor, dtype=np.float64).ravel())
     if s.size < 10:
         raise ValueError(f"need at least 10 impostor scores to model their tail, got {s.size}")
@@ -148,8 +146,49 @@ def fit_impostor_model(impostor: np.ndarray, *, tail_fraction: float = 0.1,
         below = s[s < u]
         u = float(below[-1]) if below.size else float(s[0])
         exc = s[s > u] - u
-    shape, _, scale = genpareto.fit(exc, floc=0.0)
+    shape, scale = fit_gpd(exc)
     return ImpostorModel(s, u, exc.size / s.size, float(shape), float(scale), int(exc.size))
+
+
+def fit_gpd(x: np.ndarray) -> tuple[float, float]:
+    """Maximum-likelihood (shape, scale) of a generalised Pareto distribution with location 0.
+
+    Grimshaw's profile likelihood (Technometrics 35(2), 1993): with ``theta = shape / scale`` the
+    shape maximising the likelihood is ``mean(log1p(theta * x))``, leaving a one-dimensional
+    search over ``theta`` (a grid, then a bounded refinement), restricted to shape >= -1 where the
+    maximum likelihood exists. Agrees with ``scipy.stats.genpareto.fit(x, floc=0)`` and is ~50x
+    faster, which the bootstrap needs.
+    """
+    from scipy.optimize import minimize_scalar
+
+    x = np.asarray(x, dtype=np.float64)
+    if x.size < 3 or np.any(x <= 0) or np.ptp(x) == 0:
+        raise ValueError("the GPD fit needs at least 3 positive, not all equal exceedances")
+    n, xmax, xbar = x.size, float(x.max()), float(x.mean())
+
+    def negll(theta: float) -> float:
+        if abs(theta) < 1e-12 / xbar:
+            return n * (math.log(xbar) + 1.0)  # exponential limit
+        k = float(np.mean(np.log1p(theta * x)))
+        if k < -1.0 or not math.isfinite(k):
+            return math.inf
+        return n * (math.log(k / theta) + k + 1.0)
+
+    lo = -1.0 / xmax * (1.0 - 1e-9)
+    grid = np.concatenate([lo * np.geomspace(1.0, 1e-6, 60), [0.0], np.geomspace(1e-6, 1e3, 60) / xbar])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ks = np.log1p(np.outer(grid, x)).mean(axis=1)  # the profile shape at every grid theta at once
+        vals = np.where(grid == 0.0, n * (math.log(xbar) + 1.0), n * (np.log(ks / grid) + ks + 1.0))
+    vals = np.where((ks < -1.0) | ~np.isfinite(vals), np.inf, vals)
+    j = int(np.argmin(vals))
+    a, b = grid[max(j - 1, 0)], grid[min(j + 1, grid.size - 1)]
+    res = minimize_scalar(negll, bounds=(min(a, b), max(a, b)), method="bounded",
+                          options={"xatol": 1e-12 * max(1.0, abs(grid[j]))})
+    theta = float(res.x) if res.fun <= vals[j] else float(grid[j])
+    if abs(theta) < 1e-12 / xbar:
+        return 0.0, xbar
+    k = float(np.mean(np.log1p(theta * x)))
+    return k, k / theta
 
 
 def _project(genuine: np.ndarray, model: ImpostorModel, sizes: np.ndarray, fpir: float) -> tuple[np.ndarray, ...]:
