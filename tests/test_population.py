@@ -159,3 +159,23 @@ def test_population_sizes_option_is_checked() -> None:
         AuditConfig.from_flat(population_sizes="ten")
     with pytest.raises(ValueError, match=">= 2"):
         AuditConfig.from_flat(population_sizes=[1.0])
+
+
+def test_att_audit_attacks_carry_population_block(att_audit) -> None:
+    """The one shared-data test: a real audit's identification attacks are projected, the
+    projection agrees with the measured rank-1 at the audited size, and the report shows it."""
+    from auditkit.report import render_html
+
+    res = att_audit["results"]
+    ident = [a for a in res["attacks"] if "rank1" in a["metrics"] and a["metrics"]["rank1"] is not None]
+    assert ident
+    for a in ident:
+        pop = a["details"]["population"]
+        if "error" in pop:
+            continue
+        assert pop["sizes"] == [1e3, 1e5, 1e7, 1.7e8]
+        assert pop["measured"]["rank1"] == pytest.approx(a["metrics"]["rank1"], abs=1e-12)
+        assert pop["measured"]["agrees"] is True, (a["name"], pop["measured"])
+        assert all(lo <= r + 1e-12 and r <= hi + 1e-12 for r, (lo, hi) in zip(pop["rank1"], pop["rank1_ci"]))
+    assert any("error" not in a["details"]["population"] for a in ident)
+    assert "Projected to larger galleries" in render_html(res)

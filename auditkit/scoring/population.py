@@ -171,7 +171,7 @@ def fit_gpd(x: np.ndarray) -> tuple[float, float]:
             return n * (math.log(xbar) + 1.0)  # exponential limit
         k = float(np.mean(np.log1p(theta * x)))
         if k < -1.0 or not math.isfinite(k):
-            return math.inf
+            return 1e300  # outside the admissible region (finite: the bounded search needs it)
         return n * (math.log(k / theta) + k + 1.0)
 
     lo = -1.0 / xmax * (1.0 - 1e-9)
