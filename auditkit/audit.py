@@ -376,6 +376,11 @@ def run_pipeline(config: AuditConfig, *, sweep_stage: SweepStage | None = None) 
     created = datetime.now(UTC).replace(microsecond=0).isoformat()
     gallery = load_gallery(inp.gallery) if has_media else None
     release = load_release(inp.release) if has_media else None
+    if has_media and inp.distractors is not None:  # issue 14: identities not in the release join the gallery
+        from .data.distractors import add_distractors
+
+        gallery = add_distractors(gallery, inp.distractors, notes=notes,
+                                  release_subjects={it.subject for it in release.items if it.subject})
     if has_media:
         skipped += [Skipped(f"gallery/{s.path}", s.reason, s.stage) for s in gallery.skipped]
         skipped += release.skipped

@@ -58,6 +58,7 @@ class InputsConfig:
 
     release: Path | None = None
     gallery: Path | None = None
+    distractors: Path | None = None  # DIR/<identity>/<images> added to the gallery (issue 14)
 
 
 @dataclass
@@ -136,7 +137,7 @@ SECTIONS: dict[str, type] = {"inputs": InputsConfig, "faces": FacesConfig, "vide
                              "report": ReportConfig}
 #: flat names that differ from ``section.field`` (results.json's ``parameters`` keep their names)
 _FLAT_RENAMES = {("sweep", "families"): "sweep"}
-_PATH_FIELDS = {"release", "gallery", "table", "aux", "control", "population", "sightings", "whereabouts",
+_PATH_FIELDS = {"release", "gallery", "distractors", "table", "aux", "control", "population", "sightings", "whereabouts",
                 "out", "cache_dir"}
 
 
