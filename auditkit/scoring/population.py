@@ -268,6 +268,31 @@ def _bootstrap(one, rng: np.random.Generator, rows0: np.ndarray, cols0: np.ndarr
     return boots_r1, boots_d, failed
 
 
+def _percentile_ci(boots: list[np.ndarray], confidence: float, k: int) -> list[tuple[float, float]]:
+    """Percentile interval per size; (nan, nan) with fewer than 10 replicates."""
+    if len(boots) < 10:
+        return [(math.nan, math.nan)] * k
+    a = (1.0 - confidence) / 2.0
+    q = np.quantile(np.vstack(boots), [a, 1.0 - a], axis=0)
+    return [(float(lo), float(hi)) for lo, hi in q.T]
+
+
+def _measured(sm: ScoreMatrix, projected: float, p_ci: tuple[float, float], confidence: float) -> dict[str, Any]:
+    """The projection back at the audited size next to the measured rank-1 (Wilson interval).
+
+    The projection estimates the expected rank-1; the measured one is a realisation with its own
+    binomial noise: they agree when either falls inside the other's interval."""
+    from .metrics import rank_k_score
+    from .stats import wilson_interval
+
+    measured, n_meas = rank_k_score(sm, k=1)
+    m_ci = wilson_interval(measured * n_meas, n_meas, confidence=confidence)
+    agrees = (None if math.isnan(p_ci[0]) else
+              bool(p_ci[0] <= measured <= p_ci[1] or m_ci[0] <= projected <= m_ci[1]))
+    return {"n_identities": sm.n_identities, "rank1": measured, "rank1_ci": m_ci, "n": n_meas,
+            "projected_rank1": projected, "projected_rank1_ci": p_ci, "agrees": agrees}
+
+
 def project_population(sm: ScoreMatrix, sizes: list[float] | np.ndarray = DEFAULT_SIZES, *, fpir: float = 0.01,
                        tail_fraction: float = 0.1, min_exceedances: int = 50, n_boot: int = 200,
                        confidence: float = 0.95, seed: int = 0, max_impostors: int = 200_000,
@@ -324,31 +349,13 @@ def project_population(sm: ScoreMatrix, sizes: list[float] | np.ndarray = DEFAUL
 
     r1, d, thr, model = one(rows0, cols0)
     boots_r1, boots_d, failed = _bootstrap(one, rng, rows0, cols0, tidx, n_boot)
-    a = (1.0 - confidence) / 2.0
-
-    def ci(b: list[np.ndarray]) -> list[tuple[float, float]]:
-        if len(b) < 10:
-            return [(math.nan, math.nan)] * len(all_sizes)
-        q = np.quantile(np.vstack(b), [a, 1.0 - a], axis=0)
-        return [(float(lo), float(hi)) for lo, hi in q.T]
-
-    r1_ci, d_ci = ci(boots_r1), ci(boots_d)
-    from .metrics import rank_k_score
-    from .stats import wilson_interval
-
-    measured, n_meas = rank_k_score(sm, k=1)
-    m_ci = wilson_interval(measured * n_meas, n_meas, confidence=confidence)
-    p_ci = r1_ci[-1]
-    # the projection estimates the expected rank-1; the measured one is a realisation with its own
-    # binomial noise: they agree when either falls inside the other's interval
-    agrees = (None if math.isnan(p_ci[0]) else
-              bool(p_ci[0] <= measured <= p_ci[1] or m_ci[0] <= float(r1[-1]) <= m_ci[1]))
+    r1_ci, d_ci = _percentile_ci(boots_r1, confidence, len(all_sizes)), _percentile_ci(boots_d, confidence, len(all_sizes))
+    measured_block = _measured(sm, float(r1[-1]), r1_ci[-1], confidence)
     return {
         "sizes": [float(s) for s in sizes], "fpir": fpir,
         "rank1": [float(v) for v in r1[:-1]], "rank1_ci": r1_ci[:-1],
         "dir": [float(v) for v in d[:-1]], "dir_ci": d_ci[:-1], "threshold": [float(v) for v in thr[:-1]],
-        "measured": {"n_identities": m, "rank1": measured, "rank1_ci": m_ci, "n": n_meas,
-                     "projected_rank1": float(r1[-1]), "projected_rank1_ci": p_ci, "agrees": agrees},
+        "measured": measured_block,
         "tail_model": model.to_dict() | {"tail_fraction": tail_fraction, "min_exceedances": min_exceedances},
         "assumptions": list(ASSUMPTIONS) if normalize == "none" else
         ["impostor scores of different identities are independent draws from the pooled impostor distribution, "
