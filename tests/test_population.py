@@ -148,6 +148,17 @@ def test_attack_result_gains_population_block_and_report_table() -> None:
     assert "2 mated probes" in one.details["population"]["error"]
     assert "not computed" in environment().get_template("partials/population.html.j2").render(
         pop=one.details["population"])
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from auditkit.report.population_figure import gallery_size_figure
+
+    fig = gallery_size_figure(pop)
+    assert fig is not None and fig.axes[0].get_xscale() == "log"
+    plt.close(fig)
+    assert gallery_size_figure(one.details["population"]) is None and gallery_size_figure(None) is None
 
 
 def test_population_sizes_option_is_checked() -> None:
@@ -178,4 +189,5 @@ def test_att_audit_attacks_carry_population_block(att_audit) -> None:
         assert pop["measured"]["agrees"] is True, (a["name"], pop["measured"])
         assert all(lo <= r + 1e-12 and r <= hi + 1e-12 for r, (lo, hi) in zip(pop["rank1"], pop["rank1_ci"]))
     assert any("error" not in a["details"]["population"] for a in ident)
-    assert "Projected to larger galleries" in render_html(res)
+    html = render_html(res)
+    assert "Projected to larger galleries" in html and "Rank-1 against gallery size" in html
