@@ -26,6 +26,7 @@ from .data.inputs import Gallery, InputError, Release, custody_section, load_gal
 from .features.cache import FeatureCache, default_cache_dir
 from .features.faces import Task, encoder_info, extract_many, largest_face
 from .result import SCHEMA, AttackResult, AuditResult, Inputs, Skipped, Verdict
+from .scoring.population import add_population
 from .scoring.risk import assess, verdict, with_table_measures
 from .scoring.stats import wilson_interval
 
@@ -395,6 +396,11 @@ def run_pipeline(config: AuditConfig, *, sweep_stage: SweepStage | None = None) 
     if gallery_free:
         skipped += release.skipped
         notes += list(release.notes)
+    if has_media and inp.distractors is not None:  # issue 14: identities not in the release join the gallery
+        from .data.distractors import add_distractors
+
+        gallery = add_distractors(gallery, inp.distractors, notes=notes,
+                                  release_subjects={it.subject for it in release.items if it.subject})
     if has_media:
         skipped += [Skipped(f"gallery/{s.path}", s.reason, s.stage) for s in gallery.skipped]
         skipped += release.skipped
@@ -415,6 +421,7 @@ def run_pipeline(config: AuditConfig, *, sweep_stage: SweepStage | None = None) 
         sweep = sweep_stage(config, gallery, media.spec if media else None,
                             scope or config.faces.obfuscation_scope, notes)
     attacks = table.attacks + sightings.attacks + (media.attacks if media else []) + linkage_attacks
+    add_population(attacks, config.faces.population_sizes, seed=config.run.seed)  # issue 14
     if has_media or gallery_free:
         what = _what((media.spec if media else None) or config.faces.obfuscation)
     else:

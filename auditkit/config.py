@@ -60,6 +60,7 @@ class InputsConfig:
     gallery: Path | None = None
     planted: Path | None = None  # planted volunteers' windows (subject, camera, start, end) for linkage.sightings
     linkage: bool = True  # run linkage.sightings on the release (issue 12); the strength sweep turns it off
+    distractors: Path | None = None  # DIR/<identity>/<images> added to the gallery (issue 14)
 
 
 @dataclass
@@ -73,6 +74,8 @@ class FacesConfig:
     encoder: Encoder = "fast"
     obfuscation: str | None = None  # declared, e.g. "blur:sigma=6"; else from the manifest or estimated
     obfuscation_scope: Scope = "face"  # "face": the face region was obfuscated; "frame": the whole image
+    # gallery sizes identification risk is projected to (issue 14; () = none); all identification attacks
+    population_sizes: tuple[float, ...] = (1e3, 1e5, 1e7, 1.7e8)
 
 
 @dataclass
@@ -137,7 +140,7 @@ SECTIONS: dict[str, type] = {"inputs": InputsConfig, "faces": FacesConfig, "vide
                              "report": ReportConfig}
 #: flat names that differ from ``section.field`` (results.json's ``parameters`` keep their names)
 _FLAT_RENAMES = {("sweep", "families"): "sweep"}
-_PATH_FIELDS = {"release", "gallery", "planted", "table", "aux", "control", "population", "sightings", "whereabouts",
+_PATH_FIELDS = {"release", "gallery", "planted", "distractors", "table", "aux", "control", "population", "sightings", "whereabouts",
                 "out", "cache_dir"}
 
 
@@ -206,6 +209,9 @@ class AuditConfig:
         bad = [a for a in f.attacks if a not in ladder]
         if bad:
             raise ValueError(f"unknown attack(s) {', '.join(bad)}; available: {', '.join(ladder)}")
+        from .scoring.population import parse_sizes
+
+        f.population_sizes = parse_sizes(f.population_sizes)
         if f.obfuscation is not None:
             from .obfuscation.spec import parse_spec
 

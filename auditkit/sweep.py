@@ -296,7 +296,8 @@ def run_sweep(gallery_dir: str | Path, *, families: Sequence[str] = ("blur", "pi
                 cfg = AuditConfig.from_flat(release=rel, gallery=gal, out=d / "out", attacks=attacks, jobs=jobs,
                                             cache_dir=Path(cache_dir) if cache_dir else None, encoder=encoder,
                                             obfuscation=spec.label, obfuscation_scope=scope, seed=seed,
-                                            progress=progress, linkage=False)
+                                            progress=progress, linkage=False,
+                                            population_sizes=())  # no linkage, no projection per point
                 res = run_pipeline(cfg)
                 pt = _point(res, spec, time.monotonic() - tp)
                 points.append(pt)

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..result import AttackResult
 from ..scoring.metrics import genuine_impostor_scores, identification_metrics, per_subject_exposure
+from ..scoring.population import keep_scores
 from ..scoring.scores import ScoreMatrix
 
 __all__ = ["FeatureSet", "attack_result", "identity_scores", "top_matches"]
@@ -105,5 +106,7 @@ def attack_result(name: str, cue: str, sm: ScoreMatrix, *, criterion: str = "sin
          "score_hist": {"edges": edges.tolist(), "genuine": _hist(gen, edges), "impostor": _hist(imp, edges)},
          "matches": top_matches(sm)}
     d.update(details or {})
-    return AttackResult(name=name, cue=cue, criterion=criterion, n_probes=sm.n_probes,
-                        n_identities=sm.n_identities, metrics=m, cmc=cmc, notes=list(notes or []), details=d)
+    res = AttackResult(name=name, cue=cue, criterion=criterion, n_probes=sm.n_probes,
+                       n_identities=sm.n_identities, metrics=m, cmc=cmc, notes=list(notes or []), details=d)
+    keep_scores(res, sm)  # for the population projection (auditkit.scoring.population.add_population)
+    return res

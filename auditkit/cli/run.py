@@ -63,6 +63,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
                           "pixelate:block=8 (default: the manifest's obfuscation column, if any)")
     run.add_argument("--obfuscation-scope", choices=("face", "frame"), default="face",
                      help="whether the obfuscation covers face regions or whole frames (default: face)")
+    run.add_argument("--distractors", type=Path, default=None, metavar="DIR",
+                     help="identities not in the release (DIR/<identity>/<images>, e.g. LFW) added to every "
+                          "attack's gallery, so rank-1 is measured at the larger gallery size")
+    run.add_argument("--population-sizes", default=None, metavar="LIST",
+                     help="gallery sizes each identification attack's rank-1 and DIR@FPIR=1%% are projected to, "
+                          "comma-separated, or none (default: 1e3,1e5,1e7,1.7e8)")
     add_common(run)
     return run
 

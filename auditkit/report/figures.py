@@ -173,6 +173,11 @@ def report_figures(results: dict) -> dict[str, dict[str, str]]:
             ax.legend(fontsize=8)
             ax.grid(alpha=0.3)
             out["scores"] = _fig_to_uri(fig)
+        from .population_figure import gallery_size_figure  # issue 14
+
+        pop_fig = gallery_size_figure((a.get("details") or {}).get("population"), name=a["name"])
+        if pop_fig is not None:
+            out["gallery_size"] = _fig_to_uri(pop_fig)
         figs[a["name"]] = out
     if results.get("sweep"):
         figs["_sweep"] = {"curve": privacy_curve_uri(results["sweep"])}
