@@ -101,7 +101,7 @@ def _inside(child: Path, parent: Path) -> bool:
         return False
 
 
-_INPUT_DIRS = ("release", "gallery", "faces", "probe")
+_INPUT_DIRS = ("release", "gallery", "distractors", "faces", "probe")
 _INPUT_FILES = ("table", "aux", "control", "population", "sightings", "whereabouts", "planted", "manifest", "results")
 
 

@@ -29,8 +29,6 @@ REL_TOL = 1e-6
 DROP_TOP = ("created", "runtime")
 #: tool keys that are versions or installation paths
 KEEP_TOOL = ("name", "encoder")
-#: keys later issues add to results.json (new options and sections; the golden copies predate them)
-ADDED_KEYS = frozenset({"population", "population_sizes", "distractors"})  # issue 14
 
 
 # ------------------------------------------------------------------------------- inputs
@@ -191,8 +189,7 @@ def differences(got: Any, want: Any, where: str = "$", *, limit: int = 20) -> li
                 if k not in a:
                     out.append(f"{at}.{k}: missing")
                 elif k not in b:
-                    if k not in ADDED_KEYS:
-                        out.append(f"{at}.{k}: not in the golden copy")
+                    out.append(f"{at}.{k}: not in the golden copy")
                 else:
                     cmp(a[k], b[k], f"{at}.{k}")
         elif isinstance(b, list):
