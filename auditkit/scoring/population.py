@@ -194,7 +194,8 @@ def fit_gpd(x: np.ndarray) -> tuple[float, float]:
 def _project(genuine: np.ndarray, model: ImpostorModel, sizes: np.ndarray, fpir: float) -> tuple[np.ndarray, ...]:
     """(rank-1, DIR, threshold) at each size for one set of genuine scores and one model."""
     sf = np.clip(model.sf(genuine), 0.0, 1.0)
-    log_f = np.log1p(-np.minimum(sf, 1.0 - 1e-300))  # log F(g_i), exact for tiny sf
+    with np.errstate(divide="ignore"):  # F(g_i) = 0 (below every impostor): log F = -inf, F^(N-1) = 0
+        log_f = np.log1p(-sf)  # log F(g_i), exact for tiny sf
     r1 = np.array([np.mean(np.exp((n - 1.0) * log_f)) for n in sizes])
     q = -np.expm1(np.log1p(-fpir) / sizes)  # P(imp > t_N) with (1 - q) ** N = 1 - FPIR
     thr = np.array([model.isf(float(qi)) for qi in q])
