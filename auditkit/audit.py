@@ -396,11 +396,8 @@ def run_pipeline(config: AuditConfig, *, sweep_stage: SweepStage | None = None) 
     if gallery_free:
         skipped += release.skipped
         notes += list(release.notes)
-    if has_media and inp.distractors is not None:  # issue 14: identities not in the release join the gallery
-        from .data.distractors import add_distractors
-
-        gallery = add_distractors(gallery, inp.distractors, notes=notes,
-                                  release_subjects={it.subject for it in release.items if it.subject})
+    if has_media and inp.distractors is not None:
+        gallery = _with_distractors(gallery, release, inp.distractors, notes)
     if has_media:
         skipped += [Skipped(f"gallery/{s.path}", s.reason, s.stage) for s in gallery.skipped]
         skipped += release.skipped
@@ -443,6 +440,14 @@ def run_pipeline(config: AuditConfig, *, sweep_stage: SweepStage | None = None) 
                  "reveal_labels": config.report.reveal_labels})
     # the typed result holds exactly what results.json holds (NaN as None, tuples as lists)
     return AuditResult.from_dict(result.to_dict())
+
+
+def _with_distractors(gallery: Gallery, release: Release, folder: Path, notes: list[str]) -> Gallery:
+    """Issue 14: identities that are not in the release join the gallery (``--distractors``)."""
+    from .data.distractors import add_distractors
+
+    return add_distractors(gallery, folder, notes=notes,
+                           release_subjects={it.subject for it in release.items if it.subject})
 
 
 def _linkage_stage(config: AuditConfig, release: Release | None, inputs: Inputs, files: dict[str, Any],

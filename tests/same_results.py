@@ -162,7 +162,10 @@ def normalise(data: dict[str, Any], paths: dict[str, str]) -> dict[str, Any]:
 
     def walk(x: Any) -> Any:
         if isinstance(x, dict):
-            return {k: "<duration>" if _is_duration(k) else walk(v) for k, v in x.items()}
+            # the feature cache is a circumstance of the run; the shareable results.json shows it
+            # relative (issue 10), so its name, not only its absolute path, differs from run to run
+            return {k: "<duration>" if _is_duration(k) else "<CACHE>" if k == "cache_dir" and v else walk(v)
+                    for k, v in x.items()}
         if isinstance(x, list):
             return [walk(v) for v in x]
         if isinstance(x, str):
