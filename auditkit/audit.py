@@ -360,14 +360,13 @@ SweepStage = Callable[[AuditConfig, "Gallery | None", "str | None", str, list[st
 
 def run_pipeline(config: AuditConfig, *, sweep_stage: SweepStage | None = None) -> AuditResult:
     """Run the audit described by ``config`` and return its :class:`~auditkit.result.AuditResult`
-    (``result.to_json()`` is the text of results.json; :func:`auditkit.report.write_outputs`
-    writes it with the CSVs and the HTML report). Use :func:`auditkit.run_audit`, which adds the
-    strength sweep (``sweep_stage``: :func:`auditkit.sweep.sweep_stage`, which itself runs this
-    pipeline once per strength).
+    (:func:`auditkit.report.write_outputs` writes its shareable form, pseudonymised unless labels
+    are revealed). Use :func:`auditkit.run_audit`, which adds the strength sweep (``sweep_stage``:
+    :func:`auditkit.sweep.sweep_stage`, which runs this pipeline once per strength).
 
-    What runs depends on what is given: a release and a gallery (faces in images, and people,
-    faces, clothing and gait in clips), a table (``config.tables.table``, or the release
-    manifest's metadata with ``config.tables.qi``), sightings, and a strength sweep on the
+    What runs depends on what is given: a release and a gallery (faces in images; people, faces,
+    clothing and gait in clips), a release alone (its own gallery: ``linkage.sightings``), a
+    table (or the manifest's metadata with ``qi``), sightings, and a strength sweep on the
     gallery. The verdict is the strongest attack's over all of them.
 
     Raises
@@ -383,7 +382,7 @@ def run_pipeline(config: AuditConfig, *, sweep_stage: SweepStage | None = None) 
     gallery_free = inp.release is not None and inp.gallery is None  # linkage.sightings only (issue 12)
     wants_table = tab.table is not None or tab.qi is not None or tab.aux is not None
     if inp.release is None and not wants_table and tab.sightings is None:
-        raise InputError("nothing to audit: give --release and --gallery, and/or --table (or --sightings)")
+        raise InputError("nothing to audit: give --release (with or without --gallery), and/or --table (or --sightings)")
     import dlib
 
     skipped: list[Skipped] = []
@@ -393,15 +392,14 @@ def run_pipeline(config: AuditConfig, *, sweep_stage: SweepStage | None = None) 
     created = datetime.now(UTC).replace(microsecond=0).isoformat()
     gallery = load_gallery(inp.gallery) if has_media else None
     release = load_release(inp.release) if inp.release is not None else None
-    if gallery_free:
+    if has_media:
+        skipped += [Skipped(f"gallery/{s.path}", s.reason, s.stage) for s in gallery.skipped]
+        notes += list(gallery.notes)
+    if release is not None:
         skipped += release.skipped
         notes += list(release.notes)
     if has_media and inp.distractors is not None:
         gallery = _with_distractors(gallery, release, inp.distractors, notes)
-    if has_media:
-        skipped += [Skipped(f"gallery/{s.path}", s.reason, s.stage) for s in gallery.skipped]
-        skipped += release.skipped
-        notes += list(gallery.notes) + list(release.notes)
     # tables first: cheap, and a wrong column name should fail before a long media audit
     table = _table_part(config, release, notes) if wants_table else Part()
     sightings = _trajectory_part(config, notes) if tab.sightings is not None else Part()
