@@ -144,8 +144,7 @@ def _halves(a: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
 def _clip_rows(release: Release, *, cache: Any, face_params: Any, fps: float | None, detector: str, boxes: str,
                leak_mode: str, obfuscation: str | None, progress: bool, skipped: list[Skipped],
                notes: list[str]) -> list[dict[str, Any]]:
-    from .data.media import MediaError
-    from .video.clips import _manifest_boxes, majority_subject, process_clip
+    from .video.clips import _manifest_boxes, majority_subject, process_clip_or_skip
 
     clips: dict[str, list] = {}
     for it in release.items:
@@ -159,15 +158,12 @@ def _clip_rows(release: Release, *, cache: Any, face_params: Any, fps: float | N
         per, mnotes = _manifest_boxes(items)
         notes.extend(mnotes)
         use = per if (per and boxes == "manifest") else None
-        try:  # the same options as the gallery audit, so its cached clip features are reused
-            cf = process_clip(f.path, sha256=f.sha256, cache=cache, fps=fps, max_side=640, boxes=use, detector=detector,
-                              leak_mode=leak_mode, face_params=face_params, gait_frames=20, min_gait_fps=5.0,
-                              obfuscation=obfuscation, estimate_regions=0 if obfuscation else 12)
-        except MediaError as e:
-            skipped.append(Skipped(rel, str(e), "video"))
-            continue
-        except Exception as e:  # noqa: BLE001 (one bad clip never aborts the audit)
-            skipped.append(Skipped(rel, f"clip processing failed ({type(e).__name__}: {e})", "video"))
+        # the same options as the gallery audit, so its cached clip features are reused
+        cf = process_clip_or_skip(rel, f.path, skipped, sha256=f.sha256, cache=cache, fps=fps, max_side=640,
+                                  boxes=use, detector=detector, leak_mode=leak_mode, face_params=face_params,
+                                  gait_frames=20, min_gait_fps=5.0, obfuscation=obfuscation,
+                                  estimate_regions=0 if obfuscation else 12)
+        if cf is None:
             continue
         cams = [it.camera for it in items if it.camera]
         camera = Counter(cams).most_common(1)[0][0] if cams else _camera(rel, None)

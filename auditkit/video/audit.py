@@ -28,6 +28,7 @@ from .clips import (
     _manifest_boxes,
     majority_subject,
     process_clip,
+    process_clip_or_skip,
 )
 from .cues import AppearanceCue, CueFeatures, FaceVideoCue, FusedCue, GaitCue
 from .gallery import _gallery_samples, _obfuscation_choice
@@ -167,15 +168,10 @@ def audit_videos(release: Release, gallery: Gallery, *, face_gallery: FeatureSet
         clip_subjects = {it.subject for it in rows if it.box is None and it.subject}
         use = per if (per and boxes == "manifest") else None
         t0 = time.monotonic()
-        try:
-            cf = process_clip(f.path, sha256=f.sha256, cache=cache, boxes=use, leak_mode=leak_mode,
-                              leak_upsample=leak_upsample, estimate_regions=12 if auto else 0,
-                              face_models=face_models, **clip_opts)
-        except MediaError as e:
-            skipped.append(Skipped(rel, str(e), "video"))
-            continue
-        except Exception as e:  # noqa: BLE001 (one bad clip never aborts the audit)
-            skipped.append(Skipped(rel, f"clip processing failed ({type(e).__name__}: {e})", "video"))
+        cf = process_clip_or_skip(rel, f.path, skipped, sha256=f.sha256, cache=cache, boxes=use,
+                                  leak_mode=leak_mode, leak_upsample=leak_upsample,
+                                  estimate_regions=12 if auto else 0, face_models=face_models, **clip_opts)
+        if cf is None:
             continue
         camera = _camera_of(rel, rows)
         region_estimates.extend(cf.obfuscation)

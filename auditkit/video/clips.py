@@ -175,6 +175,21 @@ def _frame_index(value: Any) -> int:
 
 
 
+def process_clip_or_skip(rel: str, path: str | Path, skipped: list, **kwargs: Any) -> ClipFeatures | None:
+    """:func:`process_clip`, with a clip that cannot be read or processed listed in ``skipped``
+    (as ``rel``, with the reason) and ``None`` returned: one bad clip never aborts an audit."""
+    from ..data.media import MediaError
+    from ..result import Skipped
+
+    try:
+        return process_clip(path, **kwargs)
+    except MediaError as e:
+        skipped.append(Skipped(rel, str(e), "video"))
+    except Exception as e:  # noqa: BLE001 (one bad clip never aborts the audit)
+        skipped.append(Skipped(rel, f"clip processing failed ({type(e).__name__}: {e})", "video"))
+    return None
+
+
 def majority_subject(frames, boxes, per: dict[int, list[tuple[np.ndarray, str | None, str | None]]]) -> str | None:
     """Ground truth for a detected track: the subject most of its boxes overlap (IoU >= 0.5) among
     the manifest boxes of their frames (``per`` from :func:`_manifest_boxes`); None without votes."""

@@ -17,7 +17,7 @@ from ..result import Skipped
 from .clips import (
     _natural,
     _obfuscate_crop,
-    process_clip,
+    process_clip_or_skip,
 )
 
 
@@ -69,14 +69,9 @@ def _gallery_samples(gallery: Gallery, *, cache: FeatureCache, clip_opts: dict, 
             gs.images_used += 1
             continue
         t0 = time.monotonic()
-        try:
-            cf = process_clip(it.file.path, sha256=it.file.sha256, cache=cache, boxes=None, leak_mode="off",
-                              **clip_opts)
-        except MediaError as e:
-            skipped.append(Skipped(rel, str(e), "video"))
-            continue
-        except Exception as e:  # noqa: BLE001 (one bad clip never aborts the audit)
-            skipped.append(Skipped(rel, f"clip processing failed ({type(e).__name__}: {e})", "video"))
+        cf = process_clip_or_skip(rel, it.file.path, skipped, sha256=it.file.sha256, cache=cache, boxes=None,
+                                  leak_mode="off", **clip_opts)
+        if cf is None:
             continue
         if progress:
             print(f"  gallery clip {rel}: {len(cf.tracks)} track(s) in {time.monotonic() - t0:.1f} s", file=sys.stderr)
