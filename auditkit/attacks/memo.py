@@ -3,9 +3,8 @@
 A rung's result is a function of its :class:`~auditkit.attacks.context.FaceContext` — the
 gallery's and the release's feature rows (vectors, ids, labels, file hashes, boxes), the
 obfuscation assumed, the scope, the seed, the face parameters and the encoder — and of the code
-that computes it. :func:`run_face_attack` hashes all of these (the code as the SHA-256 of every
-module of the installed ``auditkit`` package, with the versions of the numerical libraries it
-calls), and when a result with that key is in the cache it is returned as stored, with the notes
+that computes it. :func:`run_face_attack` hashes all of these (the code as
+:func:`auditkit.features.cache.code_fingerprint`), and when a result with that key is in the cache it is returned as stored, with the notes
 and skipped files the rung reported when it ran; otherwise the rung runs and its result is
 stored. Change one input file, one parameter or one line of code and the key changes, so the
 rung runs again; what a rung depends on that is not in the context (the release images a rung
@@ -19,7 +18,6 @@ cache's checksummed ``.npz`` format under ``<cache dir>/stages``; a damaged entr
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import json
 from collections.abc import Callable
@@ -28,42 +26,17 @@ from typing import Any
 
 import numpy as np
 
-from ..features.cache import FeatureCache
+from ..features.cache import FeatureCache, code_fingerprint
 from ..result import AttackResult, Skipped, to_jsonable
 from ..scoring.population import keep_scores, kept_scores
 from ..scoring.scores import ScoreMatrix
 from .base import FeatureSet
 
-__all__ = ["STAGE_VERSION", "code_fingerprint", "context_digest", "run_face_attack"]
+__all__ = ["STAGE_VERSION", "context_digest", "run_face_attack"]
 
 STAGE_VERSION = "1"
 #: FaceContext fields a result does not depend on (where files are, how work is spread, output)
 _RUNTIME_FIELDS = {"cache", "jobs", "executor", "scheduler", "progress", "skipped", "notes", "release_root"}
-
-
-@functools.lru_cache(maxsize=1)
-def code_fingerprint() -> str:
-    """SHA-256 over every ``.py`` file of the auditkit package (path and bytes) and the versions
-    of the libraries the attacks compute with."""
-    import scipy
-    import sklearn
-
-    root = Path(__file__).resolve().parents[1]
-    h = hashlib.sha256()
-    for p in sorted(root.rglob("*.py")):
-        h.update(str(p.relative_to(root)).encode())
-        h.update(b"\0")
-        h.update(p.read_bytes())
-        h.update(b"\0")
-    try:
-        import dlib
-
-        dlib_v = getattr(dlib, "__version__", "?")
-    except ImportError:  # pragma: no cover - dlib is a dependency
-        dlib_v = "-"
-    h.update(json.dumps({"numpy": np.__version__, "sklearn": sklearn.__version__, "scipy": scipy.__version__,
-                         "dlib": dlib_v}).encode())
-    return h.hexdigest()
 
 
 def _features_digest(fs: FeatureSet, h: Any) -> None:
