@@ -19,6 +19,7 @@ import numpy as np
 from ._version import __version__
 from .attacks.base import FeatureSet
 from .attacks.context import FaceContext
+from .attacks.memo import run_face_attack
 from .attacks.registry import FACE_ATTACKS
 from .config import AuditConfig
 from .data.boxes import box_iou
@@ -322,8 +323,9 @@ def _media_part(config: AuditConfig, gallery: Gallery, release: Release, skipped
                           executor=config.run.executor, scheduler=config.run.scheduler,
                           progress=config.run.progress, seed=config.run.seed, encoder_id=encoder_id,
                           skipped=skipped, notes=notes)
+        stage_stats: dict[str, int] = {"hits": 0, "misses": 0}
         for name in config.faces.attacks:
-            res = FACE_ATTACKS[name](ctx)
+            res = run_face_attack(name, FACE_ATTACKS[name], ctx, stage_stats)  # stored result on a warm re-run
             if res is not None:
                 res.details.setdefault("encoder", encoder_id)
                 attacks.append(assess(res))
@@ -351,6 +353,8 @@ def _media_part(config: AuditConfig, gallery: Gallery, release: Release, skipped
             if va.trajectories:
                 trajectories = va.trajectories
     runtime["cache"] = cache.stats()
+    if face_ok:
+        runtime["stage_cache"] = stage_stats
     return MediaPart(inputs=inputs, tool=tool, runtime=runtime, attacks=attacks, obfuscation=obfuscation,
                      detection=detection, video=video, trajectories=trajectories, spec=spec)
 

@@ -1,8 +1,8 @@
 """``auditkit demo``: blur real faces into a "de-identified" release and audit it.
 
 Faces come from ``--faces DIR`` / ``$AUDITKIT_DEMO_FACES`` (any ``<identity>/<images>``
-folder, e.g. the AT&T faces) or else scikit-learn's Olivetti faces (``fetch_olivetti_faces``,
-its standard data home and cache). Offline with neither, it stops and says what to do.
+folder, e.g. the AT&T faces). With neither, ``auditkit demo`` audits a generated street scene
+instead (:mod:`auditkit.demo_scene`): nothing is ever downloaded.
 """
 from __future__ import annotations
 
@@ -17,35 +17,23 @@ from .data.inputs import InputError
 from .data.media import MediaError, is_image, load_image
 from .obfuscation.spec import ObfuscationSpec, apply_obfuscation
 
-__all__ = ["build_demo", "olivetti_to_folder"]
+__all__ = ["build_demo", "demo_faces"]
 
-OFFLINE_HELP = (
-    "The demo needs real faces. Either:\n"
-    "  * run it once with network access, so scikit-learn downloads the Olivetti faces into its data home; or\n"
-    "  * point it at a folder of <identity>/<image> faces: auditkit demo --faces DIR "
-    "(or set AUDITKIT_DEMO_FACES=DIR), e.g. the AT&T faces (see datasets/README.md)."
+FACES_HELP = (
+    "point the demo at a folder of <identity>/<image> faces: auditkit demo --faces DIR "
+    "(or set AUDITKIT_DEMO_FACES=DIR), e.g. the AT&T faces (see datasets/README.md)"
 )
 
 
-def olivetti_to_folder(dest: Path) -> Path:
-    """Write scikit-learn's Olivetti faces (40 people x 10) as ``dest/sNN/k.png``."""
-    from PIL import Image
-    from sklearn.datasets import fetch_olivetti_faces
-
-    try:
-        data = fetch_olivetti_faces()
-    except Exception as e:  # noqa: BLE001  URLError, OSError, HTTPError...: all mean "could not get it"
-        raise InputError(f"could not obtain scikit-learn's Olivetti faces ({type(e).__name__}: {e}).\n{OFFLINE_HELP}") from None
-    dest.mkdir(parents=True, exist_ok=True)
-    counts: dict[int, int] = {}
-    for img, target in zip(data.images, data.target):
-        k = counts.get(int(target), 0) + 1
-        counts[int(target)] = k
-        d = dest / f"s{int(target) + 1:02d}"
-        d.mkdir(exist_ok=True)
-        arr = np.clip(np.rint(img * 255), 0, 255).astype(np.uint8)
-        Image.fromarray(arr).resize((128, 128), Image.BICUBIC).save(d / f"{k}.png")
-    return dest
+def demo_faces(faces: Path | None) -> Path | None:
+    """The demo's faces folder: ``faces``, else ``$AUDITKIT_DEMO_FACES``, else None (the generated
+    scene demo, :mod:`auditkit.demo_scene`). Nothing is downloaded."""
+    if faces is None and os.environ.get("AUDITKIT_DEMO_FACES"):
+        faces = Path(os.environ["AUDITKIT_DEMO_FACES"])
+    if faces is not None and not Path(faces).is_dir():
+        raise InputError(f"demo faces folder not found: {faces}\nEither {FACES_HELP}, or leave both unset for "
+                         "the generated street-scene demo.")
+    return Path(faces) if faces is not None else None
 
 
 def build_demo(out: Path, *, faces: Path | None = None, spec: ObfuscationSpec | None = None,
@@ -56,12 +44,9 @@ def build_demo(out: Path, *, faces: Path | None = None, spec: ObfuscationSpec | 
     obfuscated whole-image (the faces fill these images) and go to the release.
     """
     spec = spec or ObfuscationSpec("blur", 6.0)
-    faces = faces or (Path(os.environ["AUDITKIT_DEMO_FACES"]) if os.environ.get("AUDITKIT_DEMO_FACES") else None)
+    faces = demo_faces(faces)
     if faces is None:
-        faces = olivetti_to_folder(out / "olivetti")
-    faces = Path(faces)
-    if not faces.is_dir():
-        raise InputError(f"demo faces folder not found: {faces}\n{OFFLINE_HELP}")
+        raise InputError(f"the face demo needs real faces: {FACES_HELP}")
     gallery, release = out / "gallery", out / "release"
     for d in (gallery, release):
         if d.exists():

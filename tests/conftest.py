@@ -97,6 +97,7 @@ _SHARED_FIXTURES = {"shared_datasets", "att_audit"}
 #: suite; a new slow test joins with one line)
 SLOW_TESTS = {
     "test_cli.py::test_demo_on_att_faces",
+    "test_cli.py::test_demo_without_faces_audits_the_generated_scene_offline",
     "test_same_results.py::test_same_results_demo_on_att_faces",
     "test_same_results.py::test_same_results_as_before_the_refactor[video]",
     "test_video_audit.py::test_pets_release_subset",

@@ -24,6 +24,11 @@ HERE = Path(__file__).resolve().parent
 GOLDEN = HERE / "golden" / "results"
 ABS_TOL = 1e-6
 REL_TOL = 1e-6
+# The population projection (issue 14) fits a generalised Pareto tail by numerical optimisation and
+# bootstraps it: a difference of ~1e-8 in the encodings (BLAS) moves its intervals by ~1e-6
+# relative (seen: 0.95587180 vs 0.95587585 on the same code and inputs on two machines). Its
+# figures are compared to 1e-4 relative, far below what the report prints (0.1 percentage point).
+POPULATION_REL_TOL = 1e-4
 
 #: keys dropped at the top level (the run's circumstances, not its result)
 DROP_TOP = ("created", "runtime")
@@ -203,8 +208,9 @@ def differences(got: Any, want: Any, where: str = "$", *, limit: int = 20) -> li
                 cmp(u, v, f"{at}[{i}]")
         elif isinstance(b, float) and not isinstance(b, bool) or (isinstance(a, float) and isinstance(b, int)
                                                                    and not isinstance(b, bool)):
+            rel = POPULATION_REL_TOL if ".population." in at else REL_TOL
             if not isinstance(a, (int, float)) or isinstance(a, bool) or \
-                    not math.isclose(a, b, rel_tol=REL_TOL, abs_tol=ABS_TOL):
+                    not math.isclose(a, b, rel_tol=rel, abs_tol=ABS_TOL):
                 out.append(f"{at}: {a!r} != {b!r}")
         elif a != b:
             out.append(f"{at}: {a!r} != {b!r}")

@@ -140,21 +140,44 @@ def test_demo_on_att_faces(tmp_path, feature_cache_dir, shared_datasets, capsys)
     assert r["sweep"]["recommendations"][0].split(":")[0][:40] in html.replace("&#39;", "'")
 
 
-def test_demo_offline_without_faces_says_what_to_do(tmp_path, monkeypatch, capsys):
-    import urllib.error
+def test_demo_without_faces_audits_the_generated_scene_offline(tmp_path, feature_cache_dir, monkeypatch, capsys):
+    """No faces given: the demo audits its generated street scene, and opens no network connection."""
+    import json
+    import socket
 
-    import sklearn.datasets
-
-    def offline(*a, **k):
-        raise urllib.error.URLError("no network")
+    def no_network(*a, **k):
+        raise AssertionError("the demo tried to open a network connection")
 
     monkeypatch.delenv("AUDITKIT_DEMO_FACES", raising=False)
-    monkeypatch.setattr(sklearn.datasets, "fetch_olivetti_faces", offline)
-    rc = main(["demo", "--out", str(tmp_path)])
-    assert rc == 2
-    err = capsys.readouterr().err
-    assert "could not obtain scikit-learn's Olivetti faces" in err
-    assert "--faces DIR" in err and "AUDITKIT_DEMO_FACES" in err
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    rc = main(["demo", "--out", str(tmp_path), "--cache-dir", str(feature_cache_dir), "--quiet"])
+    assert rc == 0
+    r = json.loads((tmp_path / "results.json").read_text())
+    by = {a["name"]: a for a in r["attacks"]}
+    # clothing re-identifies the drawn people far above chance; the cross-camera linkage is scored too
+    app = by["appearance"]["metrics"]
+    assert app["rank1_ci"][0] > app["chance_rank1"]
+    link = by["linkage.sightings.appearance"]["metrics"]
+    assert link["n_probes"] >= 16 and link["rank1_ci"][0] > link["chance_rank1"]
+    assert not any(a.startswith("face.") for a in by)
+    assert r["verdict"]["risk"] in {"high", "critical"}
+    assert (tmp_path / "report.html").is_file()
+
+
+def test_demo_scene_layout(tmp_path):
+    from auditkit.data.inputs import load_gallery, load_release
+    from auditkit.demo_scene import SCENE_PEOPLE, build_scene
+
+    g, r = build_scene(tmp_path, n_frames=12)
+    assert sorted(p.name for p in g.iterdir()) == sorted(SCENE_PEOPLE)
+    release = load_release(r)
+    assert {it.camera for it in release.items} == {"cam1", "cam2"}
+    # every person is seen by both cameras
+    seen = {(it.subject, it.camera) for it in release.items if it.subject}
+    assert seen == {(p, c) for p in SCENE_PEOPLE for c in ("cam1", "cam2")}
+    assert all(it.timestamp for it in release.items)
+    assert {it.identity for it in load_gallery(g).items} == set(SCENE_PEOPLE)
 
 
 def test_direct_identifier_in_a_table_leads_the_verdict(tmp_path, capsys):

@@ -32,3 +32,10 @@ def test_differences_sees_a_changed_number_and_a_missing_key():
     assert differences({"a": [1.0 + 1e-9, {"b": "x"}], "c": 0.5}, want) == []
     assert differences({"a": [1.001, {"b": "x"}], "c": 0.5}, want) == ["$.a[0]: 1.001 != 1.0"]
     assert differences({"a": [1.0, {}], "c": 0.5}, want) == ["$.a[1].b: missing"]
+
+
+def test_population_figures_compared_to_their_own_tolerance():
+    want = {"details": {"population": {"ci": 0.9558758}}, "rate": 0.9558758}
+    assert differences({"details": {"population": {"ci": 0.9558718}}, "rate": 0.9558758}, want) == []
+    assert differences({"details": {"population": {"ci": 0.9548}}, "rate": 0.9558758}, want) != []
+    assert differences({"details": {"population": {"ci": 0.9558758}}, "rate": 0.9558718}, want) != []

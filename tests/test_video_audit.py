@@ -2,7 +2,6 @@
 (coloured walking figures on a static background), and a PETS 2009 subset when ../shared is present."""
 from __future__ import annotations
 
-import csv
 import json
 import re
 from pathlib import Path
@@ -13,83 +12,16 @@ import pytest
 from conftest import shared_dataset
 
 from auditkit.data.inputs import load_gallery, load_release
+from auditkit.demo_scene import FPS, PEOPLE, H, W
+from auditkit.demo_scene import background as _background
+from auditkit.demo_scene import draw_person as _draw
+from auditkit.demo_scene import person_crop as _person_crop
+from auditkit.demo_scene import write_clip as _write_clip
+from auditkit.demo_scene import write_manifest as _write_manifest
 from auditkit.features.cache import FeatureCache
 from auditkit.features.faces import FaceParams
 from auditkit.result import Skipped
 from auditkit.video.audit import audit_videos
-
-W, H, FPS = 320, 240, 10.0
-# identity -> (shirt RGB, trousers RGB, height px, stride period in frames)
-PEOPLE = {
-    "ann": ((220, 30, 30), (30, 30, 160), 70, 8),
-    "bob": ((30, 200, 40), (120, 80, 20), 62, 10),
-    "cat": ((240, 220, 30), (20, 20, 20), 76, 6),
-    "dan": ((40, 90, 230), (200, 200, 200), 66, 12),
-}
-
-
-def _background(seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    bg = np.full((H, W, 3), 110, np.uint8)
-    for _ in range(40):  # static texture: a few grey blocks
-        x, y = rng.integers(0, W - 20), rng.integers(0, H - 20)
-        g = int(rng.integers(80, 150))
-        bg[y:y + 20, x:x + 20] = (g, g, g)
-    return bg
-
-
-def _draw(img: np.ndarray, who: str, x: float, t: int, ground: int) -> tuple[int, int, int, int]:
-    shirt, trousers, h, period = PEOPLE[who]
-    w = h // 3
-    top = ground - h
-    cx = round(x)
-    # head (skin), torso (shirt), legs (trousers) swinging with the identity's period
-    cv2.circle(img, (cx, top + h // 10), h // 10, (200, 160, 130), -1)
-    cv2.rectangle(img, (cx - w // 2, top + h // 5), (cx + w // 2, top + h // 2 + 4), shirt, -1)
-    swing = round(w * 0.6 * np.sin(2 * np.pi * t / period))
-    for s in (swing, -swing):
-        cv2.line(img, (cx, top + h // 2 + 4), (cx + s, ground), trousers, max(3, w // 3))
-    return cx - w // 2 - abs(swing), top, w + 2 * abs(swing), h
-
-
-def _write_clip(path: Path, walkers: list[tuple[str, float, float, int]], n_frames: int, *,
-                blur_heads: bool = True, seed: int = 0) -> list[dict]:
-    """walkers: (identity, x0, speed px/frame, ground y). Returns manifest box rows."""
-    bg = _background(seed)
-    vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (W, H))
-    assert vw.isOpened()
-    rows = []
-    for t in range(n_frames):
-        img = bg.copy()
-        for k, (who, x0, v, ground) in enumerate(walkers):
-            x = x0 + v * t
-            if not 10 < x < W - 10:
-                continue
-            box = _draw(img, who, x, t, ground)
-            if blur_heads:
-                bx, by, bw, bh = box
-                y1 = by + bh // 5
-                x0_, x1_ = max(0, bx), min(W, bx + bw)
-                img[max(0, by):y1, x0_:x1_] = cv2.GaussianBlur(img[max(0, by):y1, x0_:x1_], (0, 0), 4)
-            rows.append({"frame": t, "x": box[0], "y": box[1], "w": box[2], "h": box[3], "track": k + 1,
-                         "subject": who})
-        vw.write(cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-    vw.release()
-    return rows
-
-
-def _person_crop(who: str, t: int, seed: int) -> np.ndarray:
-    img = _background(seed)
-    box = _draw(img, who, W / 2, t, 200)
-    x, y, w, h = box
-    return img[y - 4:y + h + 4, x - 4:x + w + 4]
-
-
-def _write_manifest(path: Path, columns: list[str], rows: list[dict]) -> None:
-    with open(path, "w", newline="") as f:
-        wr = csv.DictWriter(f, columns)
-        wr.writeheader()
-        wr.writerows(rows)
 
 
 @pytest.fixture(scope="module")

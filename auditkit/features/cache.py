@@ -6,6 +6,7 @@ recomputed, never trusted. A killed audit therefore resumes from whatever was fi
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -17,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FeatureCache", "cache_key", "default_cache_dir"]
+__all__ = ["FeatureCache", "cache_key", "code_fingerprint", "default_cache_dir"]
 
 
 def default_cache_dir() -> Path:
@@ -114,3 +115,28 @@ class FeatureCache:
     def stats(self) -> dict[str, Any]:
         return {"enabled": self.enabled, "dir": str(self.root) if self.root else None,
                 "hits": self.hits, "misses": self.misses, "corrupt_recomputed": self.corrupt}
+
+
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """SHA-256 over every ``.py`` file of the auditkit package (path and bytes) and the versions
+    of the libraries the attacks compute with."""
+    import scipy
+    import sklearn
+
+    root = Path(__file__).resolve().parents[1]  # the auditkit package
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*.py")):
+        h.update(str(p.relative_to(root)).encode())
+        h.update(b"\0")
+        h.update(p.read_bytes())
+        h.update(b"\0")
+    try:
+        import dlib
+
+        dlib_v = getattr(dlib, "__version__", "?")
+    except ImportError:  # pragma: no cover - dlib is a dependency
+        dlib_v = "-"
+    h.update(json.dumps({"numpy": np.__version__, "sklearn": sklearn.__version__, "scipy": scipy.__version__,
+                         "dlib": dlib_v}).encode())
+    return h.hexdigest()

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..result import AuditResult
 from .environment import environment, template_dir
-from .figures import report_figures
+from .figure_cache import cached_report_figures
 from .formatters import adv_ci, ci, num, outcome, pct
 from .privacy import Pseudonyms, all_labels
 
@@ -38,7 +38,7 @@ def render_html(results: dict) -> str:
     done = bool((results.get("privacy") or {}).get("pseudonymised"))
     pseudo = Pseudonyms(all_labels(results), reveal=reveal or done or bool(opts.get("reveal_labels")))
     tmpl = environment(pseudo).get_template("report.html.j2")
-    return tmpl.render(r=results, figs=report_figures(results), reveal=reveal,
+    return tmpl.render(r=results, figs=cached_report_figures(results), reveal=reveal,
                        examples=_examples(results, pseudo) if reveal else [])
 
 

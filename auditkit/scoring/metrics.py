@@ -94,12 +94,12 @@ def roc_auc_score(genuine: np.ndarray, impostor: np.ndarray) -> float:
     genuine, impostor = np.asarray(genuine, float), np.asarray(impostor, float)
     if genuine.size == 0 or impostor.size == 0:
         return math.nan
-    from scipy.stats import rankdata
-
-    ranks = rankdata(np.concatenate([genuine, impostor]), method="average")  # ties: average rank
-    ng, ni = len(genuine), len(impostor)
-    u = ranks[:ng].sum() - ng * (ng + 1) / 2.0
-    return float(u / (ng * ni))
+    # U counted directly on the sorted impostors (no scipy.stats import: seconds on a cold start)
+    imp = np.sort(impostor)
+    below = np.searchsorted(imp, genuine, side="left")
+    ties = np.searchsorted(imp, genuine, side="right") - below
+    u = below.sum(dtype=np.float64) + 0.5 * ties.sum(dtype=np.float64)
+    return float(u / (len(genuine) * len(impostor)))
 
 
 def equal_error_rate(genuine: np.ndarray, impostor: np.ndarray) -> float:

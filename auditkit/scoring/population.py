@@ -379,6 +379,11 @@ def keep_scores(result: Any, sm: ScoreMatrix) -> None:
     setattr(result, _SCORES_ATTR, sm)
 
 
+def kept_scores(result: Any) -> ScoreMatrix | None:
+    """The ScoreMatrix :func:`keep_scores` kept on ``result``, or None."""
+    return getattr(result, _SCORES_ATTR, None)
+
+
 def parse_sizes(text: str | list | tuple | None) -> tuple[float, ...]:
     """Gallery sizes from ``"1e3,1e5,1.7e8"`` (or a sequence); ``()`` for ``"none"`` or ``""``.
 

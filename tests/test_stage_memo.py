@@ -1,0 +1,79 @@
+"""Issue 15: a warm re-run reuses each face rung's stored result — identical to the cold run's —
+and any change to what the rung depends on (a release file, the seed, the declared obfuscation)
+runs it again."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from PIL import Image
+from test_audit import make_generated
+
+from auditkit.api import run_audit
+from auditkit.config import AuditConfig
+
+ATTACKS = "face.naive,face.parrot,face.pixels"
+
+
+def _run(g, r, cache, **kw):
+    cfg = AuditConfig.from_flat(release=r, gallery=g, out=cache.parent / "out", cache_dir=cache, attacks=ATTACKS,
+                                obfuscation=kw.pop("obfuscation", "blur:sigma=2"), obfuscation_scope="frame",
+                                progress=False, population_sizes=(), linkage=False, **kw)
+    return run_audit(cfg)
+
+
+def _untimed(x):
+    """Drop measured durations (``*seconds``): a recomputed rung takes another time."""
+    if isinstance(x, dict):
+        return {k: _untimed(v) for k, v in x.items() if not k.endswith("seconds")}
+    if isinstance(x, list):
+        return [_untimed(v) for v in x]
+    return x
+
+
+def _comparable(res, *, timed: bool = True) -> dict:
+    d = res.to_dict()
+    out = {"attacks": d["attacks"], "verdict": d["verdict"], "notes": d["notes"], "skipped": d["skipped"]}
+    return out if timed else _untimed(out)
+
+
+def test_warm_rerun_is_identical_and_reruns_what_changed(tmp_path):
+    g, r = make_generated(tmp_path)
+    cache = tmp_path / "cache"
+    cold = _run(g, r, cache)
+    assert cold.runtime["stage_cache"] == {"hits": 0, "misses": 3}
+    warm = _run(g, r, cache)
+    assert warm.runtime["stage_cache"] == {"hits": 3, "misses": 0}
+    assert json.dumps(_comparable(warm), sort_keys=True) == json.dumps(_comparable(cold), sort_keys=True)
+
+    # another seed, another declared strength: every rung runs again
+    assert _run(g, r, cache, seed=7).runtime["stage_cache"]["misses"] == 3
+    assert _run(g, r, cache, obfuscation="blur:sigma=3").runtime["stage_cache"]["misses"] == 3
+
+    # one release image changed: its features change, so the rungs run again
+    img = np.asarray(Image.open(r / "probe0.png")).copy()
+    img[:5, :5] = 255 - img[:5, :5]
+    Image.fromarray(img).save(r / "probe0.png")
+    assert _run(g, r, cache).runtime["stage_cache"]["misses"] == 3
+
+
+def test_damaged_stage_entry_is_recomputed(tmp_path):
+    g, r = make_generated(tmp_path, n_ids=3)
+    cache = tmp_path / "cache"
+    cold = _run(g, r, cache)
+    for p in (cache / "stages").rglob("*.npz"):
+        p.write_bytes(p.read_bytes()[:40])  # truncated
+    again = _run(g, r, cache)
+    assert again.runtime["stage_cache"]["misses"] == 3
+    # recomputed: the same figures (a warm hit above is identical even in its recorded durations)
+    assert json.dumps(_comparable(again, timed=False), sort_keys=True) == \
+        json.dumps(_comparable(cold, timed=False), sort_keys=True)
+
+
+def test_no_cache_runs_every_rung(tmp_path):
+    g, r = make_generated(tmp_path, n_ids=3)
+    cfg = AuditConfig.from_flat(release=r, gallery=g, out=tmp_path / "out", use_cache=False, attacks="face.naive",
+                                obfuscation="blur:sigma=2", obfuscation_scope="frame", progress=False,
+                                population_sizes=(), linkage=False)
+    res = run_audit(cfg)
+    assert res.runtime["stage_cache"] == {"hits": 0, "misses": 0}  # nothing stored, nothing reused
