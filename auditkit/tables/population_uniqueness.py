@@ -41,7 +41,8 @@ from typing import Any
 import numpy as np
 from scipy import optimize, special, stats
 
-__all__ = ["ClassHistogram", "dankar_uniques", "pitman_fit", "pitman_uniques", "population_size",
+__all__ = ["ClassHistogram", "dankar_uniques", "model_risks", "pitman_fit", "pitman_inverse_size", "pitman_uniques",
+           "population_size",
            "population_uniqueness", "snb_uniques", "zayatz_uniques"]
 
 #: Largest absolute value of a model's estimating equations accepted as a solution (ARX's
@@ -281,3 +282,53 @@ def population_uniqueness(class_sizes: Any, *, sampling_fraction: float) -> dict
                    "falls back to Zayatz); snb_paper / dankar_paper use Chen & McNulty's and Haas & Stokes' "
                    "equations as published")
     return out
+
+
+#: Above this many unsampled people the beta-binomial expectation is taken over its beta limit.
+_EXACT_MAX = 200_000
+
+
+def pitman_inverse_size(s: int, *, theta: float, alpha: float, n: int, big_n: int) -> float:
+    """``E[1 / F]`` for a sample class of size ``s`` under the fitted Pitman model.
+
+    In Pitman's (Chinese-restaurant) process, after ``n`` sampled people the next person joins a
+    class of size ``s`` with probability ``(s - alpha) / (theta + n)``, and each join adds 1 to
+    that class and 1 to the total: a two-colour Polya urn. The ``N - n`` people not sampled thus
+    add ``X ~ BetaBinomial(N - n, s - alpha, theta + n - s + alpha)`` to the class, and
+    ``F = s + X``. The sum over ``X`` is exact up to :data:`_EXACT_MAX` unsampled people, and
+    taken over the beta limit (``X / (N - n) ~ Beta``) beyond.
+    """
+    m = big_n - n
+    if m <= 0:
+        return 1.0 / s
+    a, b = s - alpha, theta + n - s + alpha
+    if m <= _EXACT_MAX:
+        x = np.arange(m + 1)
+        return float(np.sum(stats.betabinom.pmf(x, m, a, b) / (s + x)))
+    return float(stats.beta.expect(lambda p: 1.0 / (s + m * p), args=(a, b)))
+
+
+def model_risks(class_sizes: Any, *, sampling_fraction: float, threshold: float = 0.2) -> dict[str, Any] | None:
+    """Journalist and marketer risks when the population is known only through Pitman's model.
+
+    ARX's definitions (:func:`auditkit.scoring.table_measures.reidentification_risks`) with each
+    population class size ``F_j`` replaced by its distribution given the sample under the fitted
+    Pitman model (:func:`pitman_inverse_size`): marketer = ``(1/n) sum_j f_j E[1/F_j]``; journalist
+    records at risk = share of records with ``E[1/F_j] > threshold``, highest = ``max_j E[1/F_j]``,
+    average = ``max(c / sum_j E[F_j], marketer)``. ``None`` when the Pitman model does not converge.
+    """
+    h = ClassHistogram.from_class_sizes(class_sizes)
+    big_n = population_size(h.n, sampling_fraction)
+    fit = pitman_fit(h) if h.of_size(1) else None
+    if fit is None:
+        return None
+    t, a = fit
+    inv = np.array([pitman_inverse_size(int(s), theta=t, alpha=a, n=h.n, big_n=big_n) for s in h.sizes])
+    mean_f = h.sizes + (big_n - h.n) * (h.sizes - a) / (t + h.n)
+    marketer = float(np.sum(h.counts * h.sizes * inv) / h.n)
+    journalist = {"records_at_risk": float(np.sum((h.counts * h.sizes)[inv > threshold]) / h.n),
+                  "highest_risk": float(inv.max()),
+                  "average_risk": float(max(h.u / np.sum(h.counts * mean_f), marketer))}
+    return {"model": "pitman", "theta": t, "alpha": a, "population_size": big_n, "threshold": threshold,
+            "journalist": journalist,
+            "marketer": {"records_at_risk": None, "highest_risk": None, "average_risk": marketer}}
