@@ -159,19 +159,20 @@ def run_table_audit(release: Any, *, aux: Any = None, qi: str | Sequence[str] | 
                             f"{next(d['reason'] for d in direct if d['column'] == col)}")
         if col in sens:
             raise TableError(f"column {col!r} is declared both quasi-identifier and sensitive")
-    for label, t in (("aux", aux_t), ("control", ctl_t), ("population", pop_t)):
-        if t is None:
-            continue
-        require_columns(t, qi_list, role="quasi-identifier")
-        for col in qi_list:
-            if t.columns[col].kind != rel.columns[col].kind:
-                warnings.append(f"column {col!r} is {rel.columns[col].kind} in 'release' but {t.columns[col].kind} "
-                                f"in {label!r}: exact matches on it will be rare")
     df_all = rel.df  # every released row: what the attacks read
     df, suppressed = split_suppressed(df_all, qi_list, marker=suppressed_marker)
     if len(df) == 0:
         raise TableError(f"every record of table {rel.name!r} is suppressed (all quasi-identifiers "
                          f"{suppressed_marker!r}): there are no equivalence classes to measure")
+    for label, t in (("aux", aux_t), ("control", ctl_t), ("population", pop_t)):
+        if t is None:
+            continue
+        require_columns(t, qi_list, role="quasi-identifier")
+        for col in qi_list:
+            rel_kind = suppressed["retyped"].get(col, rel.columns[col].kind)
+            if t.columns[col].kind != rel_kind:
+                warnings.append(f"column {col!r} is {rel_kind} in 'release' but {t.columns[col].kind} "
+                                f"in {label!r}: exact matches on it will be rare")
     from ..progress import Progress  # issue 10: a progress line with rate and ETA on stderr
 
     n_att = 0 if aux_t is None else (3 + int(nearest) + len(sens))

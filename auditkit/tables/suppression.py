@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..data.tables import infer_column
+
 __all__ = ["DEFAULT_MARKER", "split_suppressed", "suppressed_mask"]
 
 #: ARX's suppression marker.
@@ -61,17 +63,30 @@ def split_suppressed(df: pd.DataFrame, qi: Sequence[str], *, marker: str = DEFAU
 
     Returns
     -------
-    (kept, info) with ``info = {"marker", "records", "share", "partially_suppressed"}``:
-    the number and share of fully suppressed records, and the number of records with some but
-    not all quasi-identifiers at the marker (kept, the marker read as a value).
+    (kept, info) with ``info = {"marker", "records", "share", "partially_suppressed", "retyped"}``:
+    the number and share of fully suppressed records, the number of records with some but not
+    all quasi-identifiers at the marker (kept, the marker read as a value), and the columns
+    typed again once the suppressed rows are gone (a numeric column read as text only because
+    of the marker: ``{column: kind}``), so they match a population table's numbers.
     """
     mask = suppressed_mask(df, qi, marker=marker)
     mark = marker.strip()
     any_marked = np.zeros(len(df), dtype=bool)
+    marked_cols = []
     for col in qi:
-        any_marked |= df[col].map(lambda v: isinstance(v, str) and v.strip() == mark).to_numpy(dtype=bool)
+        hit = df[col].map(lambda v: isinstance(v, str) and v.strip() == mark).to_numpy(dtype=bool)
+        any_marked |= hit
+        if hit.any() and not (hit & ~mask).any():
+            marked_cols.append(col)  # the marker occurs in this column only in suppressed records
     n_sup = int(mask.sum())
-    info = {"marker": marker, "records": n_sup, "share": float(n_sup / len(df)) if len(df) else 0.0,
-            "partially_suppressed": int((any_marked & ~mask).sum())}
-    kept = df.loc[~mask].reset_index(drop=True) if n_sup else df
+    info: dict[str, Any] = {"marker": marker, "records": n_sup, "share": float(n_sup / len(df)) if len(df) else 0.0,
+                            "partially_suppressed": int((any_marked & ~mask).sum()), "retyped": {}}
+    if not n_sup:
+        return df, info
+    kept = df.loc[~mask].reset_index(drop=True)
+    for col in marked_cols:  # e.g. age read as text only because of the marker: numeric again
+        series, col_info, _ = infer_column(kept[col], name=col)
+        if col_info.kind != "categorical":
+            kept[col] = series
+            info["retyped"][col] = col_info.kind
     return kept, info
