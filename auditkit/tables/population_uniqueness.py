@@ -35,6 +35,7 @@ estimate that does not converge, or falls outside ``[0, N]``, is reported as una
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -284,8 +285,8 @@ def population_uniqueness(class_sizes: Any, *, sampling_fraction: float) -> dict
     return out
 
 
-#: Above this many unsampled people the beta-binomial expectation is taken over its beta limit.
-_EXACT_MAX = 200_000
+#: Probability mass of the beta-binomial tail left out of :func:`pitman_inverse_size`'s sum.
+_TAIL = 1e-13
 
 
 def pitman_inverse_size(s: int, *, theta: float, alpha: float, n: int, big_n: int) -> float:
@@ -295,17 +296,17 @@ def pitman_inverse_size(s: int, *, theta: float, alpha: float, n: int, big_n: in
     class of size ``s`` with probability ``(s - alpha) / (theta + n)``, and each join adds 1 to
     that class and 1 to the total: a two-colour Polya urn. The ``N - n`` people not sampled thus
     add ``X ~ BetaBinomial(N - n, s - alpha, theta + n - s + alpha)`` to the class, and
-    ``F = s + X``. The sum over ``X`` is exact up to :data:`_EXACT_MAX` unsampled people, and
-    taken over the beta limit (``X / (N - n) ~ Beta``) beyond.
+    ``F = s + X``. The sum over ``X`` stops where the beta tail leaves less than
+    :data:`_TAIL` of the mass (an error below ``_TAIL / s``).
     """
     m = big_n - n
     if m <= 0:
         return 1.0 / s
     a, b = s - alpha, theta + n - s + alpha
-    if m <= _EXACT_MAX:
-        x = np.arange(m + 1)
-        return float(np.sum(stats.betabinom.pmf(x, m, a, b) / (s + x)))
-    return float(stats.beta.expect(lambda p: 1.0 / (s + m * p), args=(a, b)))
+    q = float(stats.beta.isf(_TAIL, a, b))
+    hi = int(min(m, math.ceil(m * q + 10.0 * math.sqrt(m * q + 1.0) + 10.0)))
+    x = np.arange(hi + 1)
+    return float(np.sum(stats.betabinom.pmf(x, m, a, b) / (s + x)))
 
 
 def model_risks(class_sizes: Any, *, sampling_fraction: float, threshold: float = 0.2) -> dict[str, Any] | None:
