@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from conftest import shared_dataset
 
 from auditkit.tables import run_table_audit
-from conftest import shared_dataset
 
 ARX_COLUMNS = ["sex", "age", "race", "marital-status", "education", "native-country", "workclass",
                "occupation", "salary-class"]
