@@ -62,3 +62,16 @@ def test_every_record_suppressed_is_a_clear_error():
 def test_blank_marker_rejected():
     with pytest.raises(ValueError, match="non-blank"):
         suppressed_mask(_release(0), ["age"], marker=" ")
+
+
+def test_verdict_counts_released_records_without_the_suppressed_ones():
+    from auditkit.scoring.risk import table_level
+
+    rows = [("30", "F"), ("30", "F"), ("40", "M")] + [("*", "*")] * 4
+    t = run_table_audit(pd.DataFrame(rows, columns=["age", "sex"]), qi="age,sex", nearest=False,
+                        sampling_fraction=0.5).tables
+    level, findings = table_level(t)
+    assert level == "critical"
+    assert findings[0].startswith("33.3% of the 3 released records (1) are unique")
+    assert any("4 further released record(s) are suppressed" in f for f in findings)
+    assert any("an estimated" in f and "population of 6" in f for f in findings)
