@@ -60,3 +60,38 @@ def test_arx_population_uniqueness_values_reproduced(arx_adult_csv):
         audits[1.0]["population_uniqueness"]["sample_uniqueness"], rel=1e-12)
     mr = audits[1.0]["model_risks"]  # a census: the model's marketer risk is ARX's sample value
     assert mr["marketer"]["average_risk"] == pytest.approx(0.6465751607983555, rel=1e-9)
+
+
+@pytest.mark.parametrize("k", [3, 20])
+def test_arx_style_suppressed_release_measures_like_the_release_without_those_rows(tmp_path, k):
+    """pycanon's k-anonymous Adult releases drop the records they suppress; ARX writes them with
+    every quasi-identifier '*'. Both must give the same measures (ARX issue 259)."""
+    base = shared_dataset("uci_adult")
+    raw_rows = len(pd.read_csv(base / "pycanon" / "raw" / "adult.csv", usecols=[0]))
+    released = pd.read_csv(base / "pycanon" / "processed" / f"adult_anonymized_{k}.csv", dtype=str)
+    qi = ["age", "education", "occupation", "relationship", "sex", "native-country"]
+    stars = pd.DataFrame({c: ["*"] * (raw_rows - len(released)) for c in qi})
+    stars["salary-class"] = "<=50K"
+    arx_style = pd.concat([released, stars], ignore_index=True)
+    a = run_table_audit(arx_style, qi=qi, sensitive="salary-class", nearest=False).tables
+    b = run_table_audit(released, qi=qi, sensitive="salary-class", nearest=False).tables
+    assert a["suppressed"]["records"] == raw_rows - len(released)
+    assert a["k_anonymity"] == b["k_anonymity"] == k  # pycanon's published k
+    for key in ("uniqueness", "equivalence_class_sizes", "prosecutor", "l_diversity", "t_closeness"):
+        assert a[key] == b[key], key
+
+
+def test_k_map_of_a_pycanon_release_against_the_whole_adult_table():
+    from auditkit.data.tables import load_table
+    from auditkit.tables.kmap import k_map
+
+    base = shared_dataset("uci_adult") / "pycanon"
+    qi = ["age", "education", "occupation", "relationship", "sex", "native-country"]
+    rel = load_table(base / "processed" / "adult_anonymized_3.csv").df
+    pop = load_table(base / "raw" / "adult.csv").df
+    r = k_map(rel, pop, qi)
+    counts = pop.fillna("?").groupby(qi).size()  # the population count of each released combination, by pandas
+    keys = rel.fillna("?")[qi].drop_duplicates()
+    expected = int(keys.merge(counts.rename("F").reset_index(), on=qi, how="left")["F"].min())
+    assert r["k"] == expected and r["k"] >= 3  # the population holds at least the release's own records
+    assert r["classes_not_in_population"] == 0
