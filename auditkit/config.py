@@ -99,6 +99,8 @@ class TablesConfig:
     control: Path | None = None
     population: Path | None = None
     id_col: str | None = None
+    sampling_fraction: float | None = None  # share of the population the release holds (issue 14)
+    suppressed_marker: str = "*"  # value of every QI of a suppressed record (issue 14)
     sightings: Path | None = None  # camera/timestamp per track or subject
     whereabouts: Path | None = None  # the attacker's known (camera, time) per identity
 
@@ -220,6 +222,11 @@ class AuditConfig:
             raise ValueError(f"jobs must be >= 1, got {r.jobs!r}")
         if r.scheduler is not None and r.executor != "dask":
             raise ValueError(f"a scheduler address ({r.scheduler}) needs executor 'dask', got {r.executor!r}")
+        tf = self.tables.sampling_fraction
+        if tf is not None and not (isinstance(tf, (int, float)) and 0 < tf <= 1):
+            raise ValueError(f"sampling_fraction must be in (0, 1], got {tf!r}")
+        if not (isinstance(self.tables.suppressed_marker, str) and self.tables.suppressed_marker.strip()):
+            raise ValueError(f"suppressed_marker must be a non-blank string, got {self.tables.suppressed_marker!r}")
         if self.video.fps is not None and not self.video.fps > 0:
             raise ValueError(f"fps must be > 0, got {self.video.fps!r}")
         if isinstance(s.families, str):

@@ -117,9 +117,10 @@ SLOW_TESTS = {
     "test_fast_encoder.py::test_att_faces_match_dlib",
     "test_scale.py::test_dask_executor_gives_the_same_results_json_as_the_local_pool",
     "test_report.py::test_rerender_from_results_json_alone",
+    "test_kmap.py::test_cli_population_table_sampling_fraction_and_suppression",
 }
 #: every test of these modules is slow (a module fixture reads a large shared dataset)
-SLOW_MODULES = {"test_tables_adult.py"}
+SLOW_MODULES = {"test_tables_adult.py", "test_population_uniqueness_adult.py"}
 #: every test using these fixtures is slow (the fixture runs a whole audit or sweep)
 SLOW_FIXTURES = {"att_audit", "tiny_sweep", "messy"}
 

@@ -190,10 +190,14 @@ def test_missing_column_errors_name_column_and_table(tmp_path):
     except ImportError:
         with pytest.raises(TableError, match="pyarrow"):
             load_table(pq)
-    xl = tmp_path / "x.xlsx"
+    xl = tmp_path / "x.xlsx"  # read since issue 14; an empty file is no workbook (or openpyxl is missing)
     xl.write_text("")
-    with pytest.raises(TableError, match="unsupported file type '.xlsx'"):
+    with pytest.raises(TableError, match=r"x\.xlsx.*(cannot read x\.xlsx as an Excel workbook|openpyxl)"):
         load_table(xl)
+    ods = tmp_path / "x.ods"
+    ods.write_text("")
+    with pytest.raises(TableError, match="unsupported file type '.ods'"):
+        load_table(ods)
     with pytest.raises(TableError, match="file not found"):
         load_table(tmp_path / "absent.csv")
 

@@ -43,8 +43,14 @@ def add_parser(sub) -> argparse.ArgumentParser:
     tab.add_argument("--sensitive", default=None, help="sensitive attribute(s), comma-separated")
     tab.add_argument("--control", type=Path, default=None,
                      help="control table: records of the same population not in the release (attack baseline)")
-    tab.add_argument("--population", type=Path, default=None,
-                     help="population table for journalist/marketer risk (default: --aux)")
+    tab.add_argument("--population", "--population-table", dest="population", type=Path, default=None,
+                     help="population table for journalist/marketer risk and k-map (default for the risks: --aux)")
+    tab.add_argument("--sampling-fraction", type=float, default=None, metavar="F",
+                     help="share of the population the released table holds, in (0, 1]: population uniqueness "
+                          "(Pitman, Zayatz, SNB, Dankar's rule, as ARX) (default: not estimated)")
+    tab.add_argument("--suppressed-marker", default="*", metavar="TEXT",
+                     help="value of every quasi-identifier of a suppressed record; such records form no "
+                          "equivalence class and are counted as suppressed (default: *)")
     tab.add_argument("--id-col", default=None,
                      help="identity column in release and aux giving linkage ground truth (default: subject)")
     tab.add_argument("--sightings", type=Path, default=None,

@@ -93,49 +93,35 @@ class LoadedTable:
     direct_identifiers: list[dict[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     path: str | None = None
+    reading: dict[str, Any] | None = None  # how the file was read: format, delimiter, encoding
 
     def kinds(self) -> dict[str, str]:
         return {c: info.kind for c, info in self.columns.items()}
 
 
 def load_table(path: str | Path, *, name: str | None = None) -> LoadedTable:
-    """Read a CSV or Parquet table and type its columns.
+    """Read a CSV, Excel or Parquet table and type its columns.
 
-    CSV values are stripped of surrounding blanks (``skipinitialspace`` plus a right strip),
-    and ``?``, empty cells, ``NA`` and the other :data:`MISSING_VALUES` are missing.
-    Parquet needs pyarrow; without it the error says so.
+    The CSV delimiter and encoding are detected (:mod:`auditkit.data.table_formats`) and recorded
+    in ``LoadedTable.reading``. CSV values are stripped of surrounding blanks (``skipinitialspace``
+    plus a right strip), and ``?``, empty cells, ``NA`` and the other :data:`MISSING_VALUES` are
+    missing. Excel needs openpyxl, Parquet pyarrow; without them the error names the file.
 
     Parameters
     ----------
-    path : path of a ``.csv`` / ``.tsv`` / ``.parquet`` file.
+    path : path of a ``.csv`` / ``.tsv`` / ``.txt`` / ``.xlsx`` / ``.parquet`` file.
     name : how messages call the table (default: the file name).
     """
     p = Path(path)
     label = name or p.name
     if not p.is_file():
         raise TableError(f"table {label!r}: file not found: {str(p)!r}")
-    suffix = p.suffix.lower()
-    if suffix in (".parquet", ".pq"):
-        try:
-            import pyarrow  # noqa: F401
-        except ImportError as exc:
-            raise TableError(f"table {label!r}: {p.name} is Parquet, which needs the 'pyarrow' package "
-                             "(not installed); convert it to CSV or install pyarrow") from exc
-        df = pd.read_parquet(p)
-        df = df.astype(object).where(df.notna(), None)
-        df = df.apply(lambda s: s.map(lambda v: str(v).strip() if v is not None else None))
-    elif suffix in (".csv", ".tsv", ".txt"):
-        try:
-            df = pd.read_csv(p, sep="\t" if suffix == ".tsv" else ",", dtype=str, skipinitialspace=True,
-                             keep_default_na=False, na_values=[], encoding_errors="replace")
-        except pd.errors.ParserError as exc:
-            raise TableError(f"table {label!r}: cannot parse {p.name} as CSV: {exc}") from exc
-        except pd.errors.EmptyDataError as exc:
-            raise TableError(f"table {label!r}: {p.name} is empty") from exc
-    else:
-        raise TableError(f"table {label!r}: unsupported file type {suffix!r}; allowed: .csv, .tsv, .parquet")
+    from .table_formats import read_raw_table
+
+    df, reading = read_raw_table(p, label, error=TableError)
     out = prepare_table(df, name=label)
     out.path = str(p)
+    out.reading = reading
     return out
 
 

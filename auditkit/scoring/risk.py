@@ -181,7 +181,9 @@ def table_level(tables: dict[str, Any] | None) -> tuple[str | None, list[str]]:
     t = tables or {}
     k = t.get("k_anonymity")
     rows = (t.get("release") or {}).get("rows") or 0
-    if k is None or not rows:
+    n_suppressed = int((t.get("suppressed") or {}).get("records") or 0)
+    rows -= n_suppressed  # suppressed records form no class (issue 14): the measures count the others
+    if k is None or rows <= 0:
         return None, []
     uniq = float(t.get("uniqueness") or 0.0)
     n_unique = int(t.get("unique_records") or round(uniq * rows))
@@ -196,6 +198,14 @@ def table_level(tables: dict[str, Any] | None) -> tuple[str | None, list[str]]:
     else:
         findings = [f"No released record of {rows:,} is unique on the quasi-identifiers ({qi}); every record "
                     f"shares its values with at least {k - 1} other(s). {tail}"]
+    if n_suppressed:
+        findings.append(f"{n_suppressed:,} further released record(s) are suppressed (every quasi-identifier "
+                        f"{(t.get('suppressed') or {}).get('marker')!r}) and counted in no class.")
+    pu = t.get("population_uniqueness")
+    if pu:
+        findings.append(f"The release is a sample ({_pct(pu['sampling_fraction'])} of a population of "
+                        f"{pu['population_size']:,}): an estimated {_pct(pu['dankar'])} of that population is unique "
+                        f"on the quasi-identifiers (Dankar et al.'s rule, {pu['dankar_model']} model).")
     homogeneous = []
     for s, ld in (t.get("l_diversity") or {}).items():
         if ld and ld.get("distinct", 2) <= TABLE_RULES["high_l"]:

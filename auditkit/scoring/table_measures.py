@@ -3,6 +3,9 @@ l-diversity, t-closeness, and the prosecutor / journalist / marketer re-identifi
 
 Missing values are a value of their own: two records both missing ``occupation`` fall in the
 same class (the attacker sees the same blank), as ARX and pycanon treat them.
+Suppressed records (every quasi-identifier ``*``) are not a class: these functions take the
+records that form classes; :func:`auditkit.tables.run_table_audit` leaves the suppressed ones out
+first and counts them (:mod:`auditkit.tables.suppression`, ARX issue 259).
 
 References
 ----------

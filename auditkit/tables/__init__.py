@@ -29,6 +29,8 @@ from ..scoring.table_measures import (
     t_closeness,
     uniqueness,
 )
+from .population_measures import population_measures
+from .suppression import DEFAULT_MARKER, split_suppressed
 from .trajectories import trajectory_audit
 
 __all__ = ["TableAudit", "TableError", "load_table", "prepare_table", "run_table_audit", "trajectory_audit"]
@@ -76,7 +78,8 @@ def _parse_cols(cols: str | Sequence[str] | None) -> list[str] | None:
 def run_table_audit(release: Any, *, aux: Any = None, qi: str | Sequence[str] | None = None,
                     sensitive: str | Sequence[str] | None = None, control: Any = None,
                     population: Any = None, id_col: str | None = None, ignore: Sequence[str] = (),
-                    risk_threshold: float = 0.2,
+                    risk_threshold: float = 0.2, sampling_fraction: float | None = None,
+                    suppressed_marker: str = DEFAULT_MARKER,
                     n_attacks: int = 500, n_inference: int | None = 2000, singling_out_cols: int = 3,
                     nearest: bool = True, random_state: int = 0) -> TableAudit:
     """Audit a released table: disclosure-risk measures and attacks with baselines.
@@ -97,6 +100,11 @@ def run_table_audit(release: Any, *, aux: Any = None, qi: str | Sequence[str] | 
     ignore : release columns left out of the analysis altogether (e.g. a manifest's ``path``,
         ``x``, ``y``, ``w``, ``h``); each must exist.
     risk_threshold : ARX's threshold on a record's re-identification probability (records at risk).
+    sampling_fraction : share of the population the release holds: population uniqueness
+        (:mod:`.population_uniqueness`), and journalist / marketer risks under its model when
+        there is no population or auxiliary table. ``population`` also gives k-map (:mod:`.kmap`).
+    suppressed_marker : value of every quasi-identifier of a suppressed record (:mod:`.suppression`):
+        such records form no class and are reported in ``suppressed``.
     n_attacks : singling-out predicates per mode. n_inference : targets per inference attack.
     random_state : seed for every random choice.
 
@@ -151,16 +159,20 @@ def run_table_audit(release: Any, *, aux: Any = None, qi: str | Sequence[str] | 
                             f"{next(d['reason'] for d in direct if d['column'] == col)}")
         if col in sens:
             raise TableError(f"column {col!r} is declared both quasi-identifier and sensitive")
+    df_all = rel.df  # every released row: what the attacks read
+    df, suppressed = split_suppressed(df_all, qi_list, marker=suppressed_marker)
+    if len(df) == 0:
+        raise TableError(f"every record of table {rel.name!r} is suppressed (all quasi-identifiers "
+                         f"{suppressed_marker!r}): there are no equivalence classes to measure")
     for label, t in (("aux", aux_t), ("control", ctl_t), ("population", pop_t)):
         if t is None:
             continue
         require_columns(t, qi_list, role="quasi-identifier")
         for col in qi_list:
-            if t.columns[col].kind != rel.columns[col].kind:
-                warnings.append(f"column {col!r} is {rel.columns[col].kind} in 'release' but {t.columns[col].kind} "
+            rel_kind = suppressed["retyped"].get(col, rel.columns[col].kind)
+            if t.columns[col].kind != rel_kind:
+                warnings.append(f"column {col!r} is {rel_kind} in 'release' but {t.columns[col].kind} "
                                 f"in {label!r}: exact matches on it will be rare")
-    df = rel.df
-    n = len(df)
     from ..progress import Progress  # issue 10: a progress line with rate and ETA on stderr
 
     n_att = 0 if aux_t is None else (3 + int(nearest) + len(sens))
@@ -173,7 +185,9 @@ def run_table_audit(release: Any, *, aux: Any = None, qi: str | Sequence[str] | 
     sizes = class_sizes(df, qi_list)
     kinds = rel.kinds()
     tables: dict[str, Any] = {
-        "release": {"name": rel.name, "path": rel.path, "rows": n, "columns": {c: i.as_dict() for c, i in rel.columns.items()}},
+        "release": {"name": rel.name, "path": rel.path, "rows": len(df_all), "reading": rel.reading,
+                    "columns": {c: i.as_dict() for c, i in rel.columns.items()}},
+        "suppressed": suppressed,
         "qi": qi_list, "qi_declared": qi is not None, "qi_suggested_reasons": reasons, "sensitive": sens,
         "id_col": id_col, "direct_identifiers": direct,
         "k_anonymity": k_anonymity(df, qi_list), "uniqueness": uniqueness(df, qi_list),
@@ -198,6 +212,9 @@ def run_table_audit(release: Any, *, aux: Any = None, qi: str | Sequence[str] | 
                    "marketer": risks["marketer"], "risk_threshold": risk_threshold,
                    "population": "population" if pop_t is not None else ("aux" if aux_t is not None else None),
                    "risk_note": risks["note"]})
+    tables.update(population_measures(df, qi_list, sampling_fraction=sampling_fraction, threshold=risk_threshold,
+                                      population=pop_t.df if pop_t is not None else None,
+                                      risks_have_population=population_df is not None))
     if aux_t is not None:
         tables["aux"] = {"name": aux_t.name, "path": aux_t.path, "rows": len(aux_t.df)}
     if ctl_t is not None:
@@ -208,17 +225,17 @@ def run_table_audit(release: Any, *, aux: Any = None, qi: str | Sequence[str] | 
         skipped.append("linkage.*, singling_out.*, inference.*: no auxiliary table (--aux); "
                        "only the release's own risk measures were computed")
     else:
-        attacks.append(ExactLinkage(df, aux_t.df, qi_list, id_col=id_col, random_state=random_state).evaluate().result())
+        attacks.append(ExactLinkage(df_all, aux_t.df, qi_list, id_col=id_col, random_state=random_state).evaluate().result())
         done("exact linkage")
         if nearest:
-            attacks.append(NearestLinkage(df, aux_t.df, qi_list, kinds, id_col=id_col,
+            attacks.append(NearestLinkage(df_all, aux_t.df, qi_list, kinds, id_col=id_col,
                                           random_state=random_state).evaluate().result())
             done("nearest linkage")
         ctl_df = ctl_t.df if ctl_t is not None else None
         so_cols = qi_list + [s for s in sens if s in aux_t.df.columns
                              and (ctl_df is None or s in ctl_df.columns)]
         for mode in ("univariate", "multivariate"):
-            so = SinglingOut(df, aux_t.df, so_cols, kinds, mode=mode, n_attacks=n_attacks, n_cols=singling_out_cols,
+            so = SinglingOut(df_all, aux_t.df, so_cols, kinds, mode=mode, n_attacks=n_attacks, n_cols=singling_out_cols,
                              control=ctl_df, random_state=random_state).evaluate().result()
             done(f"singling out ({mode})")
             if so.n_probes == 0:
@@ -234,7 +251,7 @@ def run_table_audit(release: Any, *, aux: Any = None, qi: str | Sequence[str] | 
             use_ctl = ctl_df if (ctl_df is not None and s in ctl_df.columns) else None
             if ctl_df is not None and use_ctl is None:
                 warnings.append(f"inference.{s}: control table has no {s!r} column; scored without control")
-            attacks.append(Inference(df, aux_t.df, qi_list, s, kinds, control=use_ctl, n_attacks=n_inference,
+            attacks.append(Inference(df_all, aux_t.df, qi_list, s, kinds, control=use_ctl, n_attacks=n_inference,
                                      random_state=random_state).evaluate().result())
             done(f"inference of {s}")
     if prog.done < prog.total:
