@@ -118,7 +118,7 @@ SLOW_TESTS = {
     "test_report.py::test_rerender_from_results_json_alone",
 }
 #: every test of these modules is slow (a module fixture reads a large shared dataset)
-SLOW_MODULES = {"test_tables_adult.py"}
+SLOW_MODULES = {"test_tables_adult.py", "test_reid_protocol.py"}
 #: every test using these fixtures is slow (the fixture runs a whole audit or sweep)
 SLOW_FIXTURES = {"att_audit", "tiny_sweep", "messy"}
 
