@@ -116,6 +116,14 @@ SLOW_TESTS = {
     "test_fast_encoder.py::test_att_faces_match_dlib",
     "test_scale.py::test_dask_executor_gives_the_same_results_json_as_the_local_pool",
     "test_report.py::test_rerender_from_results_json_alone",
+    "test_peer_measures.py::test_pycanon_live_on_generated_tables",
+    "test_peer_measures.py::test_arx_live_on_generated_tables",
+    "test_peer_measures.py::test_anonymeter_live_on_generated_table",
+    "test_peer_measures.py::test_pycanon_figures_recorded[adult_raw]",
+    "test_peer_measures.py::test_pycanon_figures_recorded[adult_k10]",
+    "test_peer_measures.py::test_arx_distinction_and_separation_recorded[adult_raw]",
+    "test_peer_measures.py::test_arx_distinction_and_separation_recorded[adult_k10]",
+    "test_peer_measures.py::test_arx_distinction_and_separation_recorded[adult_raw_9qi]",
 }
 #: every test of these modules is slow (a module fixture reads a large shared dataset)
 SLOW_MODULES = {"test_tables_adult.py", "test_reid_protocol.py"}
