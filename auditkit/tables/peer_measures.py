@@ -195,7 +195,7 @@ def _summary_rows(rows: list[dict[str, Any]], n_qi: int) -> list[dict[str, Any]]
 
 
 def peer_measures(df: pd.DataFrame, qi: Sequence[str], sensitive: Sequence[str] = (), *,
-                  max_qi_subsets: int = 12) -> dict[str, Any]:
+                  max_qi_subsets: int = 10) -> dict[str, Any]:
     """The measures above for ``results.json["tables"]["peer_measures"]``.
 
     ``per_sensitive[s]``: (c,l)-diversity, (alpha,k)-anonymity, beta-likeness and
@@ -215,8 +215,8 @@ def peer_measures(df: pd.DataFrame, qi: Sequence[str], sensitive: Sequence[str] 
         out.update({"qi_distinction": full["distinction"], "qi_separation": full["separation"],
                     "qi_subsets": _summary_rows(rows, len(qi)), "qi_subsets_computed": len(rows)})
     else:
-        out.update({"qi_distinction": _distinction_separation(class_ids(df, qi))[0],
-                    "qi_separation": _distinction_separation(class_ids(df, qi))[1], "qi_subsets": [],
+        d, sep = _distinction_separation(class_ids(df, qi))
+        out.update({"qi_distinction": d, "qi_separation": sep, "qi_subsets": [],
                     "qi_subsets_computed": 0,
                     "qi_subsets_note": f"{len(qi)} quasi-identifiers: subsets not analysed (limit {max_qi_subsets})"})
     out["source"] = ("recursive (c,l)-diversity, (alpha,k)-anonymity, beta-likeness, delta-disclosure: as pycanon "
