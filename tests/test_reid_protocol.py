@@ -88,3 +88,21 @@ def test_shared_two_camera_sets_with_distractor_subjects(name):
     assert r["attack"].n_identities == 80 and r["protocol"]["n_test_subjects"] == 40
     assert m["chance_rank1"] == pytest.approx(1 / 80)
     assert m["rank1"] > 5 * m["chance_rank1"]
+
+
+def test_cli_evaluate_reid_protocol_options(prid_like, tmp_path, capsys):
+    import json
+
+    from auditkit.cli import main
+
+    out = tmp_path / "o"
+    assert main(["evaluate", "reid", str(prid_like), "--repeats", "1", "--distractor-subjects", "4",
+                 "--out", str(out), "--quiet"]) == 0
+    r = json.loads((out / "results.json").read_text())
+    p = r["evaluation"]["protocol"]
+    assert (p["gallery"], p["n_gallery_only_distractors"], p["n_distractor_subjects"]) == ("published", 30, 4)
+    assert p["n_gallery_identities"] == 18 + 4 + 30 and r["parameters"]["distractor_subjects"] == 4
+    assert "distractors" in r["evaluation"]["description"]
+    assert main(["evaluate", "reid", str(prid_like), "--protocol", "shared", "--distractor-subjects", "2",
+                 "--out", str(tmp_path / "o2"), "--quiet"]) == 2
+    assert "needs protocol 'published'" in capsys.readouterr().err
