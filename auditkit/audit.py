@@ -226,7 +226,8 @@ def _table_part(config: AuditConfig, release: Release | None, notes: list[str]) 
             raise TableError(f"--{flag} {p}: file not found")
     ta = run_table_audit(table, aux=t.aux, qi=t.qi, sensitive=t.sensitive, control=t.control,
                          population=t.population, id_col=t.id_col, ignore=ignore, random_state=config.run.seed,
-                         sampling_fraction=t.sampling_fraction, suppressed_marker=t.suppressed_marker)
+                         sampling_fraction=t.sampling_fraction, suppressed_marker=t.suppressed_marker,
+                         linkability_columns=t.linkability_columns, linkability_neighbors=t.linkability_neighbors)
     # ta.warnings / ta.skipped are in the tables section and shown in the report's tables section
     return Part(ta.tables, {label: _file_entry(Path(p)) for label, p in roles if p is not None},
                 [assess(a) for a in ta.attacks])

@@ -103,6 +103,8 @@ class TablesConfig:
     suppressed_marker: str = "*"  # value of every QI of a suppressed record (issue 14)
     sightings: Path | None = None  # camera/timestamp per track or subject
     whereabouts: Path | None = None  # the attacker's known (camera, time) per identity
+    linkability_columns: str | None = None  # "a,b|c,d": anonymeter's linkability on two column sets (issue 14)
+    linkability_neighbors: int = 1
 
 
 @dataclass
@@ -220,6 +222,12 @@ class AuditConfig:
             f.obfuscation = parse_spec(f.obfuscation).label
         if r.jobs < 1:
             raise ValueError(f"jobs must be >= 1, got {r.jobs!r}")
+        if self.tables.linkability_neighbors < 1:
+            raise ValueError(f"linkability_neighbors must be >= 1, got {self.tables.linkability_neighbors!r}")
+        if self.tables.linkability_columns is not None:
+            from .attacks.linkability import parse_column_sets
+
+            parse_column_sets(self.tables.linkability_columns)
         if r.scheduler is not None and r.executor != "dask":
             raise ValueError(f"a scheduler address ({r.scheduler}) needs executor 'dask', got {r.executor!r}")
         tf = self.tables.sampling_fraction

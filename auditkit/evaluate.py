@@ -56,6 +56,7 @@ def _spread(values: list[float]) -> dict[str, float]:
 
 def evaluate_reid(manifest_csv: str | Path, *, repeats: int = 10, random_state: int = 0,
                   probe_camera: str | None = None, max_subjects: int | None = None,
+                  protocol: str = "published", distractor_subjects: int = 0,
                   metric_factory: Callable[[int], Any] | None = None,
                   descriptor: Callable[[np.ndarray], np.ndarray] | None = None,
                   name: str = "appearance") -> dict[str, Any]:
@@ -69,6 +70,16 @@ def evaluate_reid(manifest_csv: str | Path, *, repeats: int = 10, random_state: 
     random_state : seed of the splits (and of the metric).
     probe_camera : camera used as probe; default the first in sorted order (``cam_a``).
     max_subjects : use a random subset of this many subjects (reduced protocol for tests).
+    protocol : ``"published"`` (default): the gallery holds the test identities *and distractors*,
+        as the published protocols have it: every subject seen by the gallery camera only (PRID
+        2011: 100 test probes from camera A against 649 camera-B identities, the 100 plus 549
+        seen by B alone), and the ``distractor_subjects``. ``"shared"``: the gallery holds the
+        test identities only (distractors refused). On VIPeR and CUHK01, where everyone is seen
+        by both cameras, the two agree unless ``distractor_subjects`` is given.
+    distractor_subjects : in each split, this many subjects seen by both cameras are drawn at
+        random before the train/test halves, kept out of training and testing, and only their
+        gallery-camera images join the gallery (distractors for manifests without gallery-only
+        subjects).
     metric_factory : ``seed -> object with fit(X, y) and similarity(P, G)``; default
         :class:`~auditkit.features.appearance.AppearanceMetric` (XQDA).
     descriptor : ``image -> vector``; default
@@ -88,6 +99,11 @@ def evaluate_reid(manifest_csv: str | Path, *, repeats: int = 10, random_state: 
     """
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats!r}")
+    if protocol not in ("published", "shared"):
+        raise ValueError(f"protocol must be 'published' or 'shared', got {protocol!r}")
+    if distractor_subjects < 0 or (distractor_subjects and protocol == "shared"):
+        raise ValueError(f"distractor_subjects must be >= 0 and needs protocol 'published', got "
+                         f"{distractor_subjects!r} with protocol {protocol!r}")
     manifest_csv = Path(manifest_csv)
     rows = read_reid_manifest(manifest_csv)
     cams = sorted({r["camera"] for r in rows})
@@ -104,8 +120,11 @@ def evaluate_reid(manifest_csv: str | Path, *, repeats: int = 10, random_state: 
     for i, r in enumerate(rows):
         by_subj.setdefault(r["subject"], {}).setdefault(r["camera"], []).append(i)
     both = sorted(s for s, d in by_subj.items() if probe_camera in d and gallery_camera in d)
+    # the published protocol's fixed distractors: people the gallery camera saw and the probe camera did not
+    gallery_only = sorted(s for s, d in by_subj.items() if set(d) == {gallery_camera}) \
+        if protocol == "published" else []
     skipped: list[Skipped] = [Skipped(rows[i]["path"], f"subject {s!r} is seen by one camera only", "protocol")
-                              for s, d in sorted(by_subj.items()) if s not in both
+                              for s, d in sorted(by_subj.items()) if s not in both and s not in gallery_only
                               for idxs in d.values() for i in idxs]
     if max_subjects is not None:
         if max_subjects < 4:
@@ -119,10 +138,11 @@ def evaluate_reid(manifest_csv: str | Path, *, repeats: int = 10, random_state: 
     from .progress import Progress
 
     prog = Progress("evaluate reid: appearance descriptors",
-                    sum(len(by_subj[s][c]) for s in both for c in (probe_camera, gallery_camera)), unit="images")
-    for s in both:
+                    sum(len(by_subj[s].get(c, ())) for s in both + gallery_only for c in (probe_camera, gallery_camera)),
+                    unit="images")
+    for s in both + gallery_only:
         for cam in (probe_camera, gallery_camera):
-            for i in by_subj[s][cam]:
+            for i in by_subj[s].get(cam, ()):
                 prog.update()
                 try:
                     feats[i] = (descriptor or appearance_descriptor)(load_image(base / rows[i]["path"]))
@@ -131,10 +151,11 @@ def evaluate_reid(manifest_csv: str | Path, *, repeats: int = 10, random_state: 
     usable = [s for s in both
               if any(i in feats for i in by_subj[s][probe_camera])
               and any(i in feats for i in by_subj[s][gallery_camera])]
-    if len(usable) < 4:
-        raise ValueError(f"need at least 4 subjects seen by both cameras with readable images, "
-                         f"got {len(usable)} in {manifest_csv}")
-    n_train = len(usable) // 2
+    fixed_distractors = [s for s in gallery_only if any(i in feats for i in by_subj[s][gallery_camera])]
+    if len(usable) - distractor_subjects < 4:
+        raise ValueError(f"need at least 4 subjects seen by both cameras with readable images besides the "
+                         f"{distractor_subjects} distractor subject(s), got {len(usable)} in {manifest_csv}")
+    n_train = (len(usable) - distractor_subjects) // 2
     if metric_factory is None:
         def metric_factory(seed: int) -> AppearanceMetric:
             return AppearanceMetric(random_state=seed)
@@ -144,8 +165,11 @@ def evaluate_reid(manifest_csv: str | Path, *, repeats: int = 10, random_state: 
     hits_pooled, n_pooled = 0.0, 0
     for rep in range(repeats):
         perm = rng.permutation(len(usable))
+        drawn = [usable[j] for j in np.sort(perm[:distractor_subjects])]
+        perm = perm[distractor_subjects:]
         train = [usable[j] for j in np.sort(perm[:n_train])]
         test = [usable[j] for j in np.sort(perm[n_train:])]
+        gallery_ids = test + drawn + fixed_distractors
         tr_idx = [i for s in train for cam in (probe_camera, gallery_camera)
                   for i in by_subj[s][cam] if i in feats]
         X_tr = np.stack([feats[i] for i in tr_idx])
@@ -153,15 +177,15 @@ def evaluate_reid(manifest_csv: str | Path, *, repeats: int = 10, random_state: 
         metric = metric_factory(int(rng.integers(2 ** 31)))
         metric.fit(X_tr, y_tr)
         p_idx = [i for s in test for i in by_subj[s][probe_camera] if i in feats]
-        g_idx = [i for s in test for i in by_subj[s][gallery_camera] if i in feats]
+        g_idx = [i for s in gallery_ids for i in by_subj[s][gallery_camera] if i in feats]
         sim = metric.similarity(np.stack([feats[i] for i in p_idx]), np.stack([feats[i] for i in g_idx]))
         # one column per gallery identity: its best-matching gallery image
-        col_of = {s: j for j, s in enumerate(test)}
+        col_of = {s: j for j, s in enumerate(gallery_ids)}
         g_col = np.array([col_of[rows[i]["subject"]] for i in g_idx])
-        scores = np.full((len(p_idx), len(test)), -np.inf)
-        for j in range(len(test)):
+        scores = np.full((len(p_idx), len(gallery_ids)), -np.inf)
+        for j in range(len(gallery_ids)):
             scores[:, j] = sim[:, g_col == j].max(axis=1)
-        sm = ScoreMatrix(scores, [rows[i]["path"] for i in p_idx], list(test),
+        sm = ScoreMatrix(scores, [rows[i]["path"] for i in p_idx], list(gallery_ids),
                          [rows[i]["subject"] for i in p_idx])
         m = identification_metrics(sm, max_cmc=_CMC_MAX)
         r20, _ = rank_k_score(sm, k=20)
@@ -170,7 +194,8 @@ def evaluate_reid(manifest_csv: str | Path, *, repeats: int = 10, random_state: 
         hits_pooled += m["rank1"] * m["n_mated"]
         n_pooled += m["n_mated"]
         splits.append({"repeat": rep, "n_train_subjects": len(train), "n_test_subjects": len(test),
-                       "n_probes": m["n_mated"], "n_identities": len(test), "rank1": m["rank1"],
+                       "n_distractors": len(gallery_ids) - len(test),
+                       "n_probes": m["n_mated"], "n_identities": len(gallery_ids), "rank1": m["rank1"],
                        "rank1_ci": m["rank1_ci"], "rank5": m["rank5"], "rank10": m["rank10"],
                        "rank20": r20, "map": m["map"], "auc": m["auc"], "eer": m["eer"],
                        "chance_rank1": m["chance_rank1"]})
@@ -198,9 +223,14 @@ def evaluate_reid(manifest_csv: str | Path, *, repeats: int = 10, random_state: 
     }
     notes = [
         (f"Protocol: {len(usable)} subjects seen by both cameras; {repeats} random splits of "
-        f"{n_train} training / {len(usable) - n_train} test subjects (seed {random_state}); "
+        f"{n_train} training / {len(usable) - distractor_subjects - n_train} test subjects (seed {random_state}); "
         f"metric learned on the training subjects only; probe camera {probe_camera!r}, "
         f"gallery camera {gallery_camera!r}."),
+        (f"Gallery ({protocol} protocol): the {len(usable) - distractor_subjects - n_train} test identities"
+         + (f" and {len(fixed_distractors)} seen by the gallery camera only" if fixed_distractors else "")
+         + (f" and {distractor_subjects} distractor subjects drawn per split (out of training and testing)"
+            if distractor_subjects else "")
+         + f": {n_test} identities, chance rank-1 {chance1:.2%}."),
         (f"rank1 is the mean over splits (std {summary['rank1']['std']:.3f}, range "
         f"{summary['rank1']['min']:.3f}-{summary['rank1']['max']:.3f}); its interval is Wilson "
         f"with n = {n_probes} probes (one split), since the splits reuse the same people."),
@@ -217,7 +247,9 @@ def evaluate_reid(manifest_csv: str | Path, *, repeats: int = 10, random_state: 
                          "repeats": repeats, "random_state": random_state,
                          "probe_camera": probe_camera, "gallery_camera": gallery_camera,
                          "n_subjects": len(usable), "n_train_subjects": n_train,
-                         "n_test_subjects": len(usable) - n_train},
+                         "n_test_subjects": len(usable) - distractor_subjects - n_train,
+                         "gallery": protocol, "n_gallery_only_distractors": len(fixed_distractors),
+                         "n_distractor_subjects": distractor_subjects, "n_gallery_identities": n_test},
             "splits": splits, "summary": summary, "cmc": mean_cmc.tolist(),
             "rank1_pooled": pooled, "rank1_ci_pooled": pooled_ci,
             "skipped": skipped, "attack": attack}

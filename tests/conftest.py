@@ -118,9 +118,17 @@ SLOW_TESTS = {
     "test_scale.py::test_dask_executor_gives_the_same_results_json_as_the_local_pool",
     "test_report.py::test_rerender_from_results_json_alone",
     "test_kmap.py::test_cli_population_table_sampling_fraction_and_suppression",
+    "test_peer_measures.py::test_pycanon_live_on_generated_tables",
+    "test_peer_measures.py::test_arx_live_on_generated_tables",
+    "test_peer_measures.py::test_anonymeter_live_on_generated_table",
+    "test_peer_measures.py::test_pycanon_figures_recorded[adult_raw]",
+    "test_peer_measures.py::test_pycanon_figures_recorded[adult_k10]",
+    "test_peer_measures.py::test_arx_distinction_and_separation_recorded[adult_raw]",
+    "test_peer_measures.py::test_arx_distinction_and_separation_recorded[adult_k10]",
+    "test_peer_measures.py::test_arx_distinction_and_separation_recorded[adult_raw_9qi]",
 }
 #: every test of these modules is slow (a module fixture reads a large shared dataset)
-SLOW_MODULES = {"test_tables_adult.py", "test_population_uniqueness_adult.py"}
+SLOW_MODULES = {"test_tables_adult.py", "test_population_uniqueness_adult.py", "test_reid_protocol.py"}
 #: every test using these fixtures is slow (the fixture runs a whole audit or sweep)
 SLOW_FIXTURES = {"att_audit", "tiny_sweep", "messy"}
 

@@ -104,7 +104,8 @@ def body_pixel_scores(gallery_crops: Sequence[np.ndarray], gallery_labels: Seque
 
 
 def reid_pixel_attack(manifest_csv: str | Path, *, repeats: int = 10, random_state: int = 0,
-                      probe_camera: str | None = None, max_subjects: int | None = None) -> AttackResult:
+                      probe_camera: str | None = None, max_subjects: int | None = None,
+                      protocol: str = "published", distractor_subjects: int = 0) -> AttackResult:
     """The body pixel rung under ``auditkit evaluate reid``'s protocol: the same random half-identity
     splits as the appearance attack (same seed), :func:`body_pixel_features` and
     :class:`BodyPixelMetric` (PCA + LDA learned on the training half) instead of the appearance
@@ -112,7 +113,8 @@ def reid_pixel_attack(manifest_csv: str | Path, *, repeats: int = 10, random_sta
     from ..evaluate import evaluate_reid
 
     r = evaluate_reid(manifest_csv, repeats=repeats, random_state=random_state, probe_camera=probe_camera,
-                      max_subjects=max_subjects, metric_factory=lambda seed: BodyPixelMetric(random_state=seed),
+                      max_subjects=max_subjects, protocol=protocol, distractor_subjects=distractor_subjects,
+                      metric_factory=lambda seed: BodyPixelMetric(random_state=seed),
                       descriptor=body_pixel_features, name="appearance.pixels")
     att = r["attack"]
     att.notes.append(f"Pixel-domain rung: person crops resized to {BODY_SHAPE[0]}x{BODY_SHAPE[1]} (CIE Lab, "

@@ -54,6 +54,13 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                       help="camera used as probe (default: the first camera name in sorted order)")
     reid.add_argument("--max-subjects", type=int, default=None,
                       help="use a random subset of this many subjects (reduced protocol; default: all)")
+    reid.add_argument("--protocol", dest="gallery_protocol", choices=("published", "shared"), default="published",
+                      help="published: the gallery also holds distractors, as the published protocols do (every "
+                           "subject seen by the gallery camera only, e.g. PRID 2011's 649 cam-B identities for 100 "
+                           "probes, and --distractor-subjects); shared: the test identities only (default: published)")
+    reid.add_argument("--distractor-subjects", type=int, default=0,
+                      help="subjects seen by both cameras drawn per split as gallery distractors, out of training "
+                           "and testing (published protocol; default: 0)")
     reid.add_argument("--title", default=None, help="report title")
     add_common(reid)
     mark_unused(reid, _EVAL_UNUSED)
@@ -218,7 +225,8 @@ def _run_reid(args: argparse.Namespace) -> int:
         raise InputError(f"{manifest}: not UTF-8 CSV text ({e})") from None
     progress(args, f"evaluate reid: {len(rows)} images in {manifest}, {args.repeats} splits ...")
     r = evaluate_reid(manifest, repeats=args.repeats, random_state=args.seed,
-                      probe_camera=args.probe_camera, max_subjects=args.max_subjects)
+                      probe_camera=args.probe_camera, max_subjects=args.max_subjects,
+                      protocol=args.gallery_protocol, distractor_subjects=args.distractor_subjects)
     p = r["protocol"]
     att = r["attack"]
     m = att.metrics
@@ -264,7 +272,10 @@ def _run_reid(args: argparse.Namespace) -> int:
     desc = (f"Two-camera re-identification, random half-identity splits: {p['n_subjects']} subjects seen by "
             f"both cameras; in each of {p['repeats']} splits (seed {p['random_state']}) the XQDA metric is "
             f"learned on {p['n_train_subjects']} subjects and tested on the other {p['n_test_subjects']}, "
-            f"camera {p['probe_camera']!r} as probe and {p['gallery_camera']!r} as gallery.")
+            f"camera {p['probe_camera']!r} as probe and {p['gallery_camera']!r} as gallery"
+            + (f", the gallery holding {p['n_gallery_identities']} identities with the distractors "
+               f"({p['n_gallery_only_distractors']} seen by the gallery camera only, {p['n_distractor_subjects']} "
+               "drawn per split)." if p["n_gallery_identities"] > p["n_test_subjects"] else "."))
     evaluation = {
         "kind": "reid", "description": desc, "protocol": p, "repeats": p["repeats"],
         "figures": figures, "spread": s, "splits": r["splits"],
@@ -282,6 +293,7 @@ def _run_reid(args: argparse.Namespace) -> int:
         kind="reid", attack=att, evaluation=evaluation, inputs=inputs, skipped=skipped, notes=notes,
         parameters={"manifest": str(manifest), "repeats": args.repeats, "probe_camera": p["probe_camera"],
                     "gallery_camera": p["gallery_camera"], "max_subjects": args.max_subjects,
+                    "protocol": args.gallery_protocol, "distractor_subjects": args.distractor_subjects,
                     "descriptor": DESCRIPTOR_VERSION, "metric": "XQDA"},
         seed=args.seed, seconds=time.monotonic() - t0, features_computed=n_feats,
         what=f"{manifest.parent.name or manifest}", descriptor=f"appearance {DESCRIPTOR_VERSION} + XQDA",
@@ -299,7 +311,9 @@ def _add_reid_pixel_rung(results: dict[str, Any], manifest: Path, args: argparse
 
     progress(args, "evaluate reid: pixel-domain body rung (same splits) ...")
     att = reid_pixel_attack(manifest, repeats=args.repeats, random_state=args.seed,
-                            probe_camera=args.probe_camera, max_subjects=args.max_subjects)
+                            probe_camera=args.probe_camera, max_subjects=args.max_subjects,
+                            protocol=getattr(args, "gallery_protocol", "published"),
+                            distractor_subjects=getattr(args, "distractor_subjects", 0))
     m = att.metrics
     # the identification template's figures, by _run_reid's convention for the appearance attack
     n = int(m["n_probes_per_split"])

@@ -53,6 +53,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
                           "equivalence class and are counted as suppressed (default: *)")
     tab.add_argument("--id-col", default=None,
                      help="identity column in release and aux giving linkage ground truth (default: subject)")
+    tab.add_argument("--linkability-columns", default=None, metavar="A,B|C,D",
+                     help="anonymeter's linkability: two disjoint column sets the attacker holds about the --aux "
+                          "people, linked through the release (default: not run)")
+    tab.add_argument("--linkability-neighbors", type=int, default=None,
+                     help="nearest release records per column set for --linkability-columns (default: 1)")
     tab.add_argument("--sightings", type=Path, default=None,
                      help="table of sightings (track or subject, camera, timestamp) for trajectory uniqueness")
     tab.add_argument("--whereabouts", type=Path, default=None,

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..attacks.linkability import SplitLinkability, parse_column_sets
 from ..attacks.tables import ExactLinkage, Inference, NearestLinkage, SinglingOut
 from ..data.tables import LoadedTable, TableError, load_table, prepare_table, require_columns
 from ..result import AttackResult, to_jsonable
@@ -29,6 +30,7 @@ from ..scoring.table_measures import (
     t_closeness,
     uniqueness,
 )
+from .peer_measures import peer_measures
 from .population_measures import population_measures
 from .suppression import DEFAULT_MARKER, split_suppressed
 from .trajectories import trajectory_audit
@@ -81,7 +83,8 @@ def run_table_audit(release: Any, *, aux: Any = None, qi: str | Sequence[str] | 
                     risk_threshold: float = 0.2, sampling_fraction: float | None = None,
                     suppressed_marker: str = DEFAULT_MARKER,
                     n_attacks: int = 500, n_inference: int | None = 2000, singling_out_cols: int = 3,
-                    nearest: bool = True, random_state: int = 0) -> TableAudit:
+                    nearest: bool = True, linkability_columns: str | Sequence[Sequence[str]] | None = None,
+                    linkability_neighbors: int = 1, random_state: int = 0) -> TableAudit:
     """Audit a released table: disclosure-risk measures and attacks with baselines.
 
     Parameters
@@ -106,6 +109,9 @@ def run_table_audit(release: Any, *, aux: Any = None, qi: str | Sequence[str] | 
     suppressed_marker : value of every quasi-identifier of a suppressed record (:mod:`.suppression`):
         such records form no class and are reported in ``suppressed``.
     n_attacks : singling-out predicates per mode. n_inference : targets per inference attack.
+    linkability_columns : two disjoint column sets (``"a,b|c,d"``) for anonymeter's linkability
+        attack (:mod:`auditkit.attacks.linkability`): the attacker holds each half of the ``aux``
+        people and links them through the release on ``linkability_neighbors`` nearest records.
     random_state : seed for every random choice.
 
     Long: the table stage's sequence (load, QI choice, measures, the three attack families, control); to become one Attack per family.
@@ -204,6 +210,7 @@ def run_table_audit(release: Any, *, aux: Any = None, qi: str | Sequence[str] | 
         tables["t_closeness"][s_col] = t_closeness(df, qi_list, s_col)
         done(f"t-closeness of {s_col}")
     tables["l_diversity"] = tables["l_diversity"] or None
+    tables["peer_measures"] = peer_measures(df, qi_list, sens)  # issue 14: pycanon's and ARX's other measures
     tables["t_closeness"] = tables["t_closeness"] or None
     population_df = pop_t.df if pop_t is not None else (aux_t.df if aux_t is not None else None)
     risks = reidentification_risks(df, qi_list, population=population_df, threshold=risk_threshold)
@@ -254,6 +261,18 @@ def run_table_audit(release: Any, *, aux: Any = None, qi: str | Sequence[str] | 
             attacks.append(Inference(df_all, aux_t.df, qi_list, s, kinds, control=use_ctl, n_attacks=n_inference,
                                      random_state=random_state).evaluate().result())
             done(f"inference of {s}")
+    if linkability_columns:
+        link_cols = parse_column_sets(linkability_columns)
+        require_columns(rel, link_cols[0] + link_cols[1], role="linkability (--linkability-columns)")
+        if aux_t is None:
+            skipped.append("linkability.split: no auxiliary table (--aux) holding the people behind the release")
+        else:
+            use_ctl = ctl_t.df if ctl_t is not None and set(link_cols[0] + link_cols[1]) <= set(ctl_t.df.columns) else None
+            if ctl_t is not None and use_ctl is None:
+                warnings.append("linkability.split: the control table lacks linkability columns; scored without control")
+            attacks.append(SplitLinkability(df_all, aux_t.df, link_cols, kinds, n_neighbors=linkability_neighbors,
+                                            n_attacks=n_attacks, control=use_ctl,
+                                            random_state=random_state).evaluate().result())
     if prog.done < prog.total:
         prog.label = "table audit (done)"
         prog.update(prog.total - prog.done)  # steps skipped above (no aux column...) count as done
