@@ -144,7 +144,8 @@ def verdict(attacks: Iterable[AttackResult], *, what: str = "the de-identificati
     p0 = m.get("chance_rank1", m.get("baseline"))
     n = _n_scored(strongest)
     unit, happened, base = outcome_phrase(strongest.cue, strongest.criterion)
-    fig = f"{_pct(rate)} of {n:,} {unit} {happened} (95% CI {_pct(ci[0])}-{_pct(ci[1])}), {base} {_pct(p0)}"
+    fig = f"{_pct(rate)} of {n:,} {unit} {happened}{_among(strongest)} (95% CI {_pct(ci[0])}-{_pct(ci[1])}), " \
+          f"{base} {_pct(p0)}{_projected(strongest)}"
     if m.get("estimated"):  # a label-free estimate (linkage.sightings without ground truth)
         fig = f"an estimated {fig} (estimated without labels, from structural constraints)"
     if anonymized:
@@ -158,6 +159,24 @@ def verdict(attacks: Iterable[AttackResult], *, what: str = "the de-identificati
                    f"Risk: {strongest.risk}.")
     return {"risk": strongest.risk, "anonymized": anonymized, "strongest_attack": strongest.name,
             "summary": summary}
+
+
+def _among(a: AttackResult) -> str:
+    """The gallery size the figure holds for (issue 14): " among N gallery identities"."""
+    if a.criterion == "linkability" or a.cue in ("table", "trajectory", "metadata") or not a.n_identities:
+        return ""
+    return f" among {a.n_identities:,} gallery identit{'y' if a.n_identities == 1 else 'ies'}"
+
+
+def _projected(a: AttackResult) -> str:
+    """The projection to the largest gallery size asked for (issue 14), when there is one."""
+    pop = (a.details or {}).get("population") or {}
+    sizes, r1, ci = pop.get("sizes") or [], pop.get("rank1") or [], pop.get("rank1_ci") or []
+    if not sizes or len(r1) != len(sizes) or r1[-1] is None:
+        return ""
+    lo, hi = (ci[-1] if len(ci) == len(sizes) and ci[-1] else (None, None))
+    band = f" (95% CI {_pct(lo)}-{_pct(hi)})" if lo is not None and hi is not None else ""
+    return f"; projected to a gallery of {sizes[-1]:,.0f} identities: {_pct(r1[-1])}{band}"
 
 
 def _pct(x: float | None) -> str:
