@@ -97,6 +97,7 @@ _SHARED_FIXTURES = {"shared_datasets", "att_audit"}
 #: suite; a new slow test joins with one line)
 SLOW_TESTS = {
     "test_cli.py::test_demo_on_att_faces",
+    "test_golden_kinds.py::test_kind_renders_to_its_golden_fragments_and_csvs[face]",  # ~20 figures
     "test_same_results.py::test_same_results_demo_on_att_faces",
     "test_same_results.py::test_same_results_as_before_the_refactor[video]",
     "test_video_audit.py::test_pets_release_subset",
@@ -118,7 +119,7 @@ SLOW_TESTS = {
     "test_report.py::test_rerender_from_results_json_alone",
 }
 #: every test of these modules is slow (a module fixture reads a large shared dataset)
-SLOW_MODULES = {"test_tables_adult.py"}
+SLOW_MODULES = {"test_tables_adult.py", "test_report_browser.py"}
 #: every test using these fixtures is slow (the fixture runs a whole audit or sweep)
 SLOW_FIXTURES = {"att_audit", "tiny_sweep", "messy"}
 

@@ -19,7 +19,7 @@ import pytest
 
 from auditkit.report import load_results, render_html, write_outputs
 from auditkit.report.formatters import level_word
-from auditkit.report.sweep import render_sweep_html, sweep_outputs
+from auditkit.report.sweep import sweep_outputs
 
 KINDS = Path(__file__).resolve().parent / "golden" / "kinds"
 
@@ -73,7 +73,7 @@ FRAGMENTS = {
 
 def _visible_text(html: str) -> str:
     """The text a reader sees: no style, no data URIs, no hashes/paths (<code>), no parameter dump (<pre>)."""
-    s = re.sub(r"<style>.*?</style>|<pre>.*?</pre>|<code>.*?</code>", " ", html, flags=re.S)
+    s = re.sub(r"<style>.*?</style>|<pre>.*?</pre>|<code>.*?</code>", " ", html, flags=re.DOTALL)
     s = re.sub(r"<[^>]+>", " ", s)
     return htmllib.unescape(s)
 

@@ -78,6 +78,5 @@ def cmc_figure(attacks: list[dict[str, Any]], axes: dict[str, Any], *, unit: str
     _apply(ax, axes, unit)
     if title:
         ax.set_title(title, fontsize=10)
-    legend_below(ax, ncol=3 if len(attacks) > 2 else 2)
-    fig.tight_layout()
+    legend_below(ax, ncol=3 if len(attacks) > 2 else 2)  # savefig's tight bbox keeps it in the image
     return fig

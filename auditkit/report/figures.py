@@ -162,7 +162,6 @@ def report_figures(results: dict) -> dict[str, dict[str, str]]:
             ax.set_ylabel("share of comparisons")
             legend_below(ax)
             ax.grid(alpha=0.3)
-            fig.tight_layout()
             out["scores"] = _fig_to_uri(fig)
         from .population_figure import gallery_size_figure  # issue 14
 

@@ -43,5 +43,4 @@ def gallery_size_figure(pop: dict[str, Any] | None, *, name: str = ""):
     from .cmc_figure import legend_below
 
     legend_below(ax)  # issue 16: legends never cover data
-    fig.tight_layout()
     return fig
