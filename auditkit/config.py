@@ -250,6 +250,11 @@ class AuditConfig:
         f = self.faces
         return FaceParams(detector=f.detector, upsample=f.upsample, jitters=f.jitters, encoder=f.encoder)
 
+    def signoff(self) -> dict[str, Any]:
+        """results.json's ``signoff`` (issue 16): auditor, organisation, review-after date (None = blank)."""
+        r = self.report
+        return {"auditor": r.auditor, "organisation": r.organisation, "review_after": r.review_after}
+
     def to_dict(self) -> dict[str, Any]:
         """The flat ``parameters`` of results.json (paths as strings, tuples as lists)."""
         out: dict[str, Any] = {}
