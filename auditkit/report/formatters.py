@@ -36,6 +36,8 @@ def num(x: Any, digits: int = 3) -> str:
         return "n/a"
     if isinstance(x, bool):
         return "yes" if x else "no"
+    if isinstance(x, str):  # already text (e.g. a normalised duration)
+        return x
     if isinstance(x, int) or (isinstance(x, float) and x.is_integer() and abs(x) < 1e15):
         return f"{int(x):,}"
     return f"{float(x):.{digits}g}"
