@@ -144,3 +144,17 @@ def test_inconclusive_only_when_the_interval_reaches_a_material_advantage():
     assert level_word({**a, "metrics": {"advantage_ci": [0.0, 0.06]}}) == "inconclusive (low to medium)"
     assert level_word({"risk": "high", "metrics": {"advantage_ci": [0.3, 0.9]}}) == "high"
     assert level_word({"risk": None, "metrics": {}}) == "not scored"
+
+
+def test_low_verdict_with_an_inconclusive_attack_reads_inconclusive():
+    # regression (issue 16): singling_out.multivariate was labelled "low" beside its own note
+    # "inconclusive: the interval reaches 47%"
+    results = load_results(KINDS / "table" / "results.json")
+    results["attacks"] = [a for a in results["attacks"] if a["name"] == "singling_out.multivariate"]
+    results["tables"] = None
+    results["verdict"] = {**results["verdict"], "risk": "low", "strongest_attack": "singling_out.multivariate",
+                          "findings": []}
+    html = render_html(results)
+    assert "Overall risk: <strong>INCONCLUSIVE (LOW TO HIGH)</strong>" in html
+    assert "Inconclusive, not low" in html
+    assert '<span class="badge risk-low">' not in html
