@@ -441,7 +441,7 @@ def run_pipeline(config: AuditConfig, *, sweep_stage: SweepStage | None = None) 
         trajectories=(media.trajectories if media and media.trajectories else None) or sightings.section,
         linkage=linkage, sweep=sweep, runtime=runtime,
         options={"show_examples": config.report.show_examples, "redact_examples": config.report.redact_examples,
-                 "reveal_labels": config.report.reveal_labels})
+                 "reveal_labels": config.report.reveal_labels}, extra={"signoff": config.signoff()})
     # the typed result holds exactly what results.json holds (NaN as None, tuples as lists)
     return AuditResult.from_dict(result.to_dict())
 

@@ -137,6 +137,9 @@ class ReportConfig:
     show_examples: bool = False
     redact_examples: bool = True
     reveal_labels: bool = False  # identity labels and absolute paths in every output (default: pseudonyms)
+    auditor: str | None = None  # issue 16: sign-off fields of the report
+    organisation: str | None = None
+    review_after: str | None = None  # ISO date (YYYY-MM-DD) by which the audit is to be reviewed again
 
 
 SECTIONS: dict[str, type] = {"inputs": InputsConfig, "faces": FacesConfig, "video": VideoConfig,
@@ -237,6 +240,13 @@ class AuditConfig:
             raise ValueError(f"suppressed_marker must be a non-blank string, got {self.tables.suppressed_marker!r}")
         if self.video.fps is not None and not self.video.fps > 0:
             raise ValueError(f"fps must be > 0, got {self.video.fps!r}")
+        if self.report.review_after is not None:
+            from datetime import date
+
+            try:
+                self.report.review_after = date.fromisoformat(str(self.report.review_after)).isoformat()
+            except ValueError:
+                raise ValueError(f"review_after must be a date YYYY-MM-DD, got {self.report.review_after!r}") from None
         if isinstance(s.families, str):
             s.families = tuple(split_list(s.families))
         s.families = tuple(s.families)
@@ -254,6 +264,11 @@ class AuditConfig:
 
         f = self.faces
         return FaceParams(detector=f.detector, upsample=f.upsample, jitters=f.jitters, encoder=f.encoder)
+
+    def signoff(self) -> dict[str, Any]:
+        """results.json's ``signoff`` (issue 16): auditor, organisation, review-after date (None = blank)."""
+        r = self.report
+        return {"auditor": r.auditor, "organisation": r.organisation, "review_after": r.review_after}
 
     def to_dict(self) -> dict[str, Any]:
         """The flat ``parameters`` of results.json (paths as strings, tuples as lists)."""

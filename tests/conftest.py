@@ -98,6 +98,7 @@ _SHARED_FIXTURES = {"shared_datasets", "att_audit"}
 SLOW_TESTS = {
     "test_cli.py::test_demo_on_att_faces",
     "test_cli.py::test_demo_without_faces_audits_the_generated_scene_offline",
+    "test_golden_kinds.py::test_kind_renders_to_its_golden_fragments_and_csvs[face]",  # ~20 figures
     "test_same_results.py::test_same_results_demo_on_att_faces",
     "test_same_results.py::test_same_results_as_before_the_refactor[video]",
     "test_video_audit.py::test_pets_release_subset",
@@ -128,7 +129,8 @@ SLOW_TESTS = {
     "test_peer_measures.py::test_arx_distinction_and_separation_recorded[adult_raw_9qi]",
 }
 #: every test of these modules is slow (a module fixture reads a large shared dataset)
-SLOW_MODULES = {"test_tables_adult.py", "test_population_uniqueness_adult.py", "test_reid_protocol.py"}
+SLOW_MODULES = {"test_tables_adult.py", "test_population_uniqueness_adult.py", "test_reid_protocol.py",
+                "test_report_browser.py"}
 #: every test using these fixtures is slow (the fixture runs a whole audit or sweep)
 SLOW_FIXTURES = {"att_audit", "tiny_sweep", "messy"}
 

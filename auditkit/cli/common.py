@@ -25,6 +25,7 @@ __all__ = [
     "now",
     "progress",
     "report_and_exit",
+    "signoff_fields",
     "tool",
 ]
 
@@ -64,6 +65,11 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-redact", action="store_true",
                    help="with --show-examples, show example faces unredacted (default: redacted)")
     p.add_argument("--seed", type=int, default=0, help="random seed for every sampler (default: 0)")
+    p.add_argument("--auditor", default=None, help="auditor's name for the report's sign-off (default: a blank to sign)")
+    p.add_argument("--organisation", default=None,
+                   help="organisation the audit is made by or for, in the sign-off (default: a blank to fill in)")
+    p.add_argument("--review-after", default=None, metavar="YYYY-MM-DD",
+                   help="date by which the audit is to be reviewed again, in the sign-off (default: a blank)")
     p.add_argument("--quiet", action="store_true", help="no progress output on stderr")
     p.add_argument("--force", action="store_true",
                    help="allow --out to be a non-empty folder that is not an auditkit output (its content is "
@@ -103,6 +109,23 @@ def check_unused(args: argparse.Namespace, command: str) -> None:
 def tool(**extra: Any) -> dict[str, Any]:
     """results.json's ``tool`` entry for a command that runs no face model."""
     return {"name": "auditkit", "version": __version__, "python": platform.python_version(), **extra}
+
+
+def signoff_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """The report's sign-off (``--auditor``, ``--organisation``, ``--review-after``) for commands
+    that write their own results (the sweep); InputError for a review date that is not YYYY-MM-DD."""
+    from datetime import date
+
+    from ..data.inputs import InputError
+
+    review = getattr(args, "review_after", None)
+    if review is not None:
+        try:
+            review = date.fromisoformat(review).isoformat()
+        except ValueError:
+            raise InputError(f"--review-after must be a date YYYY-MM-DD, got {review!r}") from None
+    return {"auditor": getattr(args, "auditor", None), "organisation": getattr(args, "organisation", None),
+            "review_after": review}
 
 
 def now() -> str:

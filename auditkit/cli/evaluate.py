@@ -33,6 +33,9 @@ _EVAL_UNUSED = {
     "detector": "no face detector is used",
     "upsample": "no face detector is used",
     "encoder": "no face encoder is used",
+    "auditor": "a benchmark evaluation audits no release and has no sign-off",
+    "organisation": "a benchmark evaluation audits no release and has no sign-off",
+    "review_after": "a benchmark evaluation audits no release and has no sign-off",
 }
 
 

@@ -12,7 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ..config import split_list
-from .common import EXIT_OK, add_common, check_unused, mark_unused, now, tool
+from .common import EXIT_OK, add_common, check_unused, mark_unused, now, signoff_fields, tool
 
 __all__ = ["add_parser", "parse_strengths", "run"]
 
@@ -109,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.jobs < 1:
         raise InputError(f"--jobs must be >= 1, got {args.jobs}")
+    signoff_fields(args)  # a bad --review-after fails before the sweep runs
     if args.calibration < 1:
         raise InputError(f"--calibration must be >= 1, got {args.calibration}")
     families = split_list(args.families)
@@ -155,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
                                    "identities": len(gallery.identities)}}
     sweep["skipped"] = [asdict(Skipped(f"gallery/{s.path}", s.reason, s.stage)) for s in gallery.skipped]
     sweep["parameters"]["no_cache"] = bool(args.no_cache)
+    sweep["signoff"] = signoff_fields(args)  # issue 16
     if small:
         sweep.setdefault("notes", []).append(
             f"{len(small)} identit{'y has' if len(small) == 1 else 'ies have'} at most --calibration "

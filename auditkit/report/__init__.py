@@ -38,8 +38,11 @@ def render_html(results: dict) -> str:
     done = bool((results.get("privacy") or {}).get("pseudonymised"))
     pseudo = Pseudonyms(all_labels(results), reveal=reveal or done or bool(opts.get("reveal_labels")))
     tmpl = environment(pseudo).get_template("report.html.j2")
-    return tmpl.render(r=results, figs=cached_report_figures(results), reveal=reveal,
-                       examples=_examples(results, pseudo) if reveal else [])
+    from .frameworks import framework_view, overall_level
+
+    word, css = overall_level(results)
+    return tmpl.render(r=results, figs=cached_report_figures(results), reveal=reveal, fw=framework_view(results),
+                       overall_word=word, overall_class=css, examples=_examples(results, pseudo) if reveal else [])
 
 
 def _examples(results: dict, pseudo: Pseudonyms, *, limit: int = 6) -> list[dict[str, Any]]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .formatters import adv_ci, ci, num, outcome, pct
+from .formatters import adv_ci, ci, level_class, level_word, num, outcome, pct, value
 from .privacy import Pseudonyms
 
 __all__ = ["environment", "template_dir"]
@@ -42,8 +42,12 @@ def environment(pseudonyms: Pseudonyms | None = None):
                       autoescape=select_autoescape(default=True, default_for_string=True),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(pct=pct, num=num, ci=ci, adv_ci=adv_ci, outcome=outcome, who=pseudo, gpath=pseudo.path,
-                       redact=pseudo.text)
+                       redact=pseudo.text, value=value, level=level_word, level_class=level_class)
     env.globals["attack_template"] = lambda a: attack_template(env, a)
+    from .cmc_figure import UNITS
+    from .frameworks import KIND_TITLES, attack_kind
+
+    env.globals.update(kind_of=attack_kind, kind_titles=KIND_TITLES, cmc_units=UNITS)  # issue 16
     env.globals["policy"] = {"thresholds": THRESHOLDS, "anonymized_max": ANONYMIZED_MAX_ADVANTAGE}
     return env
 

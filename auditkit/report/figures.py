@@ -1,4 +1,5 @@
-"""Figures drawn from stored numbers (never recomputed): the privacy curve of a strength sweep.
+"""Figures drawn from stored numbers (never recomputed): the report's figures and the privacy curve
+of a strength sweep.
 
 :func:`privacy_curve_uri` turns the dict returned by :func:`auditkit.sweep.run_sweep` (schema
 ``auditkit.sweep/1``, its ``curve`` series) into an inline PNG (``data:image/png;base64,...``)
@@ -11,8 +12,6 @@ import base64
 import io
 import math
 from typing import Any
-
-from ..scoring.metrics import chance_rank_k
 
 __all__ = ["privacy_curve_uri"]
 
@@ -99,7 +98,9 @@ def privacy_curve_uri(sweep: dict[str, Any], *, dpi: int = 110) -> str:
         ax.set_xticks(x)
         ax.set_xticklabels([f"{v:g}" for v in x])
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        from .cmc_figure import legend_below
+
+        legend_below(ax, ncol=2)
     fig.suptitle("Privacy curve: rank-1 re-identification vs strength (bands: Wilson 95% intervals)",
                  fontsize=10)
     fig.tight_layout()
@@ -117,47 +118,36 @@ def _fig_to_uri(fig, *, dpi: int = 110) -> str:
 
 
 def report_figures(results: dict) -> dict[str, dict[str, str]]:
+    """Every figure of the HTML report as inline PNGs: per kind of identification attack an
+    overview CMC (``figs["_cmc_<kind>"]["cmc"]``), per attack its CMC on the same axes, its score
+    histograms and its gallery-size figure, and the privacy curve of a sweep (``figs["_sweep"]``).
+    CMC curves carry 95% bands and every legend sits below its axes."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from .cmc_figure import UNITS, cmc_axes, cmc_figure, legend_below
+    from .frameworks import attack_kind
+
     figs: dict[str, dict[str, str]] = {}
-    ident = [a for a in results.get("attacks", []) if a.get("cmc")]
-    if ident:
-        fig, ax = plt.subplots(figsize=(6.4, 3.6))
-        for a in ident:
-            cmc = a["cmc"]
-            ax.plot(range(1, len(cmc) + 1), cmc, marker="o", ms=3, label=a["name"])
-        m = max(len(a["cmc"]) for a in ident)
-        # one chance line per gallery size: cues may be scored against different identity sets
-        sizes = sorted({a["n_identities"] for a in ident})
-        for n_id in sizes:
-            ax.plot(range(1, m + 1), [chance_rank_k(n_id, k) for k in range(1, m + 1)], "k--", lw=1,
-                    label="chance" if len(sizes) == 1 else f"chance ({n_id} identities)")
-        ax.set_xlabel("rank k")
-        ax.set_ylabel("share of release items found by rank k")
-        ax.set_ylim(0, 1.02)
-        ax.set_xscale("log")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-        ax.set_title("Cumulative match characteristic (CMC)")
-        figs["_cmc_all"] = {"cmc": _fig_to_uri(fig)}
+    is_eval = bool(results.get("evaluation"))
+    groups: dict[str, list[dict]] = {}
+    for a in results.get("attacks", []):
+        if a.get("cmc"):
+            groups.setdefault(attack_kind(a), []).append(a)
+    axes_of: dict[str, dict] = {}
+    for kind, ident in groups.items():
+        axes_of[kind] = cmc_axes(ident)
+        unit = "benchmark probes" if is_eval else UNITS.get(kind, "release items")
+        fig = cmc_figure(ident, axes_of[kind], unit=unit, title="Cumulative match characteristic (CMC)")
+        figs[f"_cmc_{kind}"] = {"cmc": _fig_to_uri(fig)}
     for a in results.get("attacks", []):
         out: dict[str, str] = {}
         if a.get("cmc"):
-            fig, ax = plt.subplots(figsize=(5, 3.2))
-            cmc = a["cmc"]
-            n_id = a["n_identities"]
-            ks = range(1, len(cmc) + 1)
-            ax.plot(ks, cmc, marker="o", ms=3, label=a["name"])
-            ax.plot(ks, [chance_rank_k(n_id, k) for k in ks], "k--", lw=1, label="chance")
-            ax.set_xlabel("rank k")
-            ax.set_ylabel("identified by rank k")
-            ax.set_ylim(0, 1.02)
-            ax.grid(alpha=0.3)
-            ax.legend(fontsize=8)
-            out["cmc"] = _fig_to_uri(fig)
+            kind = attack_kind(a)
+            unit = "benchmark probes" if is_eval else UNITS.get(kind, "release items")
+            out["cmc"] = _fig_to_uri(cmc_figure([a], axes_of[kind], unit=unit))
         hist = a.get("details", {}).get("score_hist")
         if hist and any(hist["genuine"]):
             import numpy as np
@@ -170,7 +160,7 @@ def report_figures(results: dict) -> dict[str, dict[str, str]]:
             ax.bar(centres, hist["genuine"], width=width, alpha=0.55, label="same person (genuine)")
             ax.set_xlabel("similarity score (higher = more alike)")
             ax.set_ylabel("share of comparisons")
-            ax.legend(fontsize=8)
+            legend_below(ax)
             ax.grid(alpha=0.3)
             out["scores"] = _fig_to_uri(fig)
         from .population_figure import gallery_size_figure  # issue 14

@@ -40,5 +40,7 @@ def gallery_size_figure(pop: dict[str, Any] | None, *, name: str = ""):
     ax.set_xlabel("gallery size N (identities)")
     ax.set_ylabel("rank-1 identification")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    from .cmc_figure import legend_below
+
+    legend_below(ax)  # issue 16: legends never cover data
     return fig
