@@ -343,6 +343,7 @@ def _media_part(config: AuditConfig, gallery: Gallery, release: Release, skipped
                           cache=cache, fps=config.video.fps, seed=config.run.seed, progress=config.run.progress,
                           skipped=skipped, notes=notes, detector=config.video.people_detector,
                           boxes=config.video.people_boxes, leak_mode=config.video.leak_scan,
+                          leak_detector=config.video.leak_detector,
                           gallery_obfuscation=config.faces.obfuscation or "auto",
                           obfuscation_region="body" if config.faces.obfuscation_scope == "frame" else "head")
         if va is not None:
