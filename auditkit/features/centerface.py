@@ -33,7 +33,6 @@ from typing import Any
 
 import numpy as np
 
-
 __all__ = ["MODEL_SHA256", "CenterFaceDetector", "CenterFaceUnavailable", "centerface_available", "decode",
            "find_centerface_model", "input_size", "nms"]
 
