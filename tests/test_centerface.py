@@ -230,3 +230,34 @@ def test_blurred_small_face_is_not_a_leak(att_face):
     assert any(_iou(b, truth) >= 0.4 for b in det.detect(img)[0])
     blurred = apply_obfuscation(img, ObfuscationSpec("pixelate", 10.0), box=truth)
     assert not any(_iou(b, truth) >= 0.2 for b in det.detect(blurred)[0])
+
+
+# ---------------------------------------------------------------- the image leak scan
+
+def test_image_leak_scan_lists_faces_and_rates_images(tmp_path, att_face):
+    from PIL import Image
+
+    from auditkit.data.media import sha256_file
+    from auditkit.features.cache import FeatureCache
+    from auditkit.features.image_leaks import scan_image_leaks
+
+    scene, truth = _scene(att_face, 48)
+    rng = np.random.default_rng(5)
+    paths = {"face.png": scene, "noise.png": rng.integers(0, 256, (120, 160, 3), dtype=np.uint8),
+             "flat.png": np.full((90, 90, 3), 128, np.uint8)}
+    for name, img in paths.items():
+        Image.fromarray(img).save(tmp_path / name)
+    (tmp_path / "broken.png").write_bytes(b"not an image")
+    items = [(n, tmp_path / n, sha256_file(tmp_path / n)) for n in [*paths, "broken.png"]]
+    cache = FeatureCache(tmp_path / "cache")
+    res = scan_image_leaks(items, detector="hog", upsample=1, cache=cache)  # HOG: the face is 48 px
+    assert res["detector"] == "hog" and res["images_scanned"] == 3 and res["unreadable"] == ["broken.png"]
+    assert res["images_with_leak"] == 1 and res["rate"] == pytest.approx(1 / 3)
+    np.testing.assert_allclose(res["rate_ci"], wilson_interval(1, 3), atol=1e-12)
+    (lk,) = res["leaks"]
+    assert lk["image"] == "face.png" and _iou(lk["box"], truth) >= 0.3 and lk["confidence"] > 0
+    again = scan_image_leaks(items, detector="hog", upsample=1, cache=cache)
+    assert again == res and cache.stats()["hits"] >= 3  # served from the cache the second time
+    if cf.centerface_available():
+        cres = scan_image_leaks(items[:3], detector="auto")
+        assert cres["detector"] == "centerface" and [x["image"] for x in cres["leaks"]] == ["face.png"]
