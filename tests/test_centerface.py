@@ -261,3 +261,19 @@ def test_image_leak_scan_lists_faces_and_rates_images(tmp_path, att_face):
     if cf.centerface_available():
         cres = scan_image_leaks(items[:3], detector="auto")
         assert cres["detector"] == "centerface" and [x["image"] for x in cres["leaks"]] == ["face.png"]
+
+
+@needs_model
+def test_face_extractor_with_centerface_gives_square_boxes_dlib_can_align(att_face):
+    from auditkit.features.faces import FaceModels, FaceParams
+
+    img, truth = _scene(att_face, 48)
+    models = FaceModels(FaceParams(detector="centerface"))
+    boxes, scores = models.detect(img)
+    assert len(boxes) == 1 and scores[0] >= 0.5
+    (x, y, w, h), = boxes
+    assert abs(w - h) <= 1 and _iou((x, y, w, h), truth) >= 0.4
+    enc = models.encode(img, boxes)
+    assert enc.shape == (1, 128) and np.isfinite(enc).all()
+    with pytest.raises(ValueError, match="centerface"):
+        FaceParams(detector="dnn")

@@ -91,9 +91,10 @@ class FaceModels:
         if params.detector == "hog":
             self._hog = dlib.get_frontal_face_detector()
         elif params.detector == "centerface":
-            from .face_detectors import make_face_detector
+            from .centerface import CenterFaceDetector
 
-            self._centerface = make_face_detector("centerface", upsample=params.upsample)
+            # as make_face_detector("centerface"): each upsample step doubles the image, as for dlib's detectors
+            self._centerface = CenterFaceDetector(upscale=2.0 ** params.upsample)
         else:
             self._cnn = dlib.cnn_face_detection_model_v1(str(model_path("mmod_human_face_detector.dat")))
         self.shape5 = dlib.shape_predictor(str(model_path("shape_predictor_5_face_landmarks.dat")))
