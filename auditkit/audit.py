@@ -336,6 +336,13 @@ def _media_part(config: AuditConfig, gallery: Gallery, release: Release, skipped
                        f"({pstats['detected']}/{pstats['items']}); gallery (clear): "
                        f"{gstats['rate']:.0%}. A de-identified face that a detector still finds is weakly obscured.")
             detection = {"release": pstats, "gallery": gstats, "finding": finding}
+            if config.video.leak_scan != "off":  # issue 13: faces still detectable, by the (small-face) leak detector
+                from .features.image_leaks import scan_image_leaks
+
+                detection["leak_scan"] = scan_image_leaks(
+                    list({it.file.rel: (it.file.rel, it.file.path, it.file.sha256) for it in release.items
+                          if it.file.kind == "image"}.values()),
+                    detector=config.video.leak_detector, cache=cache)
     elif any(it.file.kind == "image" for it in release.items):
         notes.append("face attacks on release images not run: the gallery has fewer than two identities with a "
                      "usable face image, or no release image could be used")
@@ -347,6 +354,7 @@ def _media_part(config: AuditConfig, gallery: Gallery, release: Release, skipped
                           cache=cache, fps=config.video.fps, seed=config.run.seed, progress=config.run.progress,
                           skipped=skipped, notes=notes, detector=config.video.people_detector,
                           boxes=config.video.people_boxes, leak_mode=config.video.leak_scan,
+                          leak_detector=config.video.leak_detector,
                           gallery_obfuscation=config.faces.obfuscation or "auto",
                           obfuscation_region="body" if config.faces.obfuscation_scope == "frame" else "head")
         if va is not None:

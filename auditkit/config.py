@@ -30,13 +30,14 @@ from typing import Any, Literal
 __all__ = ["AuditConfig", "FacesConfig", "InputsConfig", "ReportConfig", "RunConfig", "SweepConfig",
            "TablesConfig", "VideoConfig", "choices", "default_attacks", "split_list"]
 
-Detector = Literal["hog", "cnn"]
+Detector = Literal["hog", "cnn", "centerface"]
 Encoder = Literal["fast", "dlib"]
 Scope = Literal["face", "frame"]
 Executor = Literal["local", "dask"]
 PeopleDetector = Literal["mog2", "hog"]
 PeopleBoxes = Literal["manifest", "detect"]
 LeakScan = Literal["frame", "person", "both", "off"]
+LeakDetector = Literal["auto", "hog", "cnn", "centerface"]
 RiskLevel = Literal["low", "medium", "high", "critical"]
 
 
@@ -86,6 +87,7 @@ class VideoConfig:
     people_detector: PeopleDetector = "mog2"  # "mog2" background subtraction (static cameras) | "hog"
     people_boxes: PeopleBoxes = "manifest"  # person boxes from the manifest when given | "detect" always
     leak_scan: LeakScan = "frame"  # face-leak scan: whole frames | inside person boxes | both | off
+    leak_detector: LeakDetector = "auto"  # face detector of the leak scan; auto: centerface when installed, else hog
 
 
 @dataclass

@@ -56,7 +56,7 @@ def _obf_crop(crop: np.ndarray, spec: Any) -> np.ndarray:
 def release_sightings(release: Release, *, cache: Any, face_params: Any, jobs: int = 1, executor: str = "local",
                       scheduler: str | None = None, progress: bool = False, fps: float | None = None,
                       detector: str = "mog2", boxes: str = "manifest", leak_mode: str = "frame",
-                      obfuscation: str | None = None, skipped: list[Skipped], notes: list[str]) -> SightingSet:
+                      leak_detector: str = "auto", obfuscation: str | None = None, skipped: list[Skipped], notes: list[str]) -> SightingSet:
     """Every observed person of ``release`` as a sighting (see the module docstring)."""
     from .data.boxes import box_iou
     from .data.media import MediaError, load_image
@@ -105,8 +105,8 @@ def release_sightings(release: Release, *, cache: Any, face_params: Any, jobs: i
                                  "face": r.encodings[j], "track": it.track if len(det) == 1 else None,
                                  "truth": it.subject if len(det) == 1 else None})
     rows += _clip_rows(release, cache=cache, face_params=face_params, fps=fps, detector=detector, boxes=boxes,
-                       leak_mode=leak_mode, obfuscation=spec.label if spec is not None else None,
-                       progress=progress, skipped=skipped, notes=notes)
+                       leak_mode=leak_mode, leak_detector=leak_detector,
+                       obfuscation=spec.label if spec is not None else None, progress=progress, skipped=skipped, notes=notes)
     if not rows:
         raise ValueError("no observed person in the release (no face detected, no full-body crop, no track)")
     feats: dict[str, np.ndarray] = {}
@@ -143,7 +143,7 @@ def _halves(a: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
 
 def _clip_rows(release: Release, *, cache: Any, face_params: Any, fps: float | None, detector: str, boxes: str,
                leak_mode: str, obfuscation: str | None, progress: bool, skipped: list[Skipped],
-               notes: list[str]) -> list[dict[str, Any]]:
+               notes: list[str], leak_detector: str = "auto") -> list[dict[str, Any]]:
     from .video.clips import _manifest_boxes, majority_subject, process_clip_or_skip
 
     clips: dict[str, list] = {}
@@ -160,7 +160,8 @@ def _clip_rows(release: Release, *, cache: Any, face_params: Any, fps: float | N
         use = per if (per and boxes == "manifest") else None
         # the same options as the gallery audit, so its cached clip features are reused
         cf = process_clip_or_skip(rel, f.path, skipped, sha256=f.sha256, cache=cache, fps=fps, max_side=640,
-                                  boxes=use, detector=detector, leak_mode=leak_mode, face_params=face_params,
+                                  boxes=use, detector=detector, leak_mode=leak_mode, leak_detector=leak_detector,
+                                  face_params=face_params,
                                   gait_frames=20, min_gait_fps=5.0, obfuscation=obfuscation,
                                   estimate_regions=0 if obfuscation else 12)
         if cf is None:
@@ -223,7 +224,8 @@ def linkage_part(config: Any, release: Release, skipped: list[Skipped], notes: l
         s = release_sightings(release, cache=cache, face_params=config.face_params(), jobs=run.jobs,
                               executor=run.executor, scheduler=run.scheduler, progress=run.progress,
                               fps=video.fps, detector=video.people_detector, boxes=video.people_boxes,
-                              leak_mode=video.leak_scan, obfuscation=faces.obfuscation, skipped=skipped,
+                              leak_mode=video.leak_scan, leak_detector=video.leak_detector,
+                              obfuscation=faces.obfuscation, skipped=skipped,
                               notes=lnotes)
     except ValueError as e:
         notes.append(f"linkage.sightings not run: {e}")

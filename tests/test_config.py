@@ -23,7 +23,7 @@ def test_sections_and_flat_names_round_trip():
 
 
 @pytest.mark.parametrize(("flat", "message"), [
-    ({"detector": "dnn"}, "detector must be one of hog, cnn, got 'dnn'"),
+    ({"detector": "dnn"}, "detector must be one of hog, cnn, centerface, got 'dnn'"),
     ({"leak_scan": "all"}, "leak_scan must be one of frame, person, both, off"),
     ({"fail_on": "severe"}, "fail_on must be one of low, medium, high, critical"),
     ({"jobs": 0}, "jobs must be >= 1, got 0"),

@@ -12,6 +12,7 @@ import pytest
 
 from auditkit.data.media import MediaError
 from auditkit.data.video import Frame, iter_frames, iter_image_frames, probe_video
+from auditkit.features.face_detectors import detector_available
 from auditkit.features.leaks import FaceLeakScanner, scan_face_leaks, tracks_exposed
 from auditkit.features.mot_eval import detection_metrics, mot_metrics, read_mot, tracks_to_table
 from auditkit.features.people import BackgroundSubtractionDetector, HogPeopleDetector
@@ -304,9 +305,12 @@ def test_real_face_leaks_and_blurred_face_does_not(face_chip):
 def test_small_face_found_only_inside_upscaled_person_box(face_chip):
     img, person, _ = _scene_with_face(face_chip, 30)
     track = Track(4, np.array([0]), np.array([person], float), np.array([0.0]), np.array([1.0]))
-    assert scan_face_leaks([_frame(img)], [track], upsample=1, mode="frame") == []
-    leaks = scan_face_leaks([_frame(img)], [track], upsample=1, mode="person")
+    assert scan_face_leaks([_frame(img)], [track], upsample=1, mode="frame", detector="hog") == []
+    leaks = scan_face_leaks([_frame(img)], [track], upsample=1, mode="person", detector="hog")
     assert len(leaks) == 1 and leaks[0].track_id == 4 and leaks[0].source == "person"
+    if detector_available("centerface"):  # issue 13: CenterFace finds it in the whole frame (the default, auto)
+        (lk,) = scan_face_leaks([_frame(img)], [track], upsample=1, mode="frame")
+        assert lk.track_id == 4 and lk.source == "frame" and 0.5 <= lk.confidence <= 1.0
     # a face outside every track is listed but exposes no track
     other = Track(9, np.array([0]), np.array([[400, 250, 40, 100]], float), np.array([0.0]), np.array([1.0]))
     img2, _, _ = _scene_with_face(face_chip, 60)

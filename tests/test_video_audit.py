@@ -174,6 +174,17 @@ def test_face_leak_exposes_track_and_face_video_scores_it(tmp_path):
     assert sec["leaks"] and all(lk["track"] == "a" and 4 <= lk["frame"] <= 7 for lk in sec["leaks"])
     assert all(lk["confidence"] > 0 and lk["time_s"] == pytest.approx(lk["frame"] / 10.0, abs=0.01)
                for lk in sec["leaks"])
+    # issue 13: the clip's leak rate = frames with a leaked face / frames scanned, with its Wilson interval
+    from auditkit.features.face_detectors import resolve_detector
+    from auditkit.scoring.stats import wilson_interval
+
+    (clip,) = sec["clips"]
+    k = len({lk["frame"] for lk in sec["leaks"]})
+    assert clip["leak_frames_scanned"] == 12 and clip["leak_frames"] == k and k >= 3
+    assert clip["leak_rate"] == pytest.approx(k / 12)
+    np.testing.assert_allclose(clip["leak_rate_ci"], wilson_interval(k, 12), atol=1e-12)
+    assert clip["leak_detector"] == resolve_detector("auto") == sec["parameters"]["leak_detector"]
+    assert all(lk["detector"] == clip["leak_detector"] for lk in sec["leaks"])
     exposed = {t["probe"]: t["leaked"] for t in sec["tracks"]}
     assert exposed == {"cam.avi#tracka": True, "cam.avi#trackb": False}
     att = {a.name: a for a in va.attacks}

@@ -51,7 +51,9 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-cache", action="store_true", help="do not read or write the feature cache")
     p.add_argument("--fail-on", choices=LEVELS, default=None,
                    help="exit with status 1 when the overall risk is at or above this level (default: never)")
-    p.add_argument("--detector", choices=("hog", "cnn"), default="hog", help="face detector (default: hog)")
+    p.add_argument("--detector", choices=("hog", "cnn", "centerface"), default="hog",
+                   help="face detector for the face attacks: dlib HOG, dlib CNN, or CenterFace (small faces; needs "
+                        "the 'centerface' extra) (default: hog)")
     p.add_argument("--upsample", type=int, default=1,
                    help="times images are upsampled before face detection, for small faces (default: 1)")
     p.add_argument("--encoder", choices=("dlib", "fast"), default="fast",

@@ -35,6 +35,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
     vid.add_argument("--leak-scan", choices=choices(VideoConfig, "leak_scan"), default=VideoConfig.leak_scan,
                      help="where sampled frames are scanned for faces the anonymizer missed: whole frames, "
                           "enlarged person boxes (small CCTV faces; ~25 ms per person per frame), both, or off")
+    vid.add_argument("--leak-detector", choices=choices(VideoConfig, "leak_detector"),
+                     default=VideoConfig.leak_detector,
+                     help="face detector of the leak scan: auto = centerface when the 'centerface' extra is installed "
+                          "(finds faces down to ~10 px), else hog (default: auto)")
     tab = run.add_argument_group("tables and trajectories (alone, or beside --release/--gallery)")
     tab.add_argument("--table", type=Path, default=None,
                      help="released metadata table (CSV or Parquet); default with --qi: the release manifest's columns")

@@ -55,7 +55,7 @@ def model_path(name: str) -> Path:
 class FaceParams:
     """Parameters of the face extractor; all of them enter the cache key."""
 
-    detector: str = "hog"  # "hog" | "cnn"
+    detector: str = "hog"  # "hog" | "cnn" | "centerface" (small faces; the `centerface` extra)
     upsample: int = 1  # times the image is upsampled before detection (finds small faces)
     jitters: int = 1  # dlib num_jitters for the encoding
     max_side: int = 1600  # detection runs on a copy downscaled to this side; boxes mapped back
@@ -64,8 +64,8 @@ class FaceParams:
     encoder: str = "fast"
 
     def __post_init__(self) -> None:
-        if self.detector not in ("hog", "cnn"):
-            raise ValueError(f"detector must be 'hog' or 'cnn', got {self.detector!r}")
+        if self.detector not in ("hog", "cnn", "centerface"):
+            raise ValueError(f"detector must be 'hog', 'cnn' or 'centerface', got {self.detector!r}")
         if not 0 <= self.upsample <= 4:
             raise ValueError(f"upsample must be in 0..4, got {self.upsample!r}")
         if self.jitters < 1:
@@ -90,6 +90,11 @@ class FaceModels:
         self.dlib = dlib
         if params.detector == "hog":
             self._hog = dlib.get_frontal_face_detector()
+        elif params.detector == "centerface":
+            from .centerface import CenterFaceDetector
+
+            # as make_face_detector("centerface"): each upsample step doubles the image, as for dlib's detectors
+            self._centerface = CenterFaceDetector(upscale=2.0 ** params.upsample)
         else:
             self._cnn = dlib.cnn_face_detection_model_v1(str(model_path("mmod_human_face_detector.dat")))
         self.shape5 = dlib.shape_predictor(str(model_path("shape_predictor_5_face_landmarks.dat")))
@@ -115,6 +120,8 @@ class FaceModels:
             work = cv2.resize(img, (max(1, round(w * scale)), max(1, round(h * scale))),
                               interpolation=cv2.INTER_AREA)
         boxes, scores = [], []
+        if self.params.detector == "centerface":
+            return _centerface_boxes(self._centerface, work, scale)
         if self.params.detector == "hog":
             rects, sc, _ = self._hog.run(work, self.params.upsample, 0.0)
             pairs = zip(rects, sc)
@@ -142,6 +149,24 @@ class FaceModels:
             return self._fast.encode_faces(img, shapes, num_jitters=self.params.jitters)
         out = [np.asarray(self._dlib_enc.compute_face_descriptor(img, s, self.params.jitters)) for s in shapes]
         return np.vstack(out).astype(np.float64)
+
+
+def _centerface_boxes(det: Any, work: np.ndarray, scale: float) -> tuple[list[tuple[int, int, int, int]], list[float]]:
+    """CenterFace boxes (forehead to chin, taller than wide) as the square boxes dlib's landmark model
+    expects: side = the mean of width and height, same centre; in the caller's pixels (``/ scale``)."""
+    b, s = det.detect(work)
+    H, W = work.shape[:2]
+    boxes, scores = [], []
+    for (x, y, w, h), sc in zip(b, s):
+        side, cx, cy = (w + h) / 2, x + w / 2, y + h / 2
+        x0, y0 = max(0.0, cx - side / 2), max(0.0, cy - side / 2)
+        x1, y1 = min(float(W), cx + side / 2), min(float(H), cy + side / 2)
+        if x1 - x0 < 1 or y1 - y0 < 1:
+            continue
+        boxes.append((int(round(x0 / scale)), int(round(y0 / scale)), int(round((x1 - x0) / scale)),
+                      int(round((y1 - y0) / scale))))
+        scores.append(float(sc))
+    return boxes, scores
 
 
 def encoder_info(params: FaceParams) -> dict[str, Any]:

@@ -1,18 +1,21 @@
 """Face-leak scan: faces a detector still finds in a "de-identified" video.
 
 Video anonymisers miss faces in single frames (motion blur, profile views, detector misses);
-one such frame exposes the whole track. :func:`scan_face_leaks` runs dlib's HOG frontal face
-detector (``dlib.get_frontal_face_detector()``, via ``run(img, upsample, adjust_threshold)``
-so every hit carries its SVM confidence) on every sampled frame:
+one such frame exposes the whole track. :func:`scan_face_leaks` runs a face detector
+(:mod:`auditkit.features.face_detectors`: ``"auto"`` = CenterFace when its extra is installed,
+else dlib's HOG frontal detector; every hit carries the detector's score) on every sampled frame:
 
-- ``mode="frame"``: on the whole frame, upsampled ``upsample`` times (dlib's smallest face
-  is about 80 px, 40 px at ``upsample=1``);
+- ``mode="frame"``: on the whole frame, upsampled ``upsample`` times (each step doubles it:
+  dlib HOG's smallest face is about 80 px, 40 px at ``upsample=1``; CenterFace's about 20 px,
+  10 px at ``upsample=1``);
 - ``mode="person"``: only on the upper part of each tracked person box, enlarged so the box
   is ``person_height`` px tall (faces in CCTV are a few pixels; this is where they are);
 - ``mode="both"``: both, duplicates merged.
 
 Each :class:`Leak` gives frame, time, box (original pixels), confidence and the track whose
 box holds the face (largest share of the face box inside the person box, at least half).
+:func:`leak_rate` turns a clip's leaks into the share of scanned frames that leak a face, with a
+Wilson interval.
 """
 from __future__ import annotations
 
@@ -24,10 +27,11 @@ import cv2
 import numpy as np
 
 from auditkit.data.video import Frame
+from auditkit.features.face_detectors import make_face_detector, resolve_detector
 from auditkit.features.people import nms
 from auditkit.features.tracking import Track
 
-__all__ = ["FaceLeakScanner", "Leak", "attribute_leaks", "scan_face_leaks", "tracks_exposed"]
+__all__ = ["FaceLeakScanner", "Leak", "attribute_leaks", "leak_rate", "scan_face_leaks", "tracks_exposed"]
 
 MODES = ("frame", "person", "both")
 
@@ -52,6 +56,30 @@ def tracks_exposed(leaks: Iterable[Leak]) -> int:
     return len({lk.track_id for lk in leaks if lk.track_id is not None})
 
 
+def leak_rate(leaks: Iterable[Leak | dict[str, Any]], frames_scanned: int, *,
+              confidence: float = 0.95) -> dict[str, Any]:
+    """Share of scanned frames in which at least one face leaked, with its Wilson interval.
+
+    ``leaks`` are :class:`Leak` objects or their dicts (with a ``"frame"`` key); ``frames_scanned``
+    is the number of frames the scan looked at (0: rate and interval are None, never made up).
+
+    >>> leak_rate([Leak(3, 0.3, (0, 0, 9, 9), 0.8, None, "frame")], 10)["frames_with_leak"]
+    1
+    """
+    from auditkit.scoring.stats import wilson_interval
+
+    if frames_scanned < 0:
+        raise ValueError(f"frames_scanned must be >= 0, got {frames_scanned!r}")
+    frames = {lk["frame"] if isinstance(lk, dict) else lk.frame for lk in leaks}
+    if len(frames) > frames_scanned:
+        raise ValueError(f"{len(frames)} frames with a leak but only {frames_scanned} scanned")
+    if frames_scanned == 0:
+        return {"frames_scanned": 0, "frames_with_leak": 0, "rate": None, "rate_ci": None}
+    lo, hi = wilson_interval(len(frames), frames_scanned, confidence=confidence)
+    return {"frames_scanned": int(frames_scanned), "frames_with_leak": len(frames),
+            "rate": len(frames) / frames_scanned, "rate_ci": [float(lo), float(hi)]}
+
+
 def _inside_fraction(face: np.ndarray, person: np.ndarray) -> np.ndarray:
     """Share of each face box's area inside each person box: (n_faces, n_persons)."""
     fx0, fy0 = face[:, 0:1], face[:, 1:2]
@@ -65,11 +93,11 @@ def _inside_fraction(face: np.ndarray, person: np.ndarray) -> np.ndarray:
 
 
 class FaceLeakScanner:
-    """dlib HOG face detector with the scan options (see :func:`scan_face_leaks`)."""
+    """A face detector with the scan options (see :func:`scan_face_leaks`)."""
 
     def __init__(self, *, upsample: int = 1, adjust_threshold: float = 0.0, min_confidence: float = 0.0,
                  mode: str = "frame", upper_fraction: float = 0.5, person_height: int = 400,
-                 max_person_upscale: float = 8.0, margin: float = 0.25):
+                 max_person_upscale: float = 8.0, margin: float = 0.25, detector: str = "auto"):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         if not (isinstance(upsample, int) and 0 <= upsample <= 4):
@@ -78,28 +106,32 @@ class FaceLeakScanner:
             raise ValueError(f"upper_fraction must be in (0, 1], got {upper_fraction!r}")
         if not person_height >= 40:
             raise ValueError(f"person_height must be >= 40 px, got {person_height!r}")
-        import dlib  # deferred: no model at import time
-
-        self._det = dlib.get_frontal_face_detector()
+        # HOG's adjust_threshold shifts its SVM threshold; CenterFace keeps its own score threshold (0.5)
+        name = resolve_detector(detector)
+        self._det = make_face_detector(name, upsample=upsample, threshold=adjust_threshold if name == "hog" else None)
+        self.detector = self._det.name
         self.upsample, self.adjust_threshold = upsample, float(adjust_threshold)
         self.min_confidence, self.mode = float(min_confidence), mode
         self.upper_fraction, self.person_height = float(upper_fraction), int(person_height)
         self.max_person_upscale, self.margin = float(max_person_upscale), float(margin)
 
     def params(self) -> dict[str, Any]:
-        return {"detector": "dlib.hog_frontal", "upsample": self.upsample,
+        return {**self._det.params(), "upsample": self.upsample,
                 "adjust_threshold": self.adjust_threshold, "min_confidence": self.min_confidence,
                 "mode": self.mode, "upper_fraction": self.upper_fraction,
                 "person_height": self.person_height, "max_person_upscale": self.max_person_upscale}
 
     def detect(self, image: np.ndarray, *, upsample: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Faces in ``image`` (RGB/grey uint8): boxes (n, 4) ``(x, y, w, h)`` of ``image``, confidences."""
+        """Faces in ``image`` (RGB/grey uint8): boxes (n, 4) ``(x, y, w, h)`` of ``image``, confidences.
+
+        ``upsample`` overrides the scanner's for this call (dlib's pyramid; CenterFace's ``2 ** upsample``)."""
         img = np.ascontiguousarray(image)
-        rects, scores, _ = self._det.run(img, self.upsample if upsample is None else upsample,
-                                         self.adjust_threshold)
-        boxes = np.array([[r.left(), r.top(), r.right() - r.left() + 1, r.bottom() - r.top() + 1]
-                          for r in rects], dtype=float).reshape(-1, 4)
-        sc = np.asarray(scores, dtype=float).reshape(-1)
+        if upsample is None or upsample == self.upsample:
+            boxes, sc = self._det.detect(img)
+        elif self.detector == "centerface":
+            boxes, sc = self._det.detect(img, upscale=2.0 ** upsample)
+        else:
+            boxes, sc = self._det.detect(img, upsample=upsample)
         keep = sc >= self.min_confidence
         return boxes[keep], sc[keep]
 
@@ -189,7 +221,7 @@ def _persons_by_frame(tracks: Iterable[Track]) -> dict[int, list[tuple[int, np.n
 
 def scan_face_leaks(frames: Iterable[Frame], tracks: Iterable[Track] = (), *, upsample: int = 1,
                     adjust_threshold: float = 0.0, min_confidence: float = 0.0, mode: str = "frame",
-                    upper_fraction: float = 0.5, person_height: int = 400,
+                    upper_fraction: float = 0.5, person_height: int = 400, detector: str = "auto",
                     scanner: FaceLeakScanner | None = None) -> list[Leak]:
     """Scan sampled frames for faces still detectable.
 
@@ -201,18 +233,20 @@ def scan_face_leaks(frames: Iterable[Frame], tracks: Iterable[Track] = (), *, up
         Person tracks in original pixels; used to attribute leaks and, in ``"person"`` /
         ``"both"`` mode, to choose where to look.
     upsample : int
-        dlib pyramid upsampling for whole-frame scans (each step doubles the size: finds
-        faces down to about 40 px at 1, 20 px at 2, at 4x and 16x the cost).
+        Upsampling for whole-frame scans (each step doubles the size, at 4x the cost: dlib HOG
+        finds faces down to about 40 px at 1, 20 px at 2; CenterFace about 10 px at 1).
     adjust_threshold : float
-        Added to dlib's detection threshold (negative finds more, weaker faces).
+        Added to dlib HOG's detection threshold (negative finds more, weaker faces).
     min_confidence : float
-        Leaks below this dlib score are dropped.
+        Leaks below this detector score are dropped.
     mode : {"frame", "person", "both"}
         Where to look (see the module docstring).
     upper_fraction : float
         Part of the person box (from the top) searched in person mode.
     person_height : int
         Person crops are enlarged (cubic) to about this height, at most 8x.
+    detector : {"auto", "hog", "cnn", "centerface"}
+        The face detector (:mod:`auditkit.features.face_detectors`; "auto": CenterFace when installed).
     scanner : FaceLeakScanner, optional
         Reuse a configured scanner (its options win over the keyword options).
 
@@ -223,7 +257,8 @@ def scan_face_leaks(frames: Iterable[Frame], tracks: Iterable[Track] = (), *, up
     """
     sc = scanner or FaceLeakScanner(upsample=upsample, adjust_threshold=adjust_threshold,
                                     min_confidence=min_confidence, mode=mode,
-                                    upper_fraction=upper_fraction, person_height=person_height)
+                                    upper_fraction=upper_fraction, person_height=person_height,
+                                    detector=detector)
     persons = _persons_by_frame(tracks)
     leaks: list[Leak] = []
     for fr in frames:

@@ -17,7 +17,9 @@ from ..config import VideoConfig
 from ..data.inputs import Gallery, Release, ReleaseItem
 from ..data.media import MediaError
 from ..features.cache import FeatureCache
+from ..features.face_detectors import resolve_detector
 from ..features.faces import FaceParams
+from ..features.leaks import leak_rate
 from ..result import AttackResult, Skipped, to_jsonable
 from .clips import (
     VIDEO_FEATURE_VERSION,
@@ -62,6 +64,16 @@ def _track_row(t: TrackFeatures, clip: dict) -> dict:
 
 
 
+def _leak_rate_row(leaks: list[dict], frames: int, mode: str, detector: str) -> dict:
+    """A clip row's leak columns: detector, frames scanned, frames with a leaked face, rate and Wilson 95% CI."""
+    if mode == "off":
+        return {"leak_detector": None, "leak_frames_scanned": 0, "leak_frames": 0, "leak_rate": None,
+                "leak_rate_ci": None}
+    r = leak_rate(leaks, frames)
+    return {"leak_detector": resolve_detector(detector), "leak_frames_scanned": r["frames_scanned"],
+            "leak_frames": r["frames_with_leak"], "leak_rate": r["rate"], "leak_rate_ci": r["rate_ci"]}
+
+
 def _camera_of(rel: str, rows: list[ReleaseItem]) -> str:
     cams = [it.camera for it in rows if it.camera]
     if cams:
@@ -86,7 +98,8 @@ def audit_videos(release: Release, gallery: Gallery, *, face_gallery: FeatureSet
                  cache: FeatureCache, fps: float | None = VideoConfig.fps, max_side: int | None = 640, seed: int = 0,
                  progress: bool = False, skipped: list[Skipped], notes: list[str],
                  detector: str = VideoConfig.people_detector, boxes: str = VideoConfig.people_boxes,
-                 leak_mode: str = VideoConfig.leak_scan, leak_upsample: int = 1, gait_frames: int = 20,
+                 leak_mode: str = VideoConfig.leak_scan, leak_upsample: int = 1,
+                 leak_detector: str = VideoConfig.leak_detector, gait_frames: int = 20,
                  min_gait_fps: float = 5.0, trajectory_time_bin: str = "5s", gallery_obfuscation: str | None = "auto",
                  obfuscation_region: str = "body") -> VideoAudit | None:
     """Audit the clips of a release against a gallery (see the module docstring for the rules).
@@ -108,6 +121,8 @@ def audit_videos(release: Release, gallery: Gallery, *, face_gallery: FeatureSet
     boxes : "manifest" (use manifest boxes when a clip has them) or "detect" (always detect; the
         manifest boxes then only give ground truth, by IoU >= 0.5).
     leak_mode, leak_upsample : face-leak scan ("frame", "person", "both" or "off").
+    leak_detector : its face detector ("auto": CenterFace when installed, else "hog"); each clip row
+        gives the share of sampled frames with a leaked face and its Wilson 95% interval.
     gait_frames, min_gait_fps : frames per gait sample; lowest sampling rate for gait.
     trajectory_time_bin : time resolution of the trajectory points.
     gallery_obfuscation, obfuscation_region : the release's de-identification, re-applied to the
@@ -169,7 +184,7 @@ def audit_videos(release: Release, gallery: Gallery, *, face_gallery: FeatureSet
         use = per if (per and boxes == "manifest") else None
         t0 = time.monotonic()
         cf = process_clip_or_skip(rel, f.path, skipped, sha256=f.sha256, cache=cache, boxes=use,
-                                  leak_mode=leak_mode, leak_upsample=leak_upsample,
+                                  leak_mode=leak_mode, leak_upsample=leak_upsample, leak_detector=leak_detector,
                                   estimate_regions=12 if auto else 0, face_models=face_models, **clip_opts)
         if cf is None:
             continue
@@ -213,6 +228,7 @@ def audit_videos(release: Release, gallery: Gallery, *, face_gallery: FeatureSet
                 "truncated": rep.get("truncated"), "decode_failures": rep.get("decode_failures"),
                 "scale": rep.get("scale"), "downscaled": rep.get("downscaled"), "resolution": None,
                 "tracks": len(cf.tracks), "tracks_exposed": len(leaked), "leaks": len(cf.leaks),
+                **_leak_rate_row(cf.leaks, rep.get("frames_yielded") or 0, leak_mode, leak_detector),
                 "messages": cf.messages, "seconds": round(time.monotonic() - t0, 2),
                 "_leaked": {f"{rel}#track{x}" for x in leaked}}
         try:
@@ -344,7 +360,9 @@ def audit_videos(release: Release, gallery: Gallery, *, face_gallery: FeatureSet
                     "face_encodings": len(face_ok), "identities": len(identities)},
         "parameters": {"fps": fps, "max_side": max_side, "detector": detector, "boxes": boxes,
                        "gallery_obfuscation": "auto" if auto else gallery_obfuscation,
-                       "leak_mode": leak_mode, "leak_upsample": leak_upsample, "gait_frames": gait_frames,
+                       "leak_mode": leak_mode, "leak_upsample": leak_upsample,
+                       "leak_detector": resolve_detector(leak_detector) if leak_mode != "off" else None,
+                       "gait_frames": gait_frames,
                        "min_gait_fps": min_gait_fps, "trajectory_time_bin": trajectory_time_bin, "seed": seed},
         "fusion": {"weights": weights, "gallery_cv": cv_info},
         "obfuscation": obf_section,

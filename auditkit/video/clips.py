@@ -17,6 +17,7 @@ from ..data.inputs import ReleaseItem
 from ..data.video import iter_frames
 from ..features.appearance import CANONICAL_SIZE, DESCRIPTOR_VERSION, appearance_descriptor
 from ..features.cache import FeatureCache, cache_key
+from ..features.face_detectors import resolve_detector
 from ..features.faces import FaceParams
 from ..features.gait import GEI_SIZE, gait_energy_image
 from ..features.leaks import FaceLeakScanner, Leak, attribute_leaks
@@ -230,7 +231,8 @@ def _manifest_boxes(rows: list[ReleaseItem]) -> tuple[dict[int, list[tuple[np.nd
 
 def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: float | None = None,
                  max_side: int | None = 640, boxes: dict[int, list] | None = None, detector: str = "mog2",
-                 leak_mode: str = "frame", leak_upsample: int = 1, face_params: FaceParams | None = None,
+                 leak_mode: str = "frame", leak_upsample: int = 1, leak_detector: str = "auto",
+                 face_params: FaceParams | None = None,
                  max_crops: int = 16, n_chunks: int = 4, gait_frames: int = 20, min_gait_fps: float = 5.0,
                  min_track_frames: int = 3, max_crop_frames: int = 1500, obfuscation: str | None = None,
                  obfuscation_region: str = "body", estimate_regions: int = 0,
@@ -244,8 +246,8 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
         :func:`auditkit.data.video.iter_frames`).
     boxes : manifest boxes per frame: ``{frame: [(xywh, track label or None, subject or None)]}``;
         None or empty: people are detected with ``detector`` ("mog2" or "hog").
-    leak_mode, leak_upsample : face-leak scan options (:class:`~auditkit.features.leaks.FaceLeakScanner`);
-        ``leak_mode="off"`` skips the scan.
+    leak_mode, leak_upsample, leak_detector : face-leak scan options
+        (:class:`~auditkit.features.leaks.FaceLeakScanner`); ``leak_mode="off"`` skips the scan.
     face_params : encoder options for the faces found by the leak scan.
     max_crops, n_chunks : crops per track described (evenly spread), and how many chunk means
         of their descriptors are kept.
@@ -281,6 +283,7 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
     if leak_mode not in ("frame", "person", "both", "off"):
         raise ValueError(f"leak_mode must be one of frame, person, both, off; got {leak_mode!r}")
     fp = face_params or FaceParams()
+    leak_detector = resolve_detector(leak_detector) if leak_mode != "off" else None
     if obfuscation_region not in ("body", "head"):
         raise ValueError(f"obfuscation_region must be 'body' or 'head', got {obfuscation_region!r}")
     obf = None
@@ -292,7 +295,7 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
     mrows = sorted((f, [(b.tolist(), t, s) for b, t, s in v]) for f, v in (boxes or {}).items())
     params = {"fps": fps, "max_side": max_side, "detector": "manifest" if use_manifest else detector,
               "manifest": json.dumps(mrows, default=str) if use_manifest else None, "leak_mode": leak_mode,
-              "leak_upsample": leak_upsample, "face": fp.as_dict(), "max_crops": max_crops, "n_chunks": n_chunks,
+              "leak_upsample": leak_upsample, "leak_detector": leak_detector, "face": fp.as_dict(), "max_crops": max_crops, "n_chunks": n_chunks,
               "gait_frames": gait_frames, "min_gait_fps": min_gait_fps, "min_track_frames": min_track_frames,
               "max_crop_frames": max_crop_frames, "appearance": DESCRIPTOR_VERSION,
               "obfuscation": obf.label if obf is not None else None,
@@ -313,7 +316,8 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
     estimates: list[dict] = []
     mog = BackgroundSubtractionDetector(min_height=20.0, warmup=10)
     hog = HogPeopleDetector() if (not use_manifest and detector == "hog") else None
-    scanner = FaceLeakScanner(mode=leak_mode, upsample=leak_upsample) if leak_mode != "off" else None
+    scanner = (FaceLeakScanner(mode=leak_mode, upsample=leak_upsample, detector=leak_detector)
+               if leak_detector is not None else None)
     tracker = None if use_manifest else Tracker()
     store: dict[int, list[tuple[np.ndarray, Any, Any, Any, Any]]] = {}  # frame -> [(box, label, subj, crop, mask)]
     times: dict[int, float] = {}
@@ -457,7 +461,8 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
         if lk.track_id is not None and enc is not None:
             faces_of.setdefault(lk.track_id - 1, []).append(enc)
         leak_dicts.append({"frame": lk.frame, "time_s": lk.timestamp_s, "box": list(lk.box),
-                           "confidence": lk.confidence, "track": label, "source": lk.source})
+                           "confidence": lk.confidence, "track": label, "source": lk.source,
+                           "detector": leak_detector})
     for i, encs in faces_of.items():
         tracks[i].faces = np.stack(encs)
     out = ClipFeatures(report=report, tracks=tracks, leaks=leak_dicts,
