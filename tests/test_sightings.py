@@ -206,9 +206,9 @@ def test_label_free_estimate_tracks_the_labelled_figure():
     est = section["attacks"]["face"]["estimate"]
     assert "one track" in est["constraints"]["genuine"]
     assert "two cameras" in est["constraints"]["impostor"]
-    # the main figure is the target-decoy estimate: rank-1 over every probe, with its interval,
+    # the main figure is the pooled target-decoy estimate: rank-1 over every probe, with its interval,
     # which holds the labelled figure (every probe here has a mate, so both bases agree)
-    assert m["estimate_method"] == "decoy"
+    assert m["estimate_method"] == "decoy_pooled"
     assert m["rank1_ci"][0] <= lab["rank1"] <= m["rank1_ci"][1], (m["rank1_ci"], lab["rank1"])
     assert m["rank1_ci"][0] <= m["rank1"] <= m["rank1_ci"][1]
     v = est["variants"]

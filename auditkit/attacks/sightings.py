@@ -32,13 +32,17 @@ one track (the same person) and pairs in the same frame, or on two cameras close
 (a probe whose true mate is absent, or hidden in the crowd, counts as a miss, since without labels
 the two cannot be told apart):
 
-``decoy`` (the main figure when at least 20 probes have a known-different pair)
-    target-decoy: a known-different sighting is exchangeable with the probe's wrong candidates,
-    so it beats all m candidates with probability (1 - p) / (m + 1); counting how often decoys beat
-    the best candidate gives an unbiased estimate of p with an exact Poisson interval. No density
-    model; wide intervals (decoys rarely land at the top). It assumes the constraints hold (a
-    genuine pair taken for a decoy counts heavily) and that decoys look like candidates (same
-    cameras, same population).
+``decoy_pooled`` (the main figure when at least 20 probes have a known-different pair)
+    target-decoy with pooled decoys: a known-different sighting (a decoy) is exchangeable with a
+    probe's wrong candidates, so it beats all m candidates with probability about (1 - p) / m;
+    that chance is read, for each probe's best score, from the decoys of every probe in its
+    stratum (probes of a like upper bulk of candidate z-scores), and averaged: an estimate of
+    p with a bootstrap interval (over probes and over the decoys' probes). No density model.
+``decoy``
+    the same identity with each probe's own decoys only: exact, but it rests on the few decoys
+    that beat their own probe's best candidate (a Poisson interval tens of points wide). Both
+    assume the constraints hold (a genuine pair taken for a decoy counts heavily) and that
+    decoys look like candidates (same cameras, same population).
 ``structural``
     a two-component mixture of the candidates' scores with the same-person density taken from the
     within-track pairs as they are. Within-track pairs are *easier* than cross-camera pairs (same
@@ -95,7 +99,7 @@ def run_linkage(s: SightingSet, params: LinkageParams | None = None, *, notes: l
     labelled = s.truth_mode != "none"
     probes = np.flatnonzero(run.acc[main_attack].n_cand > 0)
     if s.truth_mode == "planted":
-        vol = np.flatnonzero(np.array([t not in (None, UNKNOWN) for t in s.truth]))
+        vol = np.flatnonzero(np.array([t not in (None, UNKNOWN) and t not in s.unscored for t in s.truth]))
         probes_est = vol[run.acc[main_attack].n_cand[vol] > 0]
     else:
         probes_est = None
@@ -191,14 +195,15 @@ def _public(est: dict[str, Any]) -> dict[str, Any]:
 
 def _estimated_metrics(est: dict[str, Any]) -> dict[str, Any]:
     """Metrics of an unlabelled run: the main estimate's rank-1 (over every probe, a probe without
-    a mate a miss) and its interval. The decoy estimate carries its Poisson interval; a mixture
+    a mate a miss) and its interval. The decoy estimates carry their own interval (bootstrap or
+    Poisson); a mixture
     estimate (no decoys) an interval spanning every variant's bootstrap interval (the model
     uncertainty between them is not sampling noise)."""
     v = est["variants"]
     main = v[est["main"]]
-    if est["main"] == "decoy":
+    if est["main"] in ("decoy", "decoy_pooled"):
         rank1, ci = main["rank1_all"], tuple(main["rank1_all_ci"])
-        n_fig = main["probes_with_decoys"]
+        n_fig = main.get("probes", main["probes_with_decoys"])
     else:
         los = [x["rank1_ci"][0] for x in v.values() if "rank1_ci" in x and not math.isnan(x["rank1_ci"][0])]
         his = [x["rank1_ci"][1] for x in v.values() if "rank1_ci" in x and not math.isnan(x["rank1_ci"][1])]

@@ -279,7 +279,8 @@ def link_sightings(s: SightingSet, params: LinkageParams | None = None) -> Linka
     groups = np.asarray([g if g is not None else f"\0{i}" for i, g in enumerate(s.group)], dtype=object)
     truth = np.asarray([t if t is not None else "" for t in s.truth], dtype=object)
     labelled = s.truth_mode != "none"
-    probe_ok = np.array([t not in (None, UNKNOWN) for t in s.truth]) if labelled else np.zeros(n, bool)
+    probe_ok = np.array([t not in (None, UNKNOWN) and t not in s.unscored for t in s.truth]) if labelled \
+        else np.zeros(n, bool)
     if s.truth_mode == "planted":
         scorable_c = np.array([t != UNKNOWN for t in s.truth])
     else:
