@@ -154,12 +154,14 @@ def run_linkage(s: SightingSet, params: LinkageParams | None = None, *, notes: l
         results.append(res)
         section["attacks"][a] = entry
         if a == main_attack:
-            main_est = est["variants"]["corrected"]  # the links are made by the mixture's posteriors
+            main_est = est
     if main_est is not None:
-        # the attacker's links use the posterior of the label-free estimate over every probe (no label involved)
-        est_all = main_est if probes_est is None else \
-            estimate_linkage(run, main_attack, seed=params.seed)["variants"]["corrected"]
-        section["routes"] = rebuild_routes(run, main_attack, est_all["_p_top"][:, 0], probes, seed=params.seed)
+        # the attacker's links: each best candidate's chance of being the same person, from the
+        # label-free estimate over every probe (no label involved): the pooled decoys' when there
+        # are decoys, else the corrected mixture's posterior
+        est_all = main_est if probes_est is None else estimate_linkage(run, main_attack, seed=params.seed)
+        v = est_all["variants"].get("decoy_pooled") or est_all["variants"]["corrected"]
+        section["routes"] = rebuild_routes(run, main_attack, v["_p_top"][:, 0], probes, seed=params.seed)
     return results, section
 
 

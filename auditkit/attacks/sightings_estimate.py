@@ -111,7 +111,9 @@ def _pooled_decoy_estimate(acc: _Acc, dz: np.ndarray, dp: np.ndarray, sel: np.nd
     Pooling over all probes at once reads high (per-probe z-scores differ in their upper tail: a
     probe whose candidates hold strong mates has its wrong candidates' z-scores squeezed down, and
     its decoys with them); the strata are quantiles of each probe's upper bulk (the 90th percentile
-    of its candidates' z-scores, no label), about ``min_per_stratum`` decoys each. ``m + 1/2``
+    of its candidates' z-scores, no label), with at least ``min_per_stratum`` decoys and 50 m
+    decoys each (m the median number of candidates: about 50 decoys expected above a best
+    candidate), at most ``max_strata``. ``m + 1/2``
     sits between the exact weights without a mate (m + 1) and with one (m): a bias of at most
     1/(2m) relative. ``dp``: the probe of each decoy (any probe of the release, not only ``sel``).
     Interval: bootstrap over the estimated probes and, independently, over the decoys' probes.
@@ -126,7 +128,9 @@ def _pooled_decoy_estimate(acc: _Acc, dz: np.ndarray, dp: np.ndarray, sel: np.nd
         return None
     T = _upper_bulk(acc)
     owners, d_inv = np.unique(dp, return_inverse=True)
-    K = int(max(1, min(max_strata, len(dz) // min_per_stratum)))
+    # a stratum needs decoys enough that ~50 of them are expected above a typical best candidate
+    per_stratum = max(min_per_stratum, 50 * float(np.median(acc.n_cand[sel])))
+    K = int(max(1, min(max_strata, len(dz) // per_stratum)))
     edges = np.quantile(T[owners], np.linspace(0, 1, K + 1))[1:-1] if K > 1 else np.zeros(0)
     st_dec = np.searchsorted(edges, T[dp], side="right")
     st_sel = np.searchsorted(edges, np.nan_to_num(T[sel], nan=0.0), side="right")
@@ -148,17 +152,21 @@ def _pooled_decoy_estimate(acc: _Acc, dz: np.ndarray, dp: np.ndarray, sel: np.nd
             pos = np.searchsorted(zs, z1[rows], side="right")  # decoys at or below z1
             below = np.where(pos > 0, cw[np.maximum(pos - 1, 0)], 0)
             terms[in_k] = w[rows] * (1.0 - below / cw[-1])
+        last_terms[0] = terms
         return float(np.clip(1.0 - terms.mean(), 0.0, 1.0))
+
+    last_terms = [np.zeros(len(sel))]
 
     all_rows, all_owners = np.arange(len(sel)), np.arange(len(owners))
     point = est(all_rows, all_owners)
+    p_top = np.clip(1.0 - last_terms[0], 0.0, 1.0)  # per probe: 1 - its estimated chance of a wrong best
     rng = np.random.default_rng([seed, 11])
     boots = [est(rng.integers(0, len(sel), len(sel)), rng.integers(0, len(owners), len(owners)))
              for _ in range(n_boot)]
     a = (1 - confidence) / 2
     return {"rank1_all": point, "rank1_all_ci": (float(np.quantile(boots, a)), float(np.quantile(boots, 1 - a))),
             "rank1": point, "decoys": int(len(dz)), "probes_with_decoys": int(len(owners)), "strata": K,
-            "probes": int(len(sel))}
+            "probes": int(len(sel)), "links": int((p_top >= 0.5).sum()), "_p_top": p_top[:, None]}
 
 
 def estimate_linkage(run: LinkageRun, attack: str, *, min_pairs: int = 30, n_boot: int = 200,

@@ -237,7 +237,8 @@ def _row_z_by(S: np.ndarray, valid: np.ndarray, gcol: np.ndarray | None) -> np.n
 def _attack_scores(feats: dict[str, np.ndarray], cues: list[str], p: np.ndarray, c: np.ndarray,
                    cand: np.ndarray, gcol: np.ndarray | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per attack (each cue, and ``fused`` with two or more): (Z, valid), probe x candidate;
-    z-scores per probe and candidate camera (``gcol``: camera index of each candidate column)."""
+    z-scores per probe and candidate camera (``gcol``: camera index of each candidate column),
+    standardised over the ``cand`` entries (the reference set)."""
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     zs = []
     for cue in cues:
@@ -305,7 +306,11 @@ def link_sightings(s: SightingSet, params: LinkageParams | None = None) -> Linka
         gen_s = same_track & ~self_
         n_pairs += int(cand.sum())
         gcol = np.unique(cams[c], return_inverse=True)[1].reshape(-1) if params.camera_norm else None
-        scores = _attack_scores(feats, cues, p, c, cand, gcol)
+        # the z-scores' reference set: the candidates and the decoys (structural impostors) together,
+        # so that a decoy and a wrong candidate are scored alike (exchangeable, as the label-free
+        # estimate needs: standardised on the candidates alone, a decoy would be out of sample and
+        # its z-score heavier-tailed than theirs); the ranking within a camera does not change
+        scores = _attack_scores(feats, cues, p, c, cand | ((copresent | travel) & in_window), gcol)
         for a in attacks:
             Z, valid = scores[a]
             acc = accs[a]
