@@ -245,15 +245,24 @@ def _limits(s: SightingSet) -> list[str]:
            "would likely do better, so these figures are a floor on linkability, not a ceiling."]
     out += ["The label-free estimate counts a sighting whose true mate is absent, or hidden among look-alikes, as a "
             "miss: it estimates rank-1 over every probe, not over the probes that have a mate.",
-            "The decoy estimate assumes the structural constraints hold (nobody in two frames at once, nobody on two "
-            "cameras closer in time than the travel time, camera views not overlapping): one genuine pair taken for "
-            "a decoy weighs as much as m wrong candidates. Its interval is wide because decoys rarely reach the top.",
+            "The decoy estimates assume the structural constraints hold (nobody in two frames at once, nobody on two "
+            "cameras closer in time than the travel time, camera views not overlapping) and that a decoy looks like a "
+            "wrong candidate (same cameras, same population): one genuine pair taken for a decoy weighs as much as m "
+            "wrong candidates.",
+            "The main (pooled) decoy estimate reads each probe's chance that a decoy beats its best candidate, about "
+            "1 in m, from the decoys of every probe of a like score scale: it needs tens of thousands of decoys. With "
+            "a few hundred (a single-camera release, whose only decoys are people seen in the same frame) few decoys "
+            "reach the top, the interval is tens of points wide and the point can land far from the true figure.",
+            "It weighs each probe by m + 1/2, between the exact m + 1 (no true candidate) and m - t + 1 (t true "
+            "candidates): with several true candidates per probe it leans low by up to (t - 1/2)/m of the miss rate.",
             "Within-track pairs are easier than cross-camera pairs (same camera, light and pose, moments apart): "
             "the structural mixture variant leans high; the corrected variant refits the same-person scores on the "
             "candidates but depends on the shapes it assumes and fails when the true mates do not stand out.",
-            "Same-frame decoys (the only ones in a single-camera release) share light and background with the "
-            "probe and score higher than other candidates, which pushes the decoy estimate down."]
+            "Routes are rebuilt from mutual best matches whose estimated chance of being the same person is at least "
+            "one half; without labels the share of people followed is not measured, only the number of rebuilt "
+            "routes that span several cameras."]
     if s.truth_mode == "planted":
         out.append("Planted volunteers are assumed to appear only in their recorded windows; a window with "
-                   "several tracks is left out, so crowded scenes are under-represented.")
+                   "several tracks is left out, and a volunteer with such a window is not scored as a probe, so "
+                   "crowded scenes are under-represented.")
     return out
