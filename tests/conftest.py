@@ -116,6 +116,11 @@ SLOW_TESTS = {
     "test_fast_encoder.py::test_att_faces_match_dlib",
     "test_scale.py::test_dask_executor_gives_the_same_results_json_as_the_local_pool",
     "test_report.py::test_rerender_from_results_json_alone",
+    "test_sightings.py::test_label_free_estimate_tracks_the_labelled_figure",
+    "test_sightings.py::test_label_free_estimate_of_a_weak_attack_is_flagged_and_not_called_anonymized",
+    "test_sightings.py::test_rebuilt_routes_are_pseudonymised_and_drawn",
+    "test_sightings.py::test_cli_run_without_gallery_subject_planted_and_label_free",
+    "test_sightings.py::test_cuhk01_two_cameras_linked_well_above_chance_and_estimate_covers_it",
 }
 #: every test of these modules is slow (a module fixture reads a large shared dataset)
 SLOW_MODULES = {"test_tables_adult.py"}
