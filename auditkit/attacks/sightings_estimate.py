@@ -89,13 +89,13 @@ def _decoy_estimate(acc: _Acc, z: np.ndarray, probe: np.ndarray, sel: np.ndarray
             "rank1": float(np.clip(1 - one_minus, 0, 1))}
 
 
-def _quantile_z(acc: _Acc, q: float) -> np.ndarray:
-    """Per probe, the ``q`` quantile of its candidates' z-scores (from the score histogram, 0.1
-    wide bins). NaN for a probe without candidates."""
+def _ranked_z(acc: _Acc, r: int) -> np.ndarray:
+    """Per probe, the z-score of its r-th best candidate (from the score histogram, 0.1 wide
+    bins; its lowest candidate when it has fewer than r). NaN for a probe without candidates."""
     H = acc.hist
     tot = H.sum(axis=1)
     c = np.cumsum(H, axis=1)
-    idx = np.argmax(c >= q * np.maximum(tot, 1)[:, None], axis=1)
+    idx = np.argmax(c > np.maximum(tot - r, 0)[:, None], axis=1)
     return np.where(tot > 0, _CENTRES[idx], np.nan)
 
 
@@ -109,13 +109,15 @@ def _pooled_decoy_estimate(acc: _Acc, dz: np.ndarray, dp: np.ndarray, sel: np.nd
     ``S(z1)``, is read from the decoys of *every* probe in its stratum (the empirical survival of
     their z-scores), so every decoy informs every probe: ``1 - p = mean_i (m_i + 1/2) S(z1_i)``.
     Pooling the raw z-scores of all probes reads high (probes differ in the upper tail of their
-    wrong candidates' z-scores, and the best score z1 moves with it), so every probe's scores are
-    first shifted by the 75th percentile of its candidates' z-scores (where the upper bulk of its
-    mostly wrong candidates lies; no label), and probes are pooled within strata of their upper
-    spread (95th minus 75th percentile), each stratum with at least ``min_per_stratum`` decoys and
-    50 m decoys (m the median number of candidates: about 50 decoys expected above a best
-    candidate), at most ``max_strata``. (The 75th percentile was chosen on the validation cases of
-    benchmarks/README.md, among 70th-85th, which all shift the estimate by a few points at most.)
+    wrong candidates' z-scores, and whether the best candidate wins moves with it), so every
+    probe's scores are first shifted by the z-score of its 20th best candidate (where the top of
+    its mostly wrong candidates lies, whatever their number; no label), and probes are pooled
+    within strata of their upper spread (5th best minus 20th best), each stratum with at least
+    ``min_per_stratum`` decoys and 50 m decoys (m the median number of candidates: about 50 decoys
+    expected above a best candidate), at most ``max_strata``. (Ranks 20 and 5 were chosen on the
+    validation cases of benchmarks/README.md, where ranks 10-30 move the estimate by a few points;
+    the 75th and 95th percentiles, about the same ranks there, did as well on the real cases but
+    not on generated ones with ten times the candidates.)
     ``m + 1/2``
     sits between the exact weights without a mate (m + 1) and with one (m): a bias of at most
     1/(2m) relative. ``dp``: the probe of each decoy (any probe of the release, not only ``sel``).
@@ -129,10 +131,10 @@ def _pooled_decoy_estimate(acc: _Acc, dz: np.ndarray, dp: np.ndarray, sel: np.nd
     sel = sel[acc.n_cand[sel] > 0]
     if len(sel) == 0 or len(dz) < 100:
         return None
-    # location: the 75th percentile of the probe's candidates' z-scores (the top of the bulk of
-    # wrong candidates, little moved by a few mates); scale strata: its upper spread (95th - 75th)
-    loc = np.nan_to_num(_quantile_z(acc, 0.75), nan=0.0)
-    T = np.nan_to_num(_quantile_z(acc, 0.95), nan=0.0) - loc
+    # location: the probe's 20th best candidate (the top of its wrong candidates, little moved by a
+    # few mates, whatever the number of candidates); scale strata: 5th best minus 20th best
+    loc = np.nan_to_num(_ranked_z(acc, 20), nan=0.0)
+    T = np.nan_to_num(_ranked_z(acc, 5), nan=0.0) - loc
     dz = dz - loc[dp]
     owners, d_inv = np.unique(dp, return_inverse=True)
     # a stratum needs decoys enough that ~50 of them are expected above a typical best candidate
