@@ -356,6 +356,8 @@ def test_cli_run_without_gallery_subject_planted_and_label_free(tmp_path, monkey
     assert r["verdict"]["risk"] is not None and "linked to another sighting" in r["verdict"]["summary"]
     html = (out / "report.html").read_text()
     assert "Linkability: the release as its own gallery" in html and "Limits." in html
+    assert "Routes rebuilt from the release alone" in html  # the route figure, pseudonymised persons
+    assert all(r["person"].startswith("person-") for r in lk["routes"]["exposed"])
 
     # planted volunteers: the first three people walked past both cameras; the auditor noted when
     # (one instant per camera: the first frame of each visit)
