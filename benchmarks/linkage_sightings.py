@@ -205,7 +205,8 @@ def run_case(name: str, s, params) -> dict:
             "main": e["estimate"]["main"],
             "estimate": {vn: {k: vv.get(k) for k in ("rank1_all", "rank1_all_ci", "n_mated_est", "reliable",
                                                        "genuine_mean", "true_candidates_per_probe", "decoys",
-                                                       "probes_with_decoys", "decoys_above_best", "decoy_source")}
+                                                       "probes_with_decoys", "decoys_above_best", "decoy_source",
+                                                       "strata", "probes")}
                          for vn, vv in v.items()},
             "comparison": e.get("comparison"), "constraints": e["estimate"]["constraints"],
             "assumptions": e["estimate"]["assumptions"], "candidates": e["candidates"]}

@@ -127,6 +127,11 @@ SLOW_TESTS = {
     "test_peer_measures.py::test_arx_distinction_and_separation_recorded[adult_raw]",
     "test_peer_measures.py::test_arx_distinction_and_separation_recorded[adult_k10]",
     "test_peer_measures.py::test_arx_distinction_and_separation_recorded[adult_raw_9qi]",
+    "test_sightings.py::test_label_free_estimate_tracks_the_labelled_figure",
+    "test_sightings.py::test_label_free_estimate_of_a_weak_attack_is_flagged_and_not_called_anonymized",
+    "test_sightings.py::test_rebuilt_routes_are_pseudonymised_and_drawn",
+    "test_sightings.py::test_cli_run_without_gallery_subject_planted_and_label_free",
+    "test_sightings.py::test_cuhk01_two_cameras_linked_well_above_chance_and_estimate_covers_it",
 }
 #: every test of these modules is slow (a module fixture reads a large shared dataset)
 SLOW_MODULES = {"test_tables_adult.py", "test_population_uniqueness_adult.py", "test_reid_protocol.py",

@@ -32,13 +32,17 @@ one track (the same person) and pairs in the same frame, or on two cameras close
 (a probe whose true mate is absent, or hidden in the crowd, counts as a miss, since without labels
 the two cannot be told apart):
 
-``decoy`` (the main figure when at least 20 probes have a known-different pair)
-    target-decoy: a known-different sighting is exchangeable with the probe's wrong candidates,
-    so it beats all m candidates with probability (1 - p) / (m + 1); counting how often decoys beat
-    the best candidate gives an unbiased estimate of p with an exact Poisson interval. No density
-    model; wide intervals (decoys rarely land at the top). It assumes the constraints hold (a
-    genuine pair taken for a decoy counts heavily) and that decoys look like candidates (same
-    cameras, same population).
+``decoy_pooled`` (the main figure when at least 20 probes have a known-different pair)
+    target-decoy with pooled decoys: a known-different sighting (a decoy) is exchangeable with a
+    probe's wrong candidates, so it beats all m candidates with probability about (1 - p) / m;
+    that chance is read, for each probe's best score, from the decoys of every probe in its
+    stratum (probes of a like upper bulk of candidate z-scores), and averaged: an estimate of
+    p with a bootstrap interval (over probes and over the decoys' probes). No density model.
+``decoy``
+    the same identity with each probe's own decoys only: exact, but it rests on the few decoys
+    that beat their own probe's best candidate (a Poisson interval tens of points wide). Both
+    assume the constraints hold (a genuine pair taken for a decoy counts heavily) and that
+    decoys look like candidates (same cameras, same population).
 ``structural``
     a two-component mixture of the candidates' scores with the same-person density taken from the
     within-track pairs as they are. Within-track pairs are *easier* than cross-camera pairs (same
@@ -95,7 +99,7 @@ def run_linkage(s: SightingSet, params: LinkageParams | None = None, *, notes: l
     labelled = s.truth_mode != "none"
     probes = np.flatnonzero(run.acc[main_attack].n_cand > 0)
     if s.truth_mode == "planted":
-        vol = np.flatnonzero(np.array([t not in (None, UNKNOWN) for t in s.truth]))
+        vol = np.flatnonzero(np.array([t not in (None, UNKNOWN) and t not in s.unscored for t in s.truth]))
         probes_est = vol[run.acc[main_attack].n_cand[vol] > 0]
     else:
         probes_est = None
@@ -150,12 +154,14 @@ def run_linkage(s: SightingSet, params: LinkageParams | None = None, *, notes: l
         results.append(res)
         section["attacks"][a] = entry
         if a == main_attack:
-            main_est = est["variants"]["corrected"]  # the links are made by the mixture's posteriors
+            main_est = est
     if main_est is not None:
-        # the attacker's links use the posterior of the label-free estimate over every probe (no label involved)
-        est_all = main_est if probes_est is None else \
-            estimate_linkage(run, main_attack, seed=params.seed)["variants"]["corrected"]
-        section["routes"] = rebuild_routes(run, main_attack, est_all["_p_top"][:, 0], probes, seed=params.seed)
+        # the attacker's links: each best candidate's chance of being the same person, from the
+        # label-free estimate over every probe (no label involved): the pooled decoys' when there
+        # are decoys, else the corrected mixture's posterior
+        est_all = main_est if probes_est is None else estimate_linkage(run, main_attack, seed=params.seed)
+        v = est_all["variants"].get("decoy_pooled") or est_all["variants"]["corrected"]
+        section["routes"] = rebuild_routes(run, main_attack, v["_p_top"][:, 0], probes, seed=params.seed)
     return results, section
 
 
@@ -191,14 +197,15 @@ def _public(est: dict[str, Any]) -> dict[str, Any]:
 
 def _estimated_metrics(est: dict[str, Any]) -> dict[str, Any]:
     """Metrics of an unlabelled run: the main estimate's rank-1 (over every probe, a probe without
-    a mate a miss) and its interval. The decoy estimate carries its Poisson interval; a mixture
+    a mate a miss) and its interval. The decoy estimates carry their own interval (bootstrap or
+    Poisson); a mixture
     estimate (no decoys) an interval spanning every variant's bootstrap interval (the model
     uncertainty between them is not sampling noise)."""
     v = est["variants"]
     main = v[est["main"]]
-    if est["main"] == "decoy":
+    if est["main"] in ("decoy", "decoy_pooled"):
         rank1, ci = main["rank1_all"], tuple(main["rank1_all_ci"])
-        n_fig = main["probes_with_decoys"]
+        n_fig = main.get("probes", main["probes_with_decoys"])
     else:
         los = [x["rank1_ci"][0] for x in v.values() if "rank1_ci" in x and not math.isnan(x["rank1_ci"][0])]
         his = [x["rank1_ci"][1] for x in v.values() if "rank1_ci" in x and not math.isnan(x["rank1_ci"][1])]
@@ -238,15 +245,24 @@ def _limits(s: SightingSet) -> list[str]:
            "would likely do better, so these figures are a floor on linkability, not a ceiling."]
     out += ["The label-free estimate counts a sighting whose true mate is absent, or hidden among look-alikes, as a "
             "miss: it estimates rank-1 over every probe, not over the probes that have a mate.",
-            "The decoy estimate assumes the structural constraints hold (nobody in two frames at once, nobody on two "
-            "cameras closer in time than the travel time, camera views not overlapping): one genuine pair taken for "
-            "a decoy weighs as much as m wrong candidates. Its interval is wide because decoys rarely reach the top.",
+            "The decoy estimates assume the structural constraints hold (nobody in two frames at once, nobody on two "
+            "cameras closer in time than the travel time, camera views not overlapping) and that a decoy looks like a "
+            "wrong candidate (same cameras, same population): one genuine pair taken for a decoy weighs as much as m "
+            "wrong candidates.",
+            "The main (pooled) decoy estimate reads each probe's chance that a decoy beats its best candidate, about "
+            "1 in m, from the decoys of every probe of a like score scale: it needs tens of thousands of decoys. With "
+            "a few hundred (a single-camera release, whose only decoys are people seen in the same frame) few decoys "
+            "reach the top, the interval is tens of points wide and the point can land far from the true figure.",
+            "It weighs each probe by m + 1/2, between the exact m + 1 (no true candidate) and m - t + 1 (t true "
+            "candidates): with several true candidates per probe it leans low by up to (t - 1/2)/m of the miss rate.",
             "Within-track pairs are easier than cross-camera pairs (same camera, light and pose, moments apart): "
             "the structural mixture variant leans high; the corrected variant refits the same-person scores on the "
             "candidates but depends on the shapes it assumes and fails when the true mates do not stand out.",
-            "Same-frame decoys (the only ones in a single-camera release) share light and background with the "
-            "probe and score higher than other candidates, which pushes the decoy estimate down."]
+            "Routes are rebuilt from mutual best matches whose estimated chance of being the same person is at least "
+            "one half; without labels the share of people followed is not measured, only the number of rebuilt "
+            "routes that span several cameras."]
     if s.truth_mode == "planted":
         out.append("Planted volunteers are assumed to appear only in their recorded windows; a window with "
-                   "several tracks is left out, so crowded scenes are under-represented.")
+                   "several tracks is left out, and a volunteer with such a window is not scored as a probe, so "
+                   "crowded scenes are under-represented.")
     return out

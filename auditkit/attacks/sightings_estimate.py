@@ -89,6 +89,95 @@ def _decoy_estimate(acc: _Acc, z: np.ndarray, probe: np.ndarray, sel: np.ndarray
             "rank1": float(np.clip(1 - one_minus, 0, 1))}
 
 
+def _ranked_z(acc: _Acc, r: int) -> np.ndarray:
+    """Per probe, the z-score of its r-th best candidate (from the score histogram, 0.1 wide
+    bins; its lowest candidate when it has fewer than r). NaN for a probe without candidates."""
+    H = acc.hist
+    tot = H.sum(axis=1)
+    c = np.cumsum(H, axis=1)
+    idx = np.argmax(c > np.maximum(tot - r, 0)[:, None], axis=1)
+    return np.where(tot > 0, _CENTRES[idx], np.nan)
+
+
+def _pooled_decoy_estimate(acc: _Acc, dz: np.ndarray, dp: np.ndarray, sel: np.ndarray, *, n_boot: int = 200,
+                           min_per_stratum: int = 2000, max_strata: int = 5, max_decoys: int = 200_000, seed: int = 0,
+                           confidence: float = 0.95) -> dict[str, Any] | None:
+    """Target-decoy estimate with the decoys pooled over probes of a like score scale.
+
+    The per-probe decoy estimate (:func:`_decoy_estimate`) rests on the few decoys that beat the
+    best candidate of their own probe. Here a probe's chance that a decoy beats its best candidate,
+    ``S(z1)``, is read from the decoys of *every* probe in its stratum (the empirical survival of
+    their z-scores), so every decoy informs every probe: ``1 - p = mean_i (m_i + 1/2) S(z1_i)``.
+    Pooling the raw z-scores of all probes reads high (probes differ in the upper tail of their
+    wrong candidates' z-scores, and whether the best candidate wins moves with it), so every
+    probe's scores are first shifted by the z-score of its 20th best candidate (where the top of
+    its mostly wrong candidates lies, whatever their number; no label), and probes are pooled
+    within strata of their upper spread (5th best minus 20th best), each stratum with at least
+    ``min_per_stratum`` decoys and 50 m decoys (m the median number of candidates: about 50 decoys
+    expected above a best candidate), at most ``max_strata``. (Ranks 20 and 5 were chosen on the
+    validation cases of benchmarks/README.md, where ranks 10-30 move the estimate by a few points;
+    the 75th and 95th percentiles, about the same ranks there, did as well on the real cases but
+    not on generated ones with ten times the candidates.)
+    ``m + 1/2``
+    sits between the exact weights without a mate (m + 1) and with one (m): a bias of at most
+    1/(2m) relative. ``dp``: the probe of each decoy (any probe of the release, not only ``sel``).
+    Interval: bootstrap over the estimated probes and, independently, over the decoys' probes.
+    """
+    ok = np.isfinite(dz)
+    dz, dp = dz[ok], dp[ok]
+    if len(dz) > max_decoys:  # a large release: a random sample of the decoys is plenty
+        keep = np.sort(np.random.default_rng([seed, 13]).choice(len(dz), max_decoys, replace=False))
+        dz, dp = dz[keep], dp[keep]
+    sel = sel[acc.n_cand[sel] > 0]
+    if len(sel) == 0 or len(dz) < 100:
+        return None
+    # location: the probe's 20th best candidate (the top of its wrong candidates, little moved by a
+    # few mates, whatever the number of candidates); scale strata: 5th best minus 20th best
+    loc = np.nan_to_num(_ranked_z(acc, 20), nan=0.0)
+    T = np.nan_to_num(_ranked_z(acc, 5), nan=0.0) - loc
+    dz = dz - loc[dp]
+    owners, d_inv = np.unique(dp, return_inverse=True)
+    # a stratum needs decoys enough that ~50 of them are expected above a typical best candidate
+    per_stratum = max(min_per_stratum, 50 * float(np.median(acc.n_cand[sel])))
+    K = int(max(1, min(max_strata, len(dz) // per_stratum)))
+    edges = np.quantile(T[owners], np.linspace(0, 1, K + 1))[1:-1] if K > 1 else np.zeros(0)
+    st_dec = np.searchsorted(edges, T[dp], side="right")
+    st_sel = np.searchsorted(edges, T[sel], side="right")
+    z1, w = acc.top_z[sel, 0] - loc[sel], acc.n_cand[sel] + 0.5
+
+    def est(probe_rows: np.ndarray, owner_rows: np.ndarray) -> float:
+        # decoys of the resampled owners (each owner's decoys as many times as it was drawn)
+        cnt = np.bincount(owner_rows, minlength=len(owners))
+        rep = cnt[d_inv]
+        terms = np.zeros(len(probe_rows))
+        for k in range(K):
+            m_k = (st_dec == k) & (rep > 0)
+            if not m_k.any():
+                m_k = rep > 0
+            order = np.argsort(dz[m_k], kind="stable")
+            zs, cw = dz[m_k][order], np.cumsum(rep[m_k][order])
+            in_k = st_sel[probe_rows] == k
+            rows = probe_rows[in_k]
+            pos = np.searchsorted(zs, z1[rows], side="right")  # decoys at or below z1
+            below = np.where(pos > 0, cw[np.maximum(pos - 1, 0)], 0)
+            terms[in_k] = w[rows] * (1.0 - below / cw[-1])
+        last_terms[0] = terms
+        return float(np.clip(1.0 - terms.mean(), 0.0, 1.0))
+
+    last_terms = [np.zeros(len(sel))]
+
+    all_rows, all_owners = np.arange(len(sel)), np.arange(len(owners))
+    point = est(all_rows, all_owners)
+    p_top = np.clip(1.0 - last_terms[0], 0.0, 1.0)  # per probe: 1 - its estimated chance of a wrong best
+    rng = np.random.default_rng([seed, 11])
+    boots = [est(rng.integers(0, len(sel), len(sel)), rng.integers(0, len(owners), len(owners)))
+             for _ in range(n_boot)]
+    a = (1 - confidence) / 2
+    return {"rank1_all": point, "rank1_all_ci": (float(np.quantile(boots, a)), float(np.quantile(boots, 1 - a))),
+            "rank1": point, "decoys": int(len(dz)), "probes_with_decoys": int(len(owners)), "strata": K,
+            "probes": int(len(sel)), "links": int((p_top >= 0.5).sum()), "_p_top": p_top[:, None]}
+
+
 def estimate_linkage(run: LinkageRun, attack: str, *, min_pairs: int = 30, n_boot: int = 200,
                      probes: np.ndarray | None = None, seed: int = 0) -> dict[str, Any]:
     """The label-free estimate for one attack (see the module docstring).
@@ -241,11 +330,20 @@ def estimate_linkage(run: LinkageRun, attack: str, *, min_pairs: int = 30, n_boo
     dp = run._cat(acc.imp_travel_p if use_travel else acc.imp_copresent_p).astype(np.int64)
     dec = _decoy_estimate(acc, dz, dp, sel) if len(dz) else None
     main = "corrected"
+    src = "two cameras at nearly the same instant" if use_travel else "the same frame"
     if dec is not None:
-        dec["decoy_source"] = "two cameras at nearly the same instant" if use_travel else "the same frame"
+        dec["decoy_source"] = src
         variants["decoy"] = dec
         if dec["probes_with_decoys"] >= 20:
             main = "decoy"
+    # the pooled decoy estimate: every probe's decoys (also those of probes not estimated, e.g.
+    # the non-volunteers of a planted exercise: decoys need no label) inform every probe
+    pdec = _pooled_decoy_estimate(acc, dz, dp, sel, n_boot=n_boot, seed=seed) if len(dz) else None
+    if pdec is not None:
+        pdec["decoy_source"] = src
+        variants["decoy_pooled"] = pdec
+        if pdec["probes_with_decoys"] >= 20:
+            main = "decoy_pooled"
     hist_edges = np.linspace(-4, 12, 33)
 
     def h(v):
@@ -270,7 +368,8 @@ def estimate_linkage(run: LinkageRun, attack: str, *, min_pairs: int = 30, n_boo
 # ------------------------------------------------------------------------------ routes
 
 def rebuild_routes(run: LinkageRun, attack: str, p_top: np.ndarray, probes: np.ndarray, *,
-                   min_places: int = 3, min_posterior: float = 0.5, seed: int = 0) -> dict[str, Any]:
+                   min_places: int = 3, min_posterior: float = 0.5, max_routes: int = 12,
+                   seed: int = 0) -> dict[str, Any]:
     """Link each probe to its best candidate when the two are each other's best match and the
     estimated posterior is at least ``min_posterior`` (the attacker's own rule: it needs no label), join linked sightings and
     tracks into persons (union-find), and rebuild their routes (camera, time).
@@ -278,7 +377,8 @@ def rebuild_routes(run: LinkageRun, attack: str, p_top: np.ndarray, probes: np.n
     With labels: the share of people seen at >= ``min_places`` cameras (capped at the number of
     cameras) whose sightings at that many cameras end up in one rebuilt person that is mostly
     theirs, with a Wilson interval. The rebuilt routes go to
-    :func:`auditkit.tables.trajectories.trajectory_uniqueness` (unit = rebuilt person).
+    :func:`auditkit.tables.trajectories.trajectory_uniqueness` (unit = rebuilt person), and the
+    ``max_routes`` longest ones, pseudonymised, to the report's route figure (``exposed``).
     
     Long: linking, union-find grouping and the route summary (cameras per person, interval,
     trajectory uniqueness) are one pass over the links.
@@ -329,7 +429,9 @@ def rebuild_routes(run: LinkageRun, attack: str, p_top: np.ndarray, probes: np.n
     out: dict[str, Any] = {"attack": attack, "min_posterior": min_posterior, "links": n_links,
                            "persons_rebuilt": len(comp_cams), "min_cameras": c, "cameras": n_cams,
                            "routes_at_min_cameras": multi,
-                           "route_cameras_hist": _count_hist([len(v) for _, v in routes])}
+                           "route_cameras_hist": _count_hist([len(v) for _, v in routes]),
+                           "exposed": _exposed_routes(s, comp, [r for r, v in routes if len(v) >= max(c, 2)],
+                                                      max_routes)}
     if s.truth_mode != "none" and n_cams >= 2:
         truth = np.asarray([t if t not in (None, UNKNOWN) else None for t in s.truth], dtype=object)
         people: dict[str, set] = {}
@@ -364,6 +466,22 @@ def rebuild_routes(run: LinkageRun, attack: str, p_top: np.ndarray, probes: np.n
                                                       random_state=seed)
         except (ValueError, KeyError) as e:  # pragma: no cover - defensive: never abort the audit
             out["uniqueness_error"] = str(e)
+    return out
+
+
+def _exposed_routes(s: Any, comp: np.ndarray, roots: list[int], limit: int) -> list[dict[str, Any]]:
+    """The longest rebuilt routes (at least two cameras), pseudonymised for the report's route
+    figure: ``person-NN`` (numbered by route length, not by any id of the release), and per
+    sighting only its camera and its time in seconds since the release's first sighting (no
+    sighting id, file or label)."""
+    t_ref = float(np.nanmin(s.t0)) if np.isfinite(s.t0).any() else 0.0
+    out = []
+    for k, r in enumerate(roots[:limit]):
+        members = np.flatnonzero(comp == r)
+        pts = sorted(((float((s.t0[i] + s.t1[i]) / 2 - t_ref) if np.isfinite(s.t0[i]) else None, str(s.camera[i]))
+                      for i in members), key=lambda p: (p[0] is None, p[0] or 0.0))
+        out.append({"person": f"person-{k + 1:02d}", "cameras": len({c for _, c in pts}), "sightings": len(pts),
+                    "points": [[c, None if tt is None else round(tt, 1)] for tt, c in pts]})
     return out
 
 

@@ -237,7 +237,8 @@ def _row_z_by(S: np.ndarray, valid: np.ndarray, gcol: np.ndarray | None) -> np.n
 def _attack_scores(feats: dict[str, np.ndarray], cues: list[str], p: np.ndarray, c: np.ndarray,
                    cand: np.ndarray, gcol: np.ndarray | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per attack (each cue, and ``fused`` with two or more): (Z, valid), probe x candidate;
-    z-scores per probe and candidate camera (``gcol``: camera index of each candidate column)."""
+    z-scores per probe and candidate camera (``gcol``: camera index of each candidate column),
+    standardised over the ``cand`` entries (the reference set)."""
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     zs = []
     for cue in cues:
@@ -279,7 +280,8 @@ def link_sightings(s: SightingSet, params: LinkageParams | None = None) -> Linka
     groups = np.asarray([g if g is not None else f"\0{i}" for i, g in enumerate(s.group)], dtype=object)
     truth = np.asarray([t if t is not None else "" for t in s.truth], dtype=object)
     labelled = s.truth_mode != "none"
-    probe_ok = np.array([t not in (None, UNKNOWN) for t in s.truth]) if labelled else np.zeros(n, bool)
+    probe_ok = np.array([t not in (None, UNKNOWN) and t not in s.unscored for t in s.truth]) if labelled \
+        else np.zeros(n, bool)
     if s.truth_mode == "planted":
         scorable_c = np.array([t != UNKNOWN for t in s.truth])
     else:
@@ -304,7 +306,11 @@ def link_sightings(s: SightingSet, params: LinkageParams | None = None) -> Linka
         gen_s = same_track & ~self_
         n_pairs += int(cand.sum())
         gcol = np.unique(cams[c], return_inverse=True)[1].reshape(-1) if params.camera_norm else None
-        scores = _attack_scores(feats, cues, p, c, cand, gcol)
+        # the z-scores' reference set: the candidates and the decoys (structural impostors) together,
+        # so that a decoy and a wrong candidate are scored alike (exchangeable, as the label-free
+        # estimate needs: standardised on the candidates alone, a decoy would be out of sample and
+        # its z-score heavier-tailed than theirs); the ranking within a camera does not change
+        scores = _attack_scores(feats, cues, p, c, cand | ((copresent | travel) & in_window), gcol)
         for a in attacks:
             Z, valid = scores[a]
             acc = accs[a]

@@ -16,7 +16,8 @@ Ground truth comes in three forms, in order of strength (:attr:`SightingSet.trut
     volunteers' windows (``subject, camera, start, end``, see :func:`load_planted`): a sighting
     is a volunteer's when it lies inside one of their windows and is the only track there;
     every other sighting is someone else (the exercise's assumption: volunteers appear only in
-    their recorded windows). Scored on volunteers' sightings only.
+    their recorded windows). Scored on volunteers' sightings only, and only on volunteers whose
+    every window was unambiguous (:attr:`SightingSet.unscored`).
 ``none``
     no labels: only the structural constraints (same track = same person; same frame, or two
     cameras closer in time than anyone can travel = different people), see
@@ -55,6 +56,9 @@ class SightingSet:
     truth : ground truth per sighting (see ``truth_mode``), None where unknown.
     truth_mode : ``"subject"``, ``"planted"`` or ``"none"``.
     info : free per-sighting details (file, box...).
+    unscored : volunteers (planted mode) whose sightings are not probes: one of their windows
+        was ambiguous, so a mate of theirs may lie among the unknown sightings, and a miss could
+        not be told from a hit. Their sightings stay candidates of the other probes.
     """
 
     ids: list[str]
@@ -67,6 +71,7 @@ class SightingSet:
     truth: list[str | None] = field(default_factory=list)
     truth_mode: str = "none"
     info: list[dict[str, Any]] = field(default_factory=list)
+    unscored: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         n = len(self.ids)
@@ -191,6 +196,7 @@ def apply_planted(s: SightingSet, windows: list[PlantedWindow], notes: list[str]
     cams = np.asarray(s.camera, dtype=object)
     owner: dict[int, set[str]] = {}
     n_empty = n_amb = 0
+    partial: set[str] = set()
     for w in windows:
         inside = np.flatnonzero((cams == w.camera) & (s.t1 >= w.start) & (s.t0 <= w.end))
         if len(inside) == 0:
@@ -199,6 +205,7 @@ def apply_planted(s: SightingSet, windows: list[PlantedWindow], notes: list[str]
         tracks = {s.track[i] for i in inside}
         if len(tracks) > 1:
             n_amb += 1
+            partial.add(w.subject)
             for i in inside:
                 owner.setdefault(int(i), set()).add(UNKNOWN)
             continue
@@ -216,7 +223,11 @@ def apply_planted(s: SightingSet, windows: list[PlantedWindow], notes: list[str]
     if n_amb:
         notes.append(f"planted volunteers: {n_amb} window(s) hold several tracks, so which is the volunteer is "
                      "ambiguous; their sightings are left out of the scoring")
-    s.truth, s.truth_mode = truth, "planted"
+    if partial:
+        notes.append(f"planted volunteers: {len(partial)} volunteer(s) with an ambiguous window are not scored as "
+                     "probes (a mate of theirs may be among the left-out sightings, so a miss could not be told "
+                     "from a hit); their clear sightings stay candidates")
+    s.truth, s.truth_mode, s.unscored = truth, "planted", partial
     return s
 
 

@@ -171,4 +171,9 @@ def report_figures(results: dict) -> dict[str, dict[str, str]]:
         figs[a["name"]] = out
     if results.get("sweep"):
         figs["_sweep"] = {"curve": privacy_curve_uri(results["sweep"])}
+    from .linkage_figure import routes_figure  # issue 12
+
+    route_fig = routes_figure((results.get("linkage") or {}).get("routes"))
+    if route_fig is not None:
+        figs["_linkage"] = {"routes": _fig_to_uri(route_fig)}
     return figs
