@@ -116,6 +116,8 @@ SLOW_TESTS = {
     "test_fast_encoder.py::test_att_faces_match_dlib",
     "test_scale.py::test_dask_executor_gives_the_same_results_json_as_the_local_pool",
     "test_report.py::test_rerender_from_results_json_alone",
+    "test_vendor_anonymizer.py::test_parrot_on_vendor_output_equals_parrot_with_the_same_obfuscation_declared",
+    "test_vendor_anonymizer.py::test_failed_gallery_images_listed_in_skipped_and_the_audit_goes_on",
 }
 #: every test of these modules is slow (a module fixture reads a large shared dataset)
 SLOW_MODULES = {"test_tables_adult.py"}

@@ -266,7 +266,7 @@ def face_learned(ctx: FaceContext, *, factors: tuple[float, ...] = STRENGTH_FACT
                          "e.g. blur:sigma=6)")
         return None
     method = parse_spec(ctx.spec).method
-    if method not in LEARNABLE:
+    if method not in LEARNABLE and not ctx.obfuscated_gallery:
         ctx.notes.append(f"face.learned not run: nothing to learn from a gallery obfuscated with {ctx.spec} "
                          f"(learnable: {', '.join(LEARNABLE)})")
         return None
@@ -366,6 +366,10 @@ class LearnedFace(Attack):
     def _evaluate(self) -> AttackResult | None:
         ctx = self.features
         try:
+            if ctx.vendor is not None:  # trained on the vendor's own anonymizer output
+                from .vendor_gallery import on_vendor_output
+
+                return on_vendor_output(ctx, face_learned)
             return face_learned(ctx)
         except ValueError as e:  # e.g. too few gallery identities left to train on: skip, say why
             ctx.notes.append(f"face.learned not run: {e}")
