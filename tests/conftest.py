@@ -118,6 +118,7 @@ SLOW_TESTS = {
     "test_report.py::test_rerender_from_results_json_alone",
     "test_vendor_anonymizer.py::test_parrot_on_vendor_output_equals_parrot_with_the_same_obfuscation_declared",
     "test_vendor_anonymizer.py::test_failed_gallery_images_listed_in_skipped_and_the_audit_goes_on",
+    "test_vendor_anonymizer.py::test_sweep_draws_the_privacy_curve_of_the_vendor_tool",
 }
 #: every test of these modules is slow (a module fixture reads a large shared dataset)
 SLOW_MODULES = {"test_tables_adult.py"}

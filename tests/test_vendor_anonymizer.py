@@ -256,3 +256,37 @@ def test_failed_gallery_images_listed_in_skipped_and_the_audit_goes_on(tool, tmp
     assert an["failed"] == len(failed) == 3 and an["passed"] == 9  # id_0's three images are dark
     assert all("exited with status 3" in s["reason"] for s in failed)
     assert {x["name"] for x in res["attacks"]} == {"face.naive", "face.parrot"}
+
+
+# ---------------------------------------------------------------- the sweep of the vendor's tool
+
+def test_sweep_draws_the_privacy_curve_of_the_vendor_tool(tool, tmp_path, feature_cache_dir):
+    from auditkit.cli import main
+
+    g, _ = _blurred_release(tmp_path / "data", 1.0, n_ids=4, per_id=3)
+    out = tmp_path / "sweep"
+    rc = main(["sweep", "--gallery", str(g), "--anonymizer", f"{tool} {{input}} {{output}} blur {{s}}",
+               "--strengths", "1,6", "--attacks", "face.naive,face.parrot", "--calibration", "2",
+               "--out", str(out), "--cache-dir", str(feature_cache_dir), "--quiet"])
+    assert rc == 0
+    sw = json.loads((out / "sweep.json").read_text())
+    pts = sw["families"]["anonymizer"]["points"]
+    assert [p["strength"] for p in pts] == [1.0, 6.0]
+    for p in pts:
+        assert p["anonymizer"]["release"]["passed"] == p["n_probes"] == 4  # one probe per identity
+        assert p["anonymizer"]["gallery"]["passed"] == 8 and p["anonymizer"]["release"]["strength"] == p["strength"]
+        assert "face.parrot" in p["attacks"]
+    assert sw["parameters"]["anonymizer"].endswith("blur {s}")
+    assert sw["recommendations"] and "anonymizer" in sw["recommendations"][0]
+
+
+@pytest.mark.parametrize("argv, msg", [
+    (["--anonymizer", "tool {input} {output} {s}"], "needs --strengths"),
+    (["--anonymizer", "tool {input} {output} {s}", "--strengths", "1", "--families", "blur"], "exclude each other"),
+])
+def test_sweep_anonymizer_usage_errors_exit_2(tmp_path, capsys, argv, msg):
+    from auditkit.cli import main
+
+    g, _ = _blurred_release(tmp_path / "data", 1.0, n_ids=2, per_id=2)
+    assert main(["sweep", "--gallery", str(g), "--calibration", "1", "--out", str(tmp_path / "o"), *argv]) == 2
+    assert msg in capsys.readouterr().err
