@@ -233,7 +233,8 @@ def test_parrot_on_vendor_output_equals_parrot_with_the_same_obfuscation_declare
               "progress": False, "population_sizes": (), "linkage": False}
     declared = run_audit(AuditConfig.from_flat(**common, out=tmp_path / "o1", obfuscation="blur:sigma=4",
                                                obfuscation_scope="frame")).to_dict()
-    vendor = run_audit(AuditConfig.from_flat(**common, out=tmp_path / "o2",
+    vendor = run_audit(AuditConfig.from_flat(**{**common, "attacks": "face.naive,face.parrot,face.reconstruct"},
+                                             out=tmp_path / "o2",
                                              anonymizer=f"{tool} {{input}} {{output}} blur 4")).to_dict()
     a = {x["name"]: x for x in declared["attacks"]}["face.parrot"]
     b = {x["name"]: x for x in vendor["attacks"]}["face.parrot"]
@@ -243,6 +244,10 @@ def test_parrot_on_vendor_output_equals_parrot_with_the_same_obfuscation_declare
     assert any("vendor's own anonymizer" in n for n in b["notes"])
     an = vendor["obfuscation"]["anonymizer"]
     assert an["passed"] == 12 and an["failed"] == 0 and an["tool"].startswith("python")
+    # face.reconstruct inverts the fixed obfuscation fitted to the tool's gallery output: the tool's own
+    assert an["fit"]["spec"] == "blur:sigma=4" and an["fit"]["scope"] == "frame"
+    rec = {x["name"]: x for x in vendor["attacks"]}["face.reconstruct"]
+    assert rec["details"]["obfuscation"]["spec"] == "blur:sigma=4" and "fitted" in rec["details"]["obfuscation"]["source"]
 
 
 def test_failed_gallery_images_listed_in_skipped_and_the_audit_goes_on(tool, tmp_path, feature_cache_dir):
@@ -290,3 +295,25 @@ def test_sweep_anonymizer_usage_errors_exit_2(tmp_path, capsys, argv, msg):
     g, _ = _blurred_release(tmp_path / "data", 1.0, n_ids=2, per_id=2)
     assert main(["sweep", "--gallery", str(g), "--calibration", "1", "--out", str(tmp_path / "o"), *argv]) == 2
     assert msg in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- a fixed family fitted to the tool's output
+
+@pytest.mark.parametrize("spec, box, scope", [
+    ("blur:sigma=4", (20, 15, 50, 60), "face"),
+    ("pixelate:block=8", None, "frame"),
+    ("box:size=13", (10, 10, 60, 70), "face"),
+])
+def test_fit_recovers_the_obfuscation_a_tool_applied(spec, box, scope):
+    from auditkit.obfuscation.spec import apply_obfuscation, parse_spec
+    from auditkit.obfuscation.vendor_fit import fit_to_outputs
+
+    rng = np.random.default_rng(0)
+    pairs = []
+    for _ in range(4):
+        img = np.kron(rng.integers(0, 255, (12, 10, 3)), np.ones((8, 8, 1))).astype(np.uint8)
+        img = np.clip(img + rng.normal(0, 12, img.shape), 0, 255).astype(np.uint8)
+        pairs.append((img, apply_obfuscation(img, parse_spec(spec), box=box)))
+    fit = fit_to_outputs(pairs)
+    assert fit["spec"] == spec and fit["scope"] == scope and fit["rms"] < 1.0 < fit["rms_unobfuscated"]
+    assert fit_to_outputs([(p[0], p[0]) for p in pairs]) is None  # a tool that changed nothing: no fit

@@ -382,4 +382,8 @@ class ReconstructFace(Attack):
     name = "face.reconstruct"
 
     def _evaluate(self) -> AttackResult | None:
+        if self.features.vendor is not None:  # invert the obfuscation fitted to the vendor's own output
+            from .vendor_gallery import reconstruct_with_fit
+
+            return reconstruct_with_fit(self.features, face_reconstruct)
         return face_reconstruct(self.features)

@@ -17,7 +17,7 @@ from ..result import AttackResult
 from .base import FeatureSet
 from .context import FaceContext
 
-__all__ = ["on_vendor_output", "vendor_view"]
+__all__ = ["on_vendor_output", "reconstruct_with_fit", "vendor_view"]
 
 
 def vendor_view(ctx: FaceContext) -> FaceContext:
@@ -51,4 +51,23 @@ def on_vendor_output(ctx: FaceContext, attack: Callable[[FaceContext], AttackRes
     res.details["obfuscation"] = {"spec": None, "source": "the vendor's anonymizer (--anonymizer)",
                                   "anonymizer": run.template, "version": run.version,
                                   "scope": "as the anonymizer applied it"}
+    return res
+
+
+def reconstruct_with_fit(ctx: FaceContext, attack: Callable[[FaceContext], AttackResult | None]) -> AttackResult | None:
+    """Run the reconstruction ``attack`` inverting the fixed obfuscation fitted to the anonymizer's
+    (clear, output) gallery pairs (:mod:`auditkit.obfuscation.vendor_fit`) rather than the one
+    estimated from the release alone; the estimate is kept when the tool changed no image."""
+    run = ctx.vendor
+    fit = run.fit
+    if not fit:
+        ctx.notes.append("face.reconstruct: the anonymizer changed no gallery image, so nothing could be fitted to "
+                         "it; the obfuscation estimated from the release is inverted")
+        return attack(replace(ctx, vendor=None))
+    src = (f"fitted to the vendor's anonymizer output of the clear gallery ({run.name}; {fit['n_pairs']} image pairs, "
+           f"RMS {fit['rms']:g} grey levels vs {fit['rms_unobfuscated']:g} unobfuscated)")
+    res = attack(replace(ctx, spec=fit["spec"], spec_source=src, scope=fit["scope"], vendor=None))
+    if res is not None:
+        res.details["obfuscation"]["anonymizer"] = run.template
+        res.details["obfuscation"]["fit"] = fit
     return res

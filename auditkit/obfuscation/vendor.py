@@ -195,6 +195,7 @@ class VendorRun:
     unchanged: list[str] = field(default_factory=list)  # keys whose output has the input's pixels
     changed_share: dict[str, float] = field(default_factory=dict)  # key -> share of pixels changed
     files_sha256: dict[str, str | None] = field(default_factory=dict)  # files the template names (a script)
+    fit: dict[str, Any] | None = None  # the fixed obfuscation closest to the tool's output (vendor_fit)
     n_inputs: int = 0
     seconds: float = 0.0
     workdir: Path | None = None
@@ -229,6 +230,7 @@ class VendorRun:
             "unchanged": len(self.unchanged),
             "changed_pixel_share_median": float(np.median(shares)) if shares else None,
             "outputs_sha256": self.outputs_sha256(),
+            "fit": self.fit,
             "check": (f"run once per image on a copy in a private temporary folder (no shell; timeout "
                       f"{self.timeout:g} s); an output counts when the tool exited 0 and wrote a file that "
                       "decodes as an image of the input's width and height; failures are listed in skipped "
@@ -355,4 +357,22 @@ def anonymize_gallery(config: AuditConfig, gallery: FeatureSet, skipped: list[Sk
     run = run_anonymizer(f.anonymizer, items, timeout=f.anonymizer_timeout, jobs=r.jobs, progress=r.progress,
                          label="anonymizer: gallery")
     skipped.extend(Skipped(key, reason, "anonymizer") for key, reason in run.failures)
+    run.fit = fit_run(run, dict(items), seed=r.seed)
     return run
+
+
+def fit_run(run: VendorRun, clear_paths: dict[str, str | Path], *, seed: int = 0) -> dict[str, Any] | None:
+    """:func:`auditkit.obfuscation.vendor_fit.fit_to_outputs` on the tool's (clear, output) pairs."""
+    from ..data.media import MediaError, load_image
+    from .vendor_fit import MAX_PAIRS, fit_to_outputs
+
+    keys = sorted(k for k in run.outputs if k not in set(run.unchanged))
+    rng = np.random.default_rng(seed)
+    pairs = []
+    for j in rng.permutation(len(keys))[:MAX_PAIRS]:
+        k = keys[int(j)]
+        try:
+            pairs.append((load_image(clear_paths[k]), load_image(run.outputs[k][0])))
+        except MediaError:
+            continue
+    return fit_to_outputs(pairs, seed=seed)
