@@ -261,6 +261,13 @@ def test_failed_gallery_images_listed_in_skipped_and_the_audit_goes_on(tool, tmp
     assert an["failed"] == len(failed) == 3 and an["passed"] == 9  # id_0's three images are dark
     assert all("exited with status 3" in s["reason"] for s in failed)
     assert {x["name"] for x in res["attacks"]} == {"face.naive", "face.parrot"}
+    from auditkit.report import write_outputs
+
+    paths = write_outputs(res, tmp_path / "report")
+    html = paths["report"].read_text()
+    assert "The vendor&#39;s own anonymizer" in html or "The vendor's own anonymizer" in html
+    assert "fakeblur 2.1.0" in html and "<strong>9</strong> of 12 images passed, 3 failed" in html
+    assert "id_0" not in html  # the failed files are listed under pseudonyms, as every label
 
 
 # ---------------------------------------------------------------- the sweep of the vendor's tool
