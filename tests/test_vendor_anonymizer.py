@@ -324,3 +324,12 @@ def test_fit_recovers_the_obfuscation_a_tool_applied(spec, box, scope):
     fit = fit_to_outputs(pairs)
     assert fit["spec"] == spec and fit["scope"] == scope and fit["rms"] < 1.0 < fit["rms_unobfuscated"]
     assert fit_to_outputs([(p[0], p[0]) for p in pairs]) is None  # a tool that changed nothing: no fit
+
+
+def test_cli_run_with_a_missing_anonymizer_exits_2_naming_it(tmp_path, capsys):
+    from auditkit.cli import main
+
+    g, r = _blurred_release(tmp_path / "data", 2.0, n_ids=2, per_id=1)
+    rc = main(["run", "--release", str(r), "--gallery", str(g), "--out", str(tmp_path / "o"), "--quiet",
+               "--anonymizer", "no-such-vendor-tool-xyz {input} -o {output}"])
+    assert rc == 2 and "no-such-vendor-tool-xyz" in capsys.readouterr().err
