@@ -5,7 +5,8 @@ so it need not guess the obfuscation from the release alone: :func:`fit_to_outpu
 family and strength of a grid (Gaussian blur, box blur, pixelation with its grid anchored at the
 changed region's corner) on the region the tool changed, and keeps the one whose output is
 closest to the tool's (median RMS over images, grey levels). ``face.reconstruct`` inverts that fit
-(a tool cannot be inverted by running it); the fit and its residual are in results.json, so a
+when the release gives no estimate it can invert (a tool cannot be inverted by running it; see
+:func:`auditkit.attacks.vendor_gallery.reconstruct_with_fit`); the fit and its residual are in results.json, so a
 reader sees how well a fixed family describes the tool (deface's ellipse-masked box blur, for
 instance, is close to ``box`` but not equal to it).
 """
