@@ -114,9 +114,12 @@ def test_ladder_runs_by_default_and_adaptive_attacks_beat_naive(att_audit):
     # blur sigma 3 on 10 identities: the learned attacker is far above chance
     assert learned["metrics"]["rank1_ci"][0] > chance
     d = learned["details"]["learned"]
-    assert d["method"] in ("encodings", "pixels", "fused")
+    assert d["method"] in ("encodings", "pixels", "fused", "parrot")
+    assert d["fallback_to_parrot"] == (d["method"] == "parrot")
     assert d["n_train"]["gallery_images"] == 30
-    assert d["cv"]["folds"] == 3 and set(d["cv"]["rank1"]) == {"encodings", "pixels", "fused"}
+    # the parrot's matching is a candidate too (issue 13): face.learned never below it on the gallery's CV
+    assert d["cv"]["folds"] == 3 and set(d["cv"]["rank1"]) == {"encodings", "pixels", "fused", "parrot"}
+    assert d["cv"]["rank1"][d["method"]] == max(d["cv"]["rank1"].values())
     assert "the release was not used to train" in learned["notes"][0]
     assert rec["details"]["reconstruct"]["transform"] == "reconstruct:blur:sigma=3"
     assert rec["details"]["reconstruct"]["failed"] == 0
