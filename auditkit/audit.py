@@ -26,6 +26,7 @@ from .data.boxes import box_iou
 from .data.inputs import Gallery, InputError, Release, custody_section, load_gallery, load_release
 from .features.cache import FeatureCache, default_cache_dir
 from .features.faces import Task, encoder_info, extract_many, largest_face
+from .obfuscation.vendor import anonymize_gallery
 from .result import SCHEMA, AttackResult, AuditResult, Inputs, Skipped, Verdict
 from .scoring.population import add_population
 from .scoring.risk import assess, verdict, with_table_measures
@@ -302,7 +303,7 @@ def _media_part(config: AuditConfig, gallery: Gallery, release: Release, skipped
     gfs, gstats = _gallery_features(gallery, faces, skipped)
     pfs, pstats = _release_features(release, faces, skipped)
     has_video = any(it.file.kind == "video" for it in release.items)
-    spec, spec_src, scope, estimate = None, "", config.faces.obfuscation_scope, None
+    spec, spec_src, scope, estimate, vendor = None, "", config.faces.obfuscation_scope, None, None
     detection = video = trajectories = None
     face_ok = len(set(gfs.labels)) >= 2 and len(pfs) > 0
     if not face_ok and not has_video:
@@ -320,17 +321,22 @@ def _media_part(config: AuditConfig, gallery: Gallery, release: Release, skipped
                 scope = "frame" if estimate.get("coverage") == "whole_frame" else "face"
             elif spec and est_label and spec.split(":")[0] != est_label.split(":")[0]:
                 notes.append(f"declared obfuscation {spec} differs from the estimated {est_label}")
+        vendor = anonymize_gallery(config, gfs, skipped) if config.faces.anonymizer else None
         ctx = FaceContext(gallery=gfs, probes=pfs, release_root=release.root, params=params, cache=cache,
                           spec=spec, spec_source=spec_src, scope=scope, jobs=config.run.jobs,
                           executor=config.run.executor, scheduler=config.run.scheduler,
                           progress=config.run.progress, seed=config.run.seed, encoder_id=encoder_id,
-                          skipped=skipped, notes=notes)
+                          skipped=skipped, notes=notes, vendor=vendor)
         stage_stats: dict[str, int] = {"hits": 0, "misses": 0}
-        for name in config.faces.attacks:
-            res = run_face_attack(name, FACE_ATTACKS[name], ctx, stage_stats)  # stored result on a warm re-run
-            if res is not None:
-                res.details.setdefault("encoder", encoder_id)
-                attacks.append(assess(res))
+        try:
+            for name in config.faces.attacks:
+                res = run_face_attack(name, FACE_ATTACKS[name], ctx, stage_stats)  # stored result on a warm re-run
+                if res is not None:
+                    res.details.setdefault("encoder", encoder_id)
+                    attacks.append(assess(res))
+        finally:
+            if vendor is not None:
+                vendor.cleanup()
         if pstats["items"]:
             finding = (f"A face detector still finds a face in {pstats['rate']:.0%} of release images "
                        f"({pstats['detected']}/{pstats['items']}); gallery (clear): "
@@ -347,6 +353,8 @@ def _media_part(config: AuditConfig, gallery: Gallery, release: Release, skipped
         notes.append("face attacks on release images not run: the gallery has fewer than two identities with a "
                      "usable face image, or no release image could be used")
     obfuscation = {"declared": spec, "source": spec_src, "scope": scope, "estimate": estimate}
+    if face_ok and vendor is not None:
+        obfuscation["anonymizer"] = vendor.record()
     if has_video or any(it.file.kind == "video" for it in gallery.items):
         from .video.audit import audit_videos
 

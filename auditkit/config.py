@@ -75,6 +75,10 @@ class FacesConfig:
     encoder: Encoder = "fast"
     obfuscation: str | None = None  # declared, e.g. "blur:sigma=6"; else from the manifest or estimated
     obfuscation_scope: Scope = "face"  # "face": the face region was obfuscated; "frame": the whole image
+    # the vendor's own anonymizer, "tool {input} {output} ..." (issue 13): its output of the gallery
+    # is what face.parrot / face.pixels / face.learned attack with; seconds per image before it is killed
+    anonymizer: str | None = None
+    anonymizer_timeout: float = 120.0
     # gallery sizes identification risk is projected to (issue 14; () = none); all identification attacks
     population_sizes: tuple[float, ...] = (1e3, 1e5, 1e7, 1.7e8)
 
@@ -225,6 +229,10 @@ class AuditConfig:
             from .obfuscation.spec import parse_spec
 
             f.obfuscation = parse_spec(f.obfuscation).label
+        if f.anonymizer is not None:
+            from .obfuscation.vendor import check_anonymizer
+
+            check_anonymizer(f.anonymizer, f.anonymizer_timeout)
         if r.jobs < 1:
             raise ValueError(f"jobs must be >= 1, got {r.jobs!r}")
         if self.tables.linkability_neighbors < 1:

@@ -74,7 +74,7 @@ def _strengths_for(families: Sequence[str], strengths: Mapping[str, Iterable[flo
     return out
 
 
-def _point(results: AuditResult, spec: ObfuscationSpec, seconds: float) -> dict[str, Any]:
+def _point(results: AuditResult, spec: Any, seconds: float) -> dict[str, Any]:
     attacks: dict[str, Any] = {}
     chance = math.nan
     n = 0
@@ -107,7 +107,7 @@ def recommend(family: str, points: list[dict[str, Any]]) -> dict[str, Any]:
     strength is scored on the same probes, so the strongest attack (highest rank-1) also has the
     highest lower bound; the test below takes the maximum lower bound over all attacks anyway.
     """
-    param = METHODS[family][0] or "strength"
+    param = METHODS.get(family, ("",))[0] or "strength"
     first = None
     for p in points:
         lows = [a["advantage_ci"][0] for a in p["attacks"].values() if not _nan(a["advantage_ci"][0])]
@@ -217,7 +217,8 @@ def run_sweep(gallery_dir: str | Path, *, families: Sequence[str] = ("blur", "pi
               strengths: Mapping[str, Iterable[float]] | Sequence[float] | None = None,
               attacks: Sequence[str] | None = None, n_calibration: int = 5, scope: str = "frame",
               cache_dir: str | Path | None = None, jobs: int = 1, seed: int = 0, progress: bool = True,
-              encoder: str = "fast", work_dir: str | Path | None = None) -> dict[str, Any]:
+              encoder: str = "fast", work_dir: str | Path | None = None, anonymizer: str | None = None,
+              anonymizer_timeout: float = 120.0) -> dict[str, Any]:
     """Run the attacker ladder on obfuscations of increasing strength; return the privacy curve.
 
     Parameters
@@ -235,6 +236,11 @@ def run_sweep(gallery_dir: str | Path, *, families: Sequence[str] = ("blur", "pi
     cache_dir : feature cache (default: the user cache); shared by all strengths.
     jobs, seed, progress, encoder : as in :class:`auditkit.config.AuditConfig`.
     work_dir : where the obfuscated releases are written (default: a temporary folder, removed).
+    anonymizer : the vendor's own tool as a template with ``{input}``, ``{output}`` and ``{s}``
+        (issue 13): at each of ``strengths`` (a plain list) it makes the release from the clear
+        probes and, in the audit, the attacker's gallery from the clear calibration images
+        (:mod:`auditkit.sweep_vendor`); ``families`` and ``scope`` are then unused.
+    anonymizer_timeout : seconds per image before the tool is killed.
 
     Returns
     -------
@@ -257,7 +263,13 @@ def run_sweep(gallery_dir: str | Path, *, families: Sequence[str] = ("blur", "pi
         raise ValueError(f"n_calibration must be >= 1, got {n_calibration!r}")
     if scope not in ("frame", "face"):
         raise ValueError(f"scope must be 'frame' or 'face', got {scope!r}")
-    plan = _strengths_for(tuple(families), strengths)
+    if anonymizer is not None:
+        from .sweep_vendor import vendor_plan
+
+        plan = vendor_plan(anonymizer, strengths, anonymizer_timeout)
+        scope = "frame"  # unused: the tool decides where it obfuscates
+    else:
+        plan = _strengths_for(tuple(families), strengths)
     attacks = tuple(attacks) if attacks else default_attacks()
     t0 = time.monotonic()
     tmp = None
@@ -284,22 +296,31 @@ def run_sweep(gallery_dir: str | Path, *, families: Sequence[str] = ("blur", "pi
         for fam, vals in plan.items():
             points = []
             for s in vals:
-                spec = ObfuscationSpec(fam, s)
                 tp = time.monotonic()
                 d = work / f"{fam}_{s:g}"
-                if scope == "frame":
-                    gal, rel = build_demo(d, faces=gallery_dir, spec=spec, n_gallery=n_calibration, seed=seed)
+                if anonymizer is not None:
+                    from .sweep_vendor import vendor_point
+
+                    spec, gal, rel, point_cfg = vendor_point(anonymizer, s, d, gallery_dir, n_calibration=n_calibration,
+                                                             seed=seed, timeout=anonymizer_timeout, jobs=jobs,
+                                                             progress=progress)
                 else:
-                    rel = _face_scope_release(clear_release, d / "release", spec, face_boxes)
+                    spec = ObfuscationSpec(fam, s)
+                    point_cfg = {"obfuscation": spec.label, "obfuscation_scope": scope}
+                    if scope == "frame":
+                        gal, rel = build_demo(d, faces=gallery_dir, spec=spec, n_gallery=n_calibration, seed=seed)
+                    else:
+                        rel = _face_scope_release(clear_release, d / "release", spec, face_boxes)
                 if progress:
                     sys.stderr.write(f"sweep: {spec.label} ...\n")
                 cfg = AuditConfig.from_flat(release=rel, gallery=gal, out=d / "out", attacks=attacks, jobs=jobs,
                                             cache_dir=Path(cache_dir) if cache_dir else None, encoder=encoder,
-                                            obfuscation=spec.label, obfuscation_scope=scope, seed=seed,
-                                            progress=progress, linkage=False,
+                                            seed=seed, progress=progress, linkage=False, **point_cfg,
                                             population_sizes=())  # no linkage, no projection per point
                 res = run_pipeline(cfg)
                 pt = _point(res, spec, time.monotonic() - tp)
+                if anonymizer is not None:  # the tool's runs: over the probes, and over the calibration gallery
+                    pt["anonymizer"] = {"release": spec.release, "gallery": (res.obfuscation or {}).get("anonymizer")}
                 points.append(pt)
                 prog.update()
                 if not split.get("probe_images"):
@@ -313,7 +334,7 @@ def run_sweep(gallery_dir: str | Path, *, families: Sequence[str] = ("blur", "pi
                     st = pt["strongest"]
                     sys.stderr.write(f"sweep: {spec.label}: strongest {st['name']} rank-1 {st['rank1']:.1%} "
                                      f"(chance {pt['chance']:.1%}) in {pt['seconds']:.0f}s\n")
-            fams[fam] = {"param": METHODS[fam][0] or "strength", "points": points,
+            fams[fam] = {"param": METHODS.get(fam, ("",))[0] or "strength", "points": points,
                          "recommendation": recommend(fam, points)}
     finally:
         if tmp is not None:
@@ -322,6 +343,7 @@ def run_sweep(gallery_dir: str | Path, *, families: Sequence[str] = ("blur", "pi
         "schema": SWEEP_SCHEMA,
         "parameters": {"gallery": str(gallery_dir), "families": list(plan), "strengths": plan,
                        "attacks": list(attacks), "n_calibration": n_calibration, "scope": scope,
+                       "anonymizer": anonymizer,
                        "seed": seed, "jobs": jobs, "encoder": encoder,
                        "cache_dir": str(cache_dir) if cache_dir else None},
         "split": split,

@@ -17,6 +17,13 @@ Both runs include loading, hashing, the clear extraction and the obfuscation est
 audit does. It prints the wall times, the ratio ladder / naive (issue 3's target: <= about 3)
 and each attack's rank-1, as a Markdown table.
 
+With ``--cases`` (issue 13) it runs the ladder on the cases where it stepped down: LFW grey crops
+blurred (sigma 8) and pixelated (block 16), Yale faces pixelated (block 16) and AT&T blurred
+(sigma 6), each on the whole frame, the obfuscation *estimated* from the release as an auditor
+would; plus the parrot with the true obfuscation declared (what the estimate costs). It prints
+every rung's rank-1 (Wilson 95% CI) per case, whether the estimate's interval covers the truth,
+and flags a rung whose upper bound is below face.naive's or face.parrot's rank-1 (a step down).
+
 With ``--table`` it instead runs the strength sweep (``auditkit.sweep.run_sweep``: blur sigma
 2, 4, 6, 8, 12 and pixelate block 4, 8, 12, 16; 5 calibration images per identity, the other 5
 attacked) and prints the ladder table: each attack's rank-1 with its Wilson 95% interval, per
@@ -100,7 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-identities", type=int, default=None, help="only the first N identities (sorted)")
     ap.add_argument("--ladder-only", action="store_true",
                     help="skip the naive-only timing run: one ladder run, rank-1 of every rung")
+    ap.add_argument("--cases", action="store_true", help="the step-down cases of issue 13 (see above)")
     args = ap.parse_args(argv)
+    if args.cases:
+        return _cases(args)
     if args.table:
         return _table(args)
 
@@ -208,6 +218,95 @@ def _table(args) -> int:
     if args.json:
         args.json.write_text(json.dumps(res, indent=1))
     return 0
+
+
+#: (name, dataset, images folder inside it, true obfuscation, identities, gallery images per identity)
+CASES = (
+    ("LFW blur 8", "lfw_gray_crops_dev", "", "blur:sigma=8", 40, 3),
+    ("LFW pixel 16", "lfw_gray_crops_dev", "", "pixelate:block=16", 40, 3),
+    ("Yale pixel 16", "yalefaces", "by_subject", "pixelate:block=16", 15, 5),
+    ("AT&T blur 6", "att_orl_faces", "", "blur:sigma=6", 40, 5),
+)
+LADDER = ("face.naive", "face.parrot", "face.pixels", "face.learned", "face.reconstruct")
+
+
+def _case_row(name: str, true: str, est: dict, declared: dict) -> dict:
+    from auditkit.obfuscation.spec import parse_spec
+
+    e = est["obfuscation"].get("estimate") or {}
+    t = parse_spec(true)
+    u = e.get("uncertainty")
+    covers = bool(u and e.get("method") == t.method and u[0] <= t.strength <= u[1])
+    by = {a["name"]: a["metrics"] for a in est["attacks"]}
+    dec = {a["name"]: a["metrics"] for a in declared["attacks"]}.get("face.parrot")
+    steps = []
+    for r in LADDER[1:]:
+        m = by.get(r)
+        if m is None:
+            continue
+        beneath = [b for b in ("face.naive", "face.parrot") if b != r and b in by and LADDER.index(b) < LADDER.index(r)]
+        for b in beneath:
+            if m["rank1_ci"][1] < by[b]["rank1"]:
+                steps.append(f"{r} < {b}")
+    learned = next((a for a in est["attacks"] if a["name"] == "face.learned"), None)
+    return {"case": name, "true": true, "estimate": e, "covers": covers, "rungs": by, "parrot_true": dec,
+            "step_downs": steps, "learned_method": (learned or {}).get("details", {}).get("learned", {}).get("method"),
+            "n": next(iter(by.values()))["n_mated"] if by else 0}
+
+
+def _cases(args) -> int:
+    from auditkit import AuditConfig, run_audit
+    from auditkit.demo import build_demo
+    from auditkit.obfuscation.spec import parse_spec
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-ladder-cases-") as tmp:
+        work = Path(tmp)
+        cache = args.cache_dir or work / "cache"
+        for name, ds, sub, true, n_ids, n_gal in CASES:
+            faces = find_dataset(ds) / sub if sub else find_dataset(ds)
+            d = work / name.replace(" ", "_").replace("&", "")
+            src = _subset(faces, d / "faces", min_images=n_gal + 1, per_identity=n_gal + 4, max_identities=n_ids)
+            gal, rel = build_demo(d / "demo", faces=src, spec=parse_spec(true), n_gallery=n_gal, seed=0)
+            import csv
+
+            with open(rel / "manifest.csv", newline="") as f:  # the auditor is not told the obfuscation
+                mrows = [{"path": r["path"], "subject": r["subject"]} for r in csv.DictReader(f)]
+            with open(rel / "manifest.csv", "w", newline="") as f:
+                w = csv.DictWriter(f, ["path", "subject"])
+                w.writeheader()
+                w.writerows(mrows)
+            common = {"release": rel, "gallery": gal, "cache_dir": cache, "jobs": args.jobs, "encoder": args.encoder,
+                      "progress": False, "population_sizes": (), "linkage": False}
+            t0 = time.perf_counter()
+            est = run_audit(AuditConfig.from_flat(**common, out=d / "out1")).to_dict()
+            declared = run_audit(AuditConfig.from_flat(**common, out=d / "out2", attacks="face.parrot",
+                                                       obfuscation=true, obfuscation_scope="frame")).to_dict()
+            row = _case_row(name, true, est, declared)
+            row["seconds"] = round(time.perf_counter() - t0, 1)
+            rows.append(row)
+            print(f"{name}: done in {row['seconds']} s", file=sys.stderr, flush=True)
+    print(cases_table(rows))
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1, default=str))
+    return 0
+
+
+def cases_table(rows: list[dict]) -> str:
+    """Markdown: one row per case, every rung's rank-1 (95% CI), the estimate and the step-downs."""
+    def cell(m):
+        return f"{m['rank1']:.0%} ({m['rank1_ci'][0]:.0%}-{m['rank1_ci'][1]:.0%})" if m else "not run"
+
+    lines = ["| case (whole frame) | n | estimate [interval] | covers truth | " + " | ".join(LADDER)
+             + " | face.parrot, truth declared | face.learned kept | step-downs |", "|---|---:|---|---|" + "---:|" * (len(LADDER) + 1) + "---|---|"]
+    for r in rows:
+        e = r["estimate"]
+        u = e.get("uncertainty")
+        est = f"{e.get('method')} {e.get('strength', float('nan')):.3g}" + (f" [{u[0]:.3g}, {u[1]:.3g}]" if u else "")
+        lines.append(f"| {r['case']} ({r['true']}) | {r['n']} | {est} | {'yes' if r['covers'] else 'no'} | "
+                     + " | ".join(cell(r["rungs"].get(n)) for n in LADDER)
+                     + f" | {cell(r['parrot_true'])} | {r['learned_method']} | {', '.join(r['step_downs']) or 'none'} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

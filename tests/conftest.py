@@ -132,10 +132,13 @@ SLOW_TESTS = {
     "test_sightings.py::test_rebuilt_routes_are_pseudonymised_and_drawn",
     "test_sightings.py::test_cli_run_without_gallery_subject_planted_and_label_free",
     "test_sightings.py::test_cuhk01_two_cameras_linked_well_above_chance_and_estimate_covers_it",
+    "test_vendor_anonymizer.py::test_parrot_on_vendor_output_equals_parrot_with_the_same_obfuscation_declared",
+    "test_vendor_anonymizer.py::test_failed_gallery_images_listed_in_skipped_and_the_audit_goes_on",
+    "test_vendor_anonymizer.py::test_sweep_draws_the_privacy_curve_of_the_vendor_tool",
 }
 #: every test of these modules is slow (a module fixture reads a large shared dataset)
 SLOW_MODULES = {"test_tables_adult.py", "test_population_uniqueness_adult.py", "test_reid_protocol.py",
-                "test_report_browser.py"}
+                "test_report_browser.py", "test_deface_integration.py"}
 #: every test using these fixtures is slow (the fixture runs a whole audit or sweep)
 SLOW_FIXTURES = {"att_audit", "tiny_sweep", "messy"}
 

@@ -90,12 +90,23 @@ def _log_proba(model, X: np.ndarray) -> np.ndarray:
     return np.maximum(model.predict_log_proba(X), -1e4)
 
 
+def _nearest_scores(X: np.ndarray, G: np.ndarray, gy: np.ndarray, identities: list[str]) -> np.ndarray:
+    """The parrot's matching: minus the Euclidean distance to each identity's nearest row of ``G``."""
+    d = np.sqrt(np.maximum(((X[:, None, :] - G[None, :, :]) ** 2).sum(axis=2), 0.0))
+    out = np.full((len(X), len(identities)), -np.inf)
+    for j, ident in enumerate(identities):
+        m = gy == ident
+        if m.any():
+            out[:, j] = -d[:, m].min(axis=1)
+    return out
+
+
 @dataclass
 class LearnedModel:
     """What :func:`train_learned` fitted on the gallery (and only on it)."""
 
     identities: list[str]
-    method: str  # "encodings" | "pixels" | "fused": the representation kept
+    method: str  # "encodings" | "pixels" | "fused" | "parrot": the representation kept (parrot: the fallback)
     enc_model: Any
     pix_model: Any
     variants: dict[str, list[str]]
@@ -104,10 +115,16 @@ class LearnedModel:
     crop_size: int = CROP_SIZE
     fit_seconds: float = 0.0
     fit_inputs: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    parrot_X: np.ndarray | None = None  # the obfuscated gallery's encodings (the parrot fallback)
+    parrot_y: np.ndarray | None = None
 
     def score(self, encodings: np.ndarray, crops: np.ndarray) -> np.ndarray:
         """Per probe and identity (columns in :attr:`identities` order): log-probabilities of
-        the kept representation (summed for the fusion)."""
+        the kept representation (summed for the fusion); for the parrot fallback, minus the
+        distance to the identity's nearest obfuscated gallery encoding."""
+        if self.method == "parrot":
+            return _nearest_scores(np.asarray(encodings, dtype=np.float64), self.parrot_X, self.parrot_y,
+                                   self.identities)
         out = np.zeros((len(encodings), len(self.identities)))
         if self.method in ("encodings", "fused"):
             out += _log_proba(self.enc_model, np.asarray(encodings, dtype=np.float64))
@@ -197,11 +214,13 @@ def train_learned(ctx: FaceContext, *, factors: tuple[float, ...] = STRENGTH_FAC
     enc_model = _encoding_model().fit(Xe, ye)
     pix_model = pca_lda(ctx.seed, len(Xp), len(identities)).fit(Xp, yp)
     assert list(enc_model.classes_) == identities and list(pix_model.classes_) == identities
+    spec_rows = np.array([v == spec for _, v in enc_keys], dtype=bool)
     return LearnedModel(identities=identities, method=method, enc_model=enc_model, pix_model=pix_model,
                         variants={"encodings": enc_variants, "pixels": pix_variants, "pixels_mirrored": flips},
                         n_train={"encodings": len(Xe), "pixels": len(Xp), "gallery_images": len(set(ge))},
                         cv=cv, crop_size=crop_size, fit_seconds=round(time.monotonic() - t0, 2),
-                        fit_inputs={"encodings": Xe.shape, "pixels": Xp.shape})
+                        fit_inputs={"encodings": Xe.shape, "pixels": Xp.shape},
+                        parrot_X=Xe[spec_rows], parrot_y=ye[spec_rows])
 
 
 def _cross_validate(Xe, ye, ge, Xp, yp, gp, is_spec, enc_keys, spec, seed, folds) -> dict[str, Any]:
@@ -222,7 +241,7 @@ def _cross_validate(Xe, ye, ge, Xp, yp, gp, is_spec, enc_keys, spec, seed, folds
     fe = np.array([fold_of[g] for g in ge])
     fp = np.array([fold_of[g] for g in gp])
     spec_rows = np.array([v == spec for _, v in enc_keys])
-    hits = {"encodings": 0, "pixels": 0, "fused": 0}
+    hits = {"encodings": 0, "pixels": 0, "fused": 0, "parrot": 0}
     n = 0
     for f in range(k):
         tr_e, tr_p = fe != f, fp != f
@@ -241,14 +260,17 @@ def _cross_validate(Xe, ye, ge, Xp, yp, gp, is_spec, enc_keys, spec, seed, folds
         se = _log_proba(em, Xe[ie])
         sp = _log_proba(pm, Xp[ip])
         truth = np.array([classes.index(y) for y in ye[ie]])
-        for name, s in (("encodings", se), ("pixels", sp), ("fused", se + sp)):
+        tr_spec = tr_e & spec_rows  # the parrot: nearest obfuscated training-image encoding
+        sq = _nearest_scores(Xe[ie], Xe[tr_spec], ye[tr_spec], classes)
+        for name, s in (("encodings", se), ("pixels", sp), ("fused", se + sp), ("parrot", sq)):
             hits[name] += int((np.argmax(s, axis=1) == truth).sum())
         n += len(rows)
     if n == 0:
         return {"folds": k, "chosen": "fused", "note": "no held-out gallery image could be scored"}
     acc = {name: h / n for name, h in hits.items()}
-    # ties prefer the fusion, then encodings
-    chosen = max(("fused", "encodings", "pixels"), key=lambda m: acc[m])
+    # ties prefer the fusion, then encodings, pixels; the parrot's matching only when it is strictly
+    # better on the held-out gallery images (face.learned must not be weaker than face.parrot)
+    chosen = max(("fused", "encodings", "pixels", "parrot"), key=lambda m: acc[m])
     return {"folds": k, "n_held_out": n, "rank1": acc, "chosen": chosen}
 
 
@@ -266,7 +288,7 @@ def face_learned(ctx: FaceContext, *, factors: tuple[float, ...] = STRENGTH_FACT
                          "e.g. blur:sigma=6)")
         return None
     method = parse_spec(ctx.spec).method
-    if method not in LEARNABLE:
+    if method not in LEARNABLE and not ctx.obfuscated_gallery:
         ctx.notes.append(f"face.learned not run: nothing to learn from a gallery obfuscated with {ctx.spec} "
                          f"(learnable: {', '.join(LEARNABLE)})")
         return None
@@ -277,7 +299,7 @@ def face_learned(ctx: FaceContext, *, factors: tuple[float, ...] = STRENGTH_FACT
     with threadpool_limits(1):
         model = train_learned(ctx, factors=factors, flips=flips, flip_encodings=flip_encodings,
                               crop_size=crop_size, probe_like=probe_like)
-    crops = _release_crops(ctx, size=model.crop_size) if model.method != "encodings" else \
+    crops = _release_crops(ctx, size=model.crop_size) if model.method not in ("encodings", "parrot") else \
         np.zeros((len(ctx.probes), model.crop_size, model.crop_size))
     with threadpool_limits(1):
         scores = model.score(ctx.probes.X, crops)
@@ -289,8 +311,13 @@ def face_learned(ctx: FaceContext, *, factors: tuple[float, ...] = STRENGTH_FACT
              f"(crops at {', '.join(model.variants['pixels'])}{', each also mirrored' if flips else ''}); "
              f"representation kept: {model.method} "
              f"(gallery cross-validation rank-1: {cv_txt}); the release was not used to train")]
+    if model.method == "parrot":
+        notes.append("face.learned fell back to the parrot's matching (nearest obfuscated gallery encoding): "
+                     "on held-out gallery images its classifiers did worse than it, and a learned attacker that "
+                     "is weaker than the parrot would understate the risk")
     details = {"obfuscation": {"spec": ctx.spec, "source": ctx.spec_source, "scope": ctx.scope},
-               "learned": {"method": model.method, "variants": model.variants, "n_train": model.n_train,
+               "learned": {"method": model.method, "fallback_to_parrot": model.method == "parrot",
+                           "variants": model.variants, "n_train": model.n_train,
                            "cv": cv, "crop_size": model.crop_size, "fit_seconds": model.fit_seconds,
                            "classifier": "StandardScaler+LDA(lsqr, auto shrinkage) on encodings; "
                                          "PCA+LDA(lsqr, auto shrinkage) on aligned grey crops",
@@ -366,6 +393,10 @@ class LearnedFace(Attack):
     def _evaluate(self) -> AttackResult | None:
         ctx = self.features
         try:
+            if ctx.vendor is not None:  # trained on the vendor's own anonymizer output
+                from .vendor_gallery import on_vendor_output
+
+                return on_vendor_output(ctx, face_learned)
             return face_learned(ctx)
         except ValueError as e:  # e.g. too few gallery identities left to train on: skip, say why
             ctx.notes.append(f"face.learned not run: {e}")
@@ -378,4 +409,8 @@ class ReconstructFace(Attack):
     name = "face.reconstruct"
 
     def _evaluate(self) -> AttackResult | None:
+        if self.features.vendor is not None:  # invert the obfuscation fitted to the vendor's own output
+            from .vendor_gallery import reconstruct_with_fit
+
+            return reconstruct_with_fit(self.features, face_reconstruct)
         return face_reconstruct(self.features)

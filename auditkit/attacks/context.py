@@ -42,6 +42,11 @@ class FaceContext:
     progress: bool = True
     seed: int = 0
     encoder_id: str = ""
+    #: the vendor's anonymizer run over the clear gallery (an auditkit.obfuscation.vendor.VendorRun),
+    #: whose output the parrot, pixels and learned attackers use instead of re-applying ``spec``
+    vendor: Any = None
+    #: the gallery rows already hold obfuscated images (a view on the vendor's output): ``spec`` is "none"
+    obfuscated_gallery: bool = False
     skipped: list[Skipped] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 

@@ -103,6 +103,12 @@ class ParrotFace(Attack):
 
     def _evaluate(self) -> AttackResult | None:
         ctx = self.features
+        if ctx.vendor is not None:  # the vendor's own anonymizer made the attacker's gallery
+            from .vendor_gallery import on_vendor_output
+
+            return on_vendor_output(ctx, lambda v: face_parrot(
+                transformed_gallery(v, "none", label="vendor gallery"), v.probes, spec="none",
+                source=v.spec_source, scope=v.scope, **v.matching())[1])
         if ctx.spec is None:
             ctx.notes.append("face.parrot not run: the obfuscation is unknown (declare it with --obfuscation, "
                              "e.g. blur:sigma=6, or an 'obfuscation' manifest column)")

@@ -59,6 +59,9 @@ def context_digest(ctx: Any) -> str:
         h.update(f.name.encode() + b"=")
         if isinstance(v, FeatureSet):
             _features_digest(v, h)
+        elif hasattr(v, "record"):  # the vendor anonymizer's run: what it produced, not how long it took
+            rec = {k: x for k, x in v.record().items() if not k.endswith("seconds")}
+            h.update(json.dumps(to_jsonable(rec), sort_keys=True, default=repr).encode())
         elif hasattr(v, "as_dict"):
             h.update(json.dumps(to_jsonable(v.as_dict()), sort_keys=True, default=repr).encode())
         else:

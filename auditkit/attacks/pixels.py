@@ -199,6 +199,10 @@ class PixelsFace(Attack):
     def _evaluate(self) -> AttackResult | None:
         ctx = self.features
         try:
+            if ctx.vendor is not None:  # trained on the vendor's own anonymizer output
+                from .vendor_gallery import on_vendor_output
+
+                return on_vendor_output(ctx, face_pixels)
             return face_pixels(ctx)
         except ValueError as e:  # e.g. fewer than two gallery identities: skip, say why
             ctx.notes.append(f"face.pixels not run: {e}")

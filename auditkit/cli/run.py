@@ -78,6 +78,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
                           "pixelate:block=8 (default: the manifest's obfuscation column, if any)")
     run.add_argument("--obfuscation-scope", choices=("face", "frame"), default="face",
                      help="whether the obfuscation covers face regions or whole frames (default: face)")
+    run.add_argument("--anonymizer", default=None, metavar="CMD",
+                     help="the vendor's own anonymizer as a command template run once per clear gallery image, "
+                          "e.g. \"deface {input} -o {output} --replacewith mosaic\" (no shell; a private temporary "
+                          "folder); face.parrot, face.pixels and face.learned then attack with its output")
+    run.add_argument("--anonymizer-timeout", type=float, default=None, metavar="SECONDS",
+                     help="seconds the anonymizer may take per image before it is killed (default: 120)")
     run.add_argument("--distractors", type=Path, default=None, metavar="DIR",
                      help="identities not in the release (DIR/<identity>/<images>, e.g. LFW) added to every "
                           "attack's gallery, so rank-1 is measured at the larger gallery size")

