@@ -16,6 +16,7 @@ from ..attacks.base import FeatureSet
 from ..config import VideoConfig
 from ..data.inputs import Gallery, Release, ReleaseItem
 from ..data.media import MediaError
+from ..features.appearance_tracking import AppearanceTracker
 from ..features.cache import FeatureCache
 from ..features.faces import FaceParams
 from ..result import AttackResult, Skipped, to_jsonable
@@ -345,7 +346,9 @@ def audit_videos(release: Release, gallery: Gallery, *, face_gallery: FeatureSet
         "parameters": {"fps": fps, "max_side": max_side, "detector": detector, "boxes": boxes,
                        "gallery_obfuscation": "auto" if auto else gallery_obfuscation,
                        "leak_mode": leak_mode, "leak_upsample": leak_upsample, "gait_frames": gait_frames,
-                       "min_gait_fps": min_gait_fps, "trajectory_time_bin": trajectory_time_bin, "seed": seed},
+                       "min_gait_fps": min_gait_fps, "trajectory_time_bin": trajectory_time_bin, "seed": seed,
+                       # links detected boxes, and manifest boxes without a track label, into tracks (issue 17)
+                       "tracker": AppearanceTracker().params()},
         "fusion": {"weights": weights, "gallery_cv": cv_info},
         "obfuscation": obf_section,
         "notes": vnotes,

@@ -16,6 +16,7 @@ from ..data.boxes import clip_box
 from ..data.inputs import ReleaseItem
 from ..data.video import iter_frames
 from ..features.appearance import CANONICAL_SIZE, DESCRIPTOR_VERSION, appearance_descriptor
+from ..features.appearance_tracking import AppearanceTracker, box_descriptors
 from ..features.cache import FeatureCache, cache_key
 from ..features.faces import FaceParams
 from ..features.gait import GEI_SIZE, gait_energy_image
@@ -25,11 +26,11 @@ from ..features.people import (
     Detections,
     HogPeopleDetector,
 )
-from ..features.tracking import Track, Tracker
+from ..features.tracking import Track
 from ..result import to_jsonable
 
 #: bumped whenever the per-clip features change (cache key).
-VIDEO_FEATURE_VERSION = "2"
+VIDEO_FEATURE_VERSION = "3"  # 3: appearance-aware tracker (issue 17)
 
 
 
@@ -174,7 +175,6 @@ def _frame_index(value: Any) -> int:
     return fi
 
 
-
 def process_clip_or_skip(rel: str, path: str | Path, skipped: list, **kwargs: Any) -> ClipFeatures | None:
     """:func:`process_clip`, with a clip that cannot be read or processed listed in ``skipped``
     (as ``rel``, with the reason) and ``None`` returned: one bad clip never aborts an audit."""
@@ -225,7 +225,6 @@ def _manifest_boxes(rows: list[ReleaseItem]) -> tuple[dict[int, list[tuple[np.nd
             continue
         per.setdefault(fi, []).append((np.asarray(it.box, float), it.track, it.subject))
     return per, notes
-
 
 
 def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: float | None = None,
@@ -295,6 +294,7 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
               "leak_upsample": leak_upsample, "face": fp.as_dict(), "max_crops": max_crops, "n_chunks": n_chunks,
               "gait_frames": gait_frames, "min_gait_fps": min_gait_fps, "min_track_frames": min_track_frames,
               "max_crop_frames": max_crop_frames, "appearance": DESCRIPTOR_VERSION,
+              "tracker": AppearanceTracker().params(),
               "obfuscation": obf.label if obf is not None else None,
               "obfuscation_region": obfuscation_region if obf is not None else None,
               "estimate_regions": estimate_regions}
@@ -314,7 +314,8 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
     mog = BackgroundSubtractionDetector(min_height=20.0, warmup=10)
     hog = HogPeopleDetector() if (not use_manifest and detector == "hog") else None
     scanner = FaceLeakScanner(mode=leak_mode, upsample=leak_upsample) if leak_mode != "off" else None
-    tracker = None if use_manifest else Tracker()
+    tracker = None if use_manifest else AppearanceTracker()
+    unlabelled_feats: dict[tuple[int, int], np.ndarray] = {}  # (frame, k) -> descriptor of a box without track label
     store: dict[int, list[tuple[np.ndarray, Any, Any, Any, Any]]] = {}  # frame -> [(box, label, subj, crop, mask)]
     times: dict[int, float] = {}
     raw_leaks: list[Leak] = []
@@ -337,7 +338,12 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
         else:
             d = det_mog if hog is None else hog.detect(fr.image, scale=fr.scale)
             items = [(b, None, None) for b in d.boxes]
-            tracker.update(fr.index, fr.timestamp_s, d)
+            tracker.update(fr.index, fr.timestamp_s, d, fr.image, scale=fr.scale)
+        if use_manifest:  # descriptors for the tracker, of the boxes that carry no track label
+            free = [k for k, (_, t, _) in enumerate(items) if t is None]
+            if free:
+                fd = box_descriptors(fr.image, np.asarray([items[k][0] for k in free], float), scale=fr.scale)
+                unlabelled_feats.update({(fr.index, k): fd[i] for i, k in enumerate(free)})
         entry = []
         keep_crop = (len(indices) - 1) % crop_every == 0
         for b, t, s in items:
@@ -392,14 +398,15 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
                 else:
                     by_label.setdefault(str(t), []).append((f, b, s, c, m))
         if unlabelled:  # boxes without track labels: link them with the tracker
-            tr = Tracker()
+            tr = AppearanceTracker()
             dets: dict[int, list[int]] = {}
             for f, j in unlabelled:
                 dets.setdefault(f, []).append(j)
             for f in sorted(store):
                 js = dets.get(f, [])
+                feats = np.asarray([unlabelled_feats[(f, j)] for j in js]).reshape(len(js), -1)
                 tr.update(f, times[f], Detections(np.asarray([store[f][j][0] for j in js]).reshape(-1, 4),
-                                                  np.ones(len(js))))
+                                                  np.ones(len(js))), features=feats)
             for trk in tr.finish():
                 rows = []
                 for f, b in zip(trk.frames, trk.boxes):
@@ -464,7 +471,6 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
                        detection="manifest" if use_manifest else detector, messages=messages, obfuscation=estimates)
     cache.put(key, _to_arrays(out))
     return out
-
 
 
 class _LazyFaceModels:
