@@ -14,8 +14,10 @@ BoT-SORT (Aharon et al. 2022), with auditkit's own body descriptor in place of a
 - **Association.** Cost of pairing a track with a box = motion cost (``1 - IoU`` with the
   constant-velocity prediction, or ``1 + centre distance`` in predicted box heights when they do
   not overlap enough) + ``appearance_weight`` x appearance distance; pairs whose appearance
-  distance exceeds ``max_appearance_distance`` are forbidden, so two people in different clothes
-  who cross keep their identities. One Hungarian assignment
+  distance exceeds ``max_appearance_distance`` are forbidden unless the box overlaps the
+  prediction (IoU >= ``min_iou``: during a crossing a box may show the other person's clothes, so
+  there appearance only adds to the cost). Two people in different clothes who cross keep their
+  identities. One Hungarian assignment
   (``scipy.optimize.linear_sum_assignment``) per frame.
 - **Lost tracks come back.** A confirmed track that misses detections is kept for ``max_lost_s``
   seconds; its search radius grows with the time it has been unseen
@@ -166,7 +168,7 @@ class AppearanceTracker:
                 "feature_momentum": self.momentum, "reid_speed": self.reid_speed,
                 "max_link_s": self.max_link_s, "max_link_distance": self.max_link_distance}
 
-    def _cost(self, t: float, boxes: np.ndarray, feats: np.ndarray) -> np.ndarray:
+    def _cost(self, t: float, boxes: np.ndarray, feats: np.ndarray, clean: np.ndarray) -> np.ndarray:
         live = self._live
         if not live or not len(boxes):
             return np.zeros((len(live), len(boxes)))
@@ -187,7 +189,9 @@ class AppearanceTracker:
         tfeat = np.array([tr.feat for tr in live])
         app = 1.0 - np.clip(tfeat @ feats.T, -1.0, 1.0)
         cost = motion + self.appearance_weight * app
-        return np.where((motion >= _INF) | (app > self.max_app), _INF, cost)
+        # the gate: a pair without overlap (a lost track, a fast or missed person) must also look alike;
+        # an overlapping pair only pays for its appearance distance (its crop may show the other person)
+        return np.where((motion >= _INF) | ((iou < self.min_iou) & (app > self.max_app)), _INF, cost)
 
     def update(self, frame: int, timestamp_s: float, detections: Detections, image: np.ndarray | None = None, *,
                scale: float = 1.0, features: np.ndarray | None = None) -> list[tuple[int | None, np.ndarray]]:
@@ -200,7 +204,6 @@ class AppearanceTracker:
         """
         if self._last_frame is not None and frame <= self._last_frame:
             raise ValueError(f"frames must increase: got {frame} after {self._last_frame}")
-        self._last_frame = frame
         boxes, scores = detections.boxes, detections.scores
         if features is None:
             if image is None:
@@ -210,11 +213,12 @@ class AppearanceTracker:
         if feats.ndim != 2 or len(feats) != len(boxes):
             raise ValueError(f"features must be (n boxes, d): got shape {feats.shape} for {len(boxes)} boxes")
         feats = np.array([_unit(f) for f in feats]).reshape(feats.shape)
+        self._last_frame = frame
         # boxes overlapping another box of this frame: their crop may hold two people
         ov = box_iou_matrix(boxes, boxes)
         np.fill_diagonal(ov, 0.0)
         clean = ov.max(axis=1, initial=0.0) < 0.1 if len(boxes) else np.zeros(0, bool)
-        cost = self._cost(timestamp_s, boxes, feats)
+        cost = self._cost(timestamp_s, boxes, feats, clean)
         assigned: dict[int, int] = {}
         if cost.size:
             rows, cols = linear_sum_assignment(cost)
