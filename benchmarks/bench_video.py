@@ -108,7 +108,7 @@ def run_pipeline(src: str, root: Path, detector_name: str, *, fps: float | None,
         det = BackgroundSubtractionDetector(min_height=30.0 / gt_scale * 0.625)
     trk = {name: TRACKERS[name]() for name in trackers}  # each fed the same detections
     t_trk = dict.fromkeys(trackers, 0.0)
-    scanner = FaceLeakScanner(upsample=leak_upsample, mode="frame")
+    scanner = FaceLeakScanner(upsample=max(leak_upsample, 0), mode="frame")
     t = {"decode": 0.0, "detect": 0.0, "track": 0.0, "leak_scan": 0.0}
     dets, frames, leaks = {}, [], []
     last_t = 0.0
@@ -132,7 +132,7 @@ def run_pipeline(src: str, root: Path, detector_name: str, *, fps: float | None,
                 tr.update(f.index, f.timestamp_s, d)
             t_trk[name] += time.perf_counter() - t1
         e = time.perf_counter()
-        if job is None:
+        if job is None and leak_upsample >= 0:
             leaks += scanner.scan_frame(f)
         g = time.perf_counter()
         t["detect"] += c - b
@@ -218,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="only mp4 frames with index < LIMIT (default: all 795)")
     ap.add_argument("--fps", type=float, nargs="*", default=[None, 5.0],
                     help="sampling rates for the mp4 runs; 0 or omitted value = every frame (default: every frame, 5)")
-    ap.add_argument("--leak-upsample", type=int, default=1, help="dlib upsampling in the leak scan (default 1)")
+    ap.add_argument("--leak-upsample", type=int, default=1,
+                    help="dlib upsampling in the leak scan (default 1; -1 skips the leak scan, for tracking runs)")
     ap.add_argument("--no-naive", action="store_true", help="skip the face_recognition baseline")
     ap.add_argument("--jobs", type=int, nargs="*", default=[1, 2], choices=[1, 2],
                     help="processes: 1, or 2 (leak scan on the second core); default both")

@@ -130,7 +130,7 @@ class AppearanceTracker:
         distance between the mean descriptors of the two tracks; ``max_link_s=0`` disables it.
     """
 
-    def __init__(self, *, min_hits: int = 3, max_age: int = 2, max_lost_s: float = 8.0, min_iou: float = 0.2,
+    def __init__(self, *, min_hits: int = 3, max_age: int = 2, max_lost_s: float = 1.0, min_iou: float = 0.2,
                  max_distance: float = 0.5, velocity_smoothing: float = 0.5, appearance_weight: float = 8.0,
                  max_appearance_distance: float = 0.35, feature_momentum: float = 0.9, reid_speed: float = 0.6,
                  max_link_s: float = 0.0, max_link_distance: float = 0.1):
