@@ -160,6 +160,7 @@ class AppearanceTracker:
 
     def params(self) -> dict[str, Any]:
         return {"kind": "appearance", "version": TRACKER_VERSION,
+                "library": "none (auditkit's own; norfair 2.3 requires numpy<2, boxmot torch: benchmarks/README.md)",
                 "association": "scipy.optimize.linear_sum_assignment on motion + appearance cost",
                 "descriptor": "colour_stripes_descriptor (CIE-LAB, 16 stripes x 3 x 16 bins)",
                 "min_hits": self.min_hits, "max_age": self.max_age, "max_lost_s": self.max_lost_s,
