@@ -3,14 +3,15 @@
 One switch for the whole process: :func:`set_enabled` (the CLI turns it on unless ``--quiet``;
 library calls are silent by default). Output goes to stderr only, never into an output file.
 
-* On a terminal, :class:`Progress` redraws one line (bar, count, rate, ETA) at most five times
-  a second.
-* Elsewhere (CI logs, pipes), it prints a line at every 10% **and** at least every 15 seconds,
-  so a long step never looks stuck on its first item.
-* :func:`step` wraps a step without a count ("report: rendering ... done in 2.1 s").
+The lines are drawn by tqdm (issue 17: a kept library rather than a hand-written meter); this
+module keeps auditkit's small API (:class:`Progress`, :func:`track`, :func:`step`) so callers do
+not depend on tqdm, and keeps the behaviour the audit needs in logs:
 
-tqdm is not a dependency of auditkit (it is not in ``uv.lock``); this ~100-line module does
-what the audit needs.
+* On a terminal, tqdm's bar (count, rate, ETA) redraws one line at most five times a second.
+* Elsewhere (CI logs, pipes) no bar and no carriage returns: a plain line at every 10% **and**
+  at least every 15 seconds, so a long step never looks stuck on its first item and a log is
+  not flooded.
+* :func:`step` wraps a step without a count ("report: rendering ... done in 2.1 s").
 """
 from __future__ import annotations
 
@@ -22,12 +23,15 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
+from tqdm import tqdm
+
 __all__ = ["Progress", "enabled", "set_enabled", "step", "track"]
 
 T = TypeVar("T")
 _ENABLED = [os.environ.get("AUDITKIT_PROGRESS", "") == "1"]
 _LINE_EVERY_S = 15.0
 _REDRAW_S = 0.2
+_PLAIN = "{desc}: {n_fmt}/{total_fmt} ({percentage:.0f}%) {rate_fmt}, elapsed {elapsed}, eta {remaining}"
 
 
 def set_enabled(on: bool) -> None:
@@ -50,8 +54,27 @@ def _fmt_s(s: float) -> str:
     return f"{s // 3600}h{s % 3600 // 60:02d}m"
 
 
+class _Lines:
+    """A file for tqdm outside a terminal: each status as a plain line (no carriage returns)."""
+
+    def __init__(self, owner: Progress):
+        self._owner = owner
+
+    def write(self, s: str) -> None:
+        text = s.replace("\r", "").strip()
+        if text:
+            self._owner.stream.write(text + "\n")
+
+    def flush(self) -> None:
+        self._owner.stream.flush()
+
+
+def _now() -> float:
+    return time.monotonic()
+
+
 class Progress:
-    """A progress line for ``total`` items of work.
+    """A progress line for ``total`` items of work (a tqdm bar on a terminal, plain lines elsewhere).
 
     Parameters
     ----------
@@ -65,11 +88,19 @@ class Progress:
         self.label, self.total, self.done, self.unit = label, int(total), 0, unit
         self.enabled = (_ENABLED[0] if enabled is None else enabled) and self.total > 0
         self._stream = stream
-        self.t0 = time.monotonic()
-        self._last_draw = 0.0
-        self._last_line = self.t0
         self._last_decile = -1
         self._closed = False
+        self._bar = None
+        if self.enabled:
+            tty = self._tty()
+            self._bar = tqdm(total=self.total, desc=label, unit=unit, file=self.stream if tty else _Lines(self),
+                             mininterval=_REDRAW_S if tty else _LINE_EVERY_S, miniters=1, leave=tty,
+                             delay=0.0 if tty else 1e-9, dynamic_ncols=tty, ascii=not tty,
+                             position=None if tty else 0,  # nesting on a terminal; never cursor moves in logs
+                             bar_format=None if tty else _PLAIN)
+            # tqdm's clock, made ours (time.monotonic) so that tests can drive it
+            self._bar._time = _now
+            self._bar.start_t = self._bar.last_print_t = _now()
 
     @property
     def stream(self):
@@ -82,42 +113,28 @@ class Progress:
             return False
 
     def text(self) -> str:
-        el = time.monotonic() - self.t0
-        rate = self.done / el if el > 0 else 0.0
-        eta = (self.total - self.done) / rate if rate > 0 else float("nan")
-        pct = 100 * self.done / self.total if self.total else 100.0
-        r = f"{rate:.1f}" if rate < 100 else f"{rate:.0f}"
-        return (f"{self.label}: {self.done}/{self.total} ({pct:.0f}%) {r} {self.unit}/s, "
-                f"elapsed {_fmt_s(el)}, eta {_fmt_s(eta) if self.done < self.total else '0s'}")
+        """The plain status line ("label: 3/10 (30%) 1.5it/s, elapsed 00:02, eta 00:04")."""
+        el = (_now() - self._bar.start_t) if self._bar is not None else 0.0
+        return tqdm.format_meter(self.done, self.total, el, prefix=self.label, unit=self.unit, bar_format=_PLAIN)
 
     def update(self, n: int = 1) -> None:
         self.done += n
-        if not self.enabled:
+        if self._bar is None:
             return
-        now = time.monotonic()
-        final = self.done >= self.total
-        if self._tty():
-            if final or now - self._last_draw >= _REDRAW_S or self.done == n:
-                pct = int(100 * self.done / self.total)
-                bar = "#" * (pct // 4) + "." * (25 - pct // 4)
-                self.stream.write(f"\r[{bar}] {self.text()}\033[K")
-                if final:
-                    self.stream.write("\n")
-                self.stream.flush()
-                self._last_draw = now
-            return
+        before = self._bar.last_print_n
+        self._bar.update(n)
         decile = int(10 * self.done / self.total)
-        if final or decile != self._last_decile or now - self._last_line >= _LINE_EVERY_S:
-            self._last_decile = decile
-            self._last_line = now
-            self.stream.write(self.text() + "\n")
-            self.stream.flush()
+        if self._bar.last_print_n == before and (decile != self._last_decile or self.done >= self.total):
+            self._bar.refresh()  # every 10% and at the end, whatever the time since the last line
+            self._bar.last_print_n, self._bar.last_print_t = self._bar.n, _now()
+        self._last_decile = decile
+        if self.done >= self.total:
+            self.close()  # finished: end the line now, not when the caller remembers to
 
     def close(self) -> None:
-        """End the line on a terminal if the work stopped early."""
-        if self.enabled and not self._closed and self._tty() and self.done < self.total:
-            self.stream.write("\n")
-            self.stream.flush()
+        """End the line (on a terminal, the bar stays as it stopped)."""
+        if self._bar is not None and not self._closed:
+            self._bar.close()
         self._closed = True
 
 

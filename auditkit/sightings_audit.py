@@ -144,7 +144,8 @@ def _halves(a: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
 def _clip_rows(release: Release, *, cache: Any, face_params: Any, fps: float | None, detector: str, boxes: str,
                leak_mode: str, obfuscation: str | None, progress: bool, skipped: list[Skipped],
                notes: list[str], leak_detector: str = "auto") -> list[dict[str, Any]]:
-    from .video.clips import _manifest_boxes, majority_subject, process_clip_or_skip
+    from .video.clips import process_clip_or_skip
+    from .video.manifest_boxes import _manifest_boxes, majority_subject
 
     clips: dict[str, list] = {}
     for it in release.items:

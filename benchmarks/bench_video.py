@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from auditkit.data.video import iter_frames, iter_image_frames, probe_video
+from auditkit.features.appearance_tracking import AppearanceTracker
 from auditkit.features.leaks import FaceLeakScanner, attribute_leaks, tracks_exposed
 from auditkit.features.mot_eval import (
     detection_metrics,
@@ -45,6 +46,9 @@ from auditkit.features.mot_eval import (
 )
 from auditkit.features.people import BackgroundSubtractionDetector, HogPeopleDetector
 from auditkit.features.tracking import Tracker
+
+#: the trackers compared side by side on the same detections (issue 17)
+TRACKERS = {"motion": lambda: Tracker(), "appearance": lambda: AppearanceTracker()}
 
 
 def _shared() -> Path:
@@ -85,7 +89,7 @@ def _leak_worker(src: str, root: Path, fps: float | None, limit: int | None, ups
 
 
 def run_pipeline(src: str, root: Path, detector_name: str, *, fps: float | None, limit: int | None,
-                 leak_upsample: int, gt_scale: float, jobs: int = 1) -> dict:
+                 leak_upsample: int, gt_scale: float, jobs: int = 1, trackers: tuple[str, ...] = ("appearance",)) -> dict:
     """Decode -> detect -> track -> leak-scan, timing each stage; then score against gt.
 
     With ``jobs=2`` the leak scan runs in a second process on its own decode of the same
@@ -102,8 +106,9 @@ def run_pipeline(src: str, root: Path, detector_name: str, *, fps: float | None,
         det = HogPeopleDetector(resize=2.0 if src == "mp4" else 1.25, max_height=160.0 * gt_scale)
     else:
         det = BackgroundSubtractionDetector(min_height=30.0 / gt_scale * 0.625)
-    tracker = Tracker()
-    scanner = FaceLeakScanner(upsample=leak_upsample, mode="frame")
+    trk = {name: TRACKERS[name]() for name in trackers}  # each fed the same detections
+    t_trk = dict.fromkeys(trackers, 0.0)
+    scanner = FaceLeakScanner(upsample=max(leak_upsample, 0), mode="frame")
     t = {"decode": 0.0, "detect": 0.0, "track": 0.0, "leak_scan": 0.0}
     dets, frames, leaks = {}, [], []
     last_t = 0.0
@@ -119,9 +124,15 @@ def run_pipeline(src: str, root: Path, detector_name: str, *, fps: float | None,
             break
         d = det.detect(f.image, scale=f.scale)
         c = time.perf_counter()
-        tracker.update(f.index, f.timestamp_s, d)
+        for name, tr in trk.items():
+            t1 = time.perf_counter()
+            if name == "appearance":
+                tr.update(f.index, f.timestamp_s, d, f.image, scale=f.scale)
+            else:
+                tr.update(f.index, f.timestamp_s, d)
+            t_trk[name] += time.perf_counter() - t1
         e = time.perf_counter()
-        if job is None:
+        if job is None and leak_upsample >= 0:
             leaks += scanner.scan_frame(f)
         g = time.perf_counter()
         t["detect"] += c - b
@@ -130,7 +141,12 @@ def run_pipeline(src: str, root: Path, detector_name: str, *, fps: float | None,
         dets[f.index] = d
         frames.append(f.index)
         last_t = f.timestamp_s
-    tracks = tracker.finish()
+    all_tracks = {}
+    for name, tr in trk.items():
+        t1 = time.perf_counter()
+        all_tracks[name] = tr.finish()
+        t_trk[name] += time.perf_counter() - t1
+    tracks = all_tracks[trackers[-1]]  # the leak attribution and the pipeline line use the last tracker
     if job is not None:
         leaks, _, t["leak_scan"] = job.get()
         pool.close()
@@ -145,9 +161,18 @@ def run_pipeline(src: str, root: Path, detector_name: str, *, fps: float | None,
     gt = read_mot(root / "gt" / "gt.txt", scale=gt_scale)
     ev = [x for x in frames if x >= 10]  # background model warm-up, same frames for both detectors
     dm = detection_metrics(gt, detections_to_table(dets), frames=ev)
+    per_tracker = {}
+    for name, tr_list in all_tracks.items():
+        mm = mot_metrics(gt, tracks_to_table(tr_list), frames=ev)
+        per_tracker[name] = {
+            "params": trk[name].params(), "ms_per_frame": 1000 * t_trk[name] / max(n, 1),
+            **{k: mm[k] for k in ("mota", "motp", "id_switches", "fragmentations", "idf1", "recall", "precision",
+                                  "gt_ids", "hyp_ids", "mostly_tracked", "mostly_lost", "evaluator")},
+            "purity": {k: mm["purity"][k] for k in ("box_weighted", "mean_over_tracks", "tracks_at_least_95")}}
     mm = mot_metrics(gt, tracks_to_table(tracks), frames=ev)
     return {
-        "source": src, "detector": detector_name, "jobs": jobs, "detector_params": det.params(), "tracker": tracker.params(),
+        "source": src, "detector": detector_name, "jobs": jobs, "detector_params": det.params(),
+        "tracker": trk[trackers[-1]].params(), "trackers": per_tracker,
         "sample_fps": fps, "frames": n, "video_seconds": video_s, "last_timestamp_s": last_t, "wall_s": wall,
         "fps_total": n / wall, "realtime_factor": video_s / wall,
         "stage_ms_per_frame": {k: 1000 * v / n for k, v in t.items()},
@@ -193,10 +218,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="only mp4 frames with index < LIMIT (default: all 795)")
     ap.add_argument("--fps", type=float, nargs="*", default=[None, 5.0],
                     help="sampling rates for the mp4 runs; 0 or omitted value = every frame (default: every frame, 5)")
-    ap.add_argument("--leak-upsample", type=int, default=1, help="dlib upsampling in the leak scan (default 1)")
+    ap.add_argument("--leak-upsample", type=int, default=1,
+                    help="dlib upsampling in the leak scan (default 1; -1 skips the leak scan, for tracking runs)")
     ap.add_argument("--no-naive", action="store_true", help="skip the face_recognition baseline")
     ap.add_argument("--jobs", type=int, nargs="*", default=[1, 2], choices=[1, 2],
                     help="processes: 1, or 2 (leak scan on the second core); default both")
+    ap.add_argument("--trackers", nargs="+", default=["motion", "appearance"], choices=sorted(TRACKERS),
+                    help="trackers fed the same detections, side by side (default: motion appearance)")
+    ap.add_argument("--sources", nargs="+", default=["mp4", "jpg"], choices=["mp4", "jpg"],
+                    help="the 480x360 mp4 and/or the 100 768x576 JPEGs (default both)")
+    ap.add_argument("--detectors", nargs="+", default=["mog2", "hog"], choices=["mog2", "hog"],
+                    help="person detectors (default both)")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = ap.parse_args(argv)
     root = _shared()
@@ -205,11 +237,12 @@ def main(argv: list[str] | None = None) -> int:
           f"({cv2.getNumThreads()} threads), python {platform.python_version()}")
     print(f"# mp4: {probe_video(root / 'video' / 'vtest_480x360.mp4')}")
     results = {"pipeline": [], "naive": []}
-    for src, scale, srates in (("mp4", 0.625, rates), ("jpg", 1.0, [None])):
+    for src, scale, srates in [x for x in (("mp4", 0.625, rates), ("jpg", 1.0, [None])) if x[0] in args.sources]:
         for r in srates:
-            for name, jobs in [(n, j) for n in ("mog2", "hog") for j in args.jobs]:
+            for name, jobs in [(n, j) for n in args.detectors for j in args.jobs]:
                 res = run_pipeline(src, root, name, fps=r, limit=args.limit if src == "mp4" else None,
-                                   leak_upsample=args.leak_upsample, gt_scale=scale, jobs=jobs)
+                                   leak_upsample=args.leak_upsample, gt_scale=scale, jobs=jobs,
+                                   trackers=tuple(args.trackers))
                 results["pipeline"].append(res)
                 s, dd, tt = res["stage_ms_per_frame"], res["detection"], res["tracking"]
                 print(f"{src:4s} {name:4s} jobs={jobs} sample={r or 'all'}: {res['frames']} frames, {res['fps_total']:.1f} fps "
@@ -218,6 +251,12 @@ def main(argv: list[str] | None = None) -> int:
                       f"det R {dd['recall']:.3f} P {dd['precision']:.3f} | MOTA {tt['mota']:.3f} "
                       f"IDSW {tt['id_switches']} FRAG {tt['fragmentations']} IDF1 {tt['idf1']:.3f} | "
                       f"leaks {res['leaks']} exposed {res['tracks_exposed']}", flush=True)
+                for tname, tm in res["trackers"].items():
+                    print(f"    tracker {tname:10s}: MOTA {tm['mota']:.3f} IDF1 {tm['idf1']:.3f} IDSW {tm['id_switches']} "
+                          f"FRAG {tm['fragmentations']} tracks {tm['hyp_ids']} ({tm['gt_ids']} gt ids) purity "
+                          f"{tm['purity']['box_weighted']:.3f} (>=95% pure: {tm['purity']['tracks_at_least_95']:.2f}) "
+                          f"MT/ML {tm['mostly_tracked']}/{tm['mostly_lost']} | {tm['ms_per_frame']:.2f} ms/frame",
+                          flush=True)
             if not args.no_naive:
                 nv = run_naive(src, root, fps=r, limit=args.limit if src == "mp4" else None)
                 results["naive"].append({**nv, "sample_fps": r})

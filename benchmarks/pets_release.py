@@ -216,6 +216,19 @@ def run(work: Path, *, fps: float | None, seed: int, cache_dir: Path | None, dir
             "trajectories": va.trajectories, "notes": notes, "skipped": [s.__dict__ for s in skipped]}
 
 
+def _use_motion_tracker() -> None:
+    """Make the video pipeline link boxes with the former motion-only tracker (benchmark only)."""
+    from auditkit.features.tracking import Tracker
+    from auditkit.video import audit, clips
+
+    class MotionOnly(Tracker):
+        def update(self, frame, timestamp_s, detections, image=None, *, scale=1.0, features=None):
+            return super().update(frame, timestamp_s, detections)
+
+    # its params() differ, so the clip cache keys differ too, and results.json names it
+    clips.AppearanceTracker = audit.AppearanceTracker = MotionOnly
+
+
 def _fmt_ci(ci) -> str:
     return f"[{ci[0]:.3f}, {ci[1]:.3f}]" if ci and ci[0] is not None else "[n/a]"
 
@@ -273,6 +286,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="what the attacker re-applies to the gallery person crops: 'auto' (estimated on the release, "
                          "default), 'none', or a spec such as blur:sigma=6 on the region given by --blur (a spec or "
                          "'none' implies --direct)")
+    ap.add_argument("--tracker", choices=("appearance", "motion"), default="appearance",
+                    help="tracker linking detected boxes (--boxes detect): the appearance-aware one auditkit uses "
+                         "(default) or the former motion-only one, for a side-by-side comparison (issue 17)")
     ap.add_argument("--reuse", action="store_true", help="audit the release/gallery already built in --work")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = ap.parse_args(argv)
@@ -287,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
         (args.work / "built.json").write_text(json.dumps(built))
     t_build = time.monotonic() - t0
     print(f"built in {t_build:.1f} s: {json.dumps(built)}")
+    if args.tracker == "motion":
+        _use_motion_tracker()
     out = run(args.work, fps=args.fps, seed=args.seed, cache_dir=None, direct=args.direct, boxes=args.boxes,
               attacker_blur=args.attacker_blur, region=args.blur if args.attacker_blur != "auto" else "body")
     t_all = time.monotonic() - t0

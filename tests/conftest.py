@@ -107,6 +107,7 @@ SLOW_TESTS = {
     "test_video_audit.py::test_cli_run_on_a_video_release_end_to_end",
     "test_video_audit.py::test_huge_frames_downscaled_with_scale_and_empty_clip_noted",
     "test_video.py::test_pets_detection_and_tracking_meet_floors",
+    "test_appearance_tracking.py::test_pets_appearance_tracker_beats_motion_only_on_the_same_mog2_detections",
     "test_obfuscation_estimate.py::test_att_faces_confusion_and_strength",
     "test_adaptive.py::test_learned_attacker_never_reads_the_release",
     "test_audit.py::test_parrot_beats_naive_on_strong_blur",

@@ -31,9 +31,12 @@ def test_log_lines_every_15_seconds_not_only_every_10_percent(monkeypatch):
     for _ in range(5):
         clock.t += 20.0  # 20 s per file: far below 10% in 100 s
         p.update()
+    p.close()
     lines = buf.getvalue().splitlines()
     assert len(lines) == 5, lines
-    assert lines[-1].startswith("faces: 5/10009 (0%) 0.1 files/s") and "eta 55h34m" in lines[-1]
+    # drawn by tqdm (issue 17): 20 s per file, 10004 left -> eta 55:34:39
+    assert lines[-1].startswith("faces: 5/10009 (0%) 20.00s/files") and "eta 55:34:39" in lines[-1]
+    assert "\r" not in buf.getvalue()  # plain lines in logs, no carriage-return redraws
 
 
 def test_tty_bar_has_rate_and_eta(monkeypatch):
@@ -49,9 +52,20 @@ def test_tty_bar_has_rate_and_eta(monkeypatch):
     for _ in range(4):
         clock.t += 2.0
         p.update()
+    p.close()
     text = out.getvalue()
-    assert "[#########################] sweep: 4/4 (100%) 0.5 strengths/s" in text and text.endswith("\n")
-    assert "eta 6s" in text  # after the first: 3 left at 0.5/s
+    assert "sweep: 100%|" in text and "4/4 [00:08<00:00,  2.00s/strengths]" in text and text.endswith("\n")
+    assert "1/4 [00:02<00:06" in text  # after the first: 3 left at 2 s each
+
+
+def test_log_lines_at_every_tenth_without_waiting_15_seconds():
+    out = io.StringIO()
+    p = prog_mod.Progress("x", 100, enabled=True, stream=out)
+    for _ in range(100):
+        p.update()
+    p.close()
+    lines = out.getvalue().splitlines()
+    assert [ln.split()[1] for ln in lines] == ["1/100"] + [f"{k}/100" for k in range(10, 101, 10)]
 
 
 def test_disabled_prints_nothing(capsys):

@@ -34,6 +34,7 @@ __all__ = [
     "AppearanceMetric",
     "appearance_descriptor",
     "appearance_features",
+    "colour_stripes_descriptor",
     "descriptor_layout",
 ]
 
@@ -201,6 +202,26 @@ def appearance_descriptor(crop: np.ndarray, *, mask: np.ndarray | None = None) -
     groups += [_normalise(np.concatenate(siltp_parts[r])) for r in _SILTP_RADII]
     groups.append(_normalise(_lab_stripes(rgb, weight)))
     return np.concatenate(groups)
+
+
+def colour_stripes_descriptor(crop: np.ndarray, *, mask: np.ndarray | None = None) -> np.ndarray:
+    """The CIE-LAB stripe group of :func:`appearance_descriptor` alone (768 values, L2-normalised).
+
+    The cheap part of the body descriptor (about 0.3 ms a crop against 25 ms for the whole):
+    the tracker (:mod:`auditkit.features.appearance_tracking`) computes it for every detected
+    box in every frame. Equal to ``appearance_descriptor(crop, mask=mask)[-768:]``.
+    """
+    a = _check_crop(crop)
+    h, w = CANONICAL_SIZE
+    if mask is not None:
+        m = np.asarray(mask)
+        if m.shape != a.shape[:2]:
+            raise ValueError(f"mask shape {m.shape} does not match crop shape {a.shape[:2]}")
+        weight = (cv2.resize(m.astype(np.float32), (w, h), interpolation=cv2.INTER_NEAREST) > 0).astype(np.float32)
+    else:
+        weight = np.ones((h, w), dtype=np.float32)
+    rgb = a if a.shape[:2] == (h, w) else cv2.resize(a, (w, h), interpolation=cv2.INTER_AREA)
+    return _normalise(_lab_stripes(rgb, weight))
 
 
 def appearance_features(crops: Sequence[np.ndarray], *,

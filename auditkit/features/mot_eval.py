@@ -1,6 +1,8 @@
 """Detection and multi-object tracking quality against ground truth (MOTChallenge style).
 
-Written from the definitions, no third-party MOT package:
+Detection quality is written here from its definition; tracking quality (CLEAR MOT, IDF1) is
+computed by the reference implementation, py-motmetrics (issue 17), the former hand-written
+version being kept in ``tests/mot_oracle.py`` as the oracle the tests compare it with:
 
 - **Detection** (:func:`detection_metrics`): per frame, ground-truth and detected boxes are
   paired one-to-one maximising total IoU among pairs with IoU >= ``iou_threshold`` (Hungarian);
@@ -135,94 +137,84 @@ def detection_metrics(gt: pd.DataFrame, det: pd.DataFrame, *, iou_threshold: flo
     }
 
 
+def _accumulate(gt: pd.DataFrame, hyp: pd.DataFrame, iou_threshold: float):
+    """A py-motmetrics accumulator fed frame by frame (distances ``1 - IoU``, NaN below the threshold).
+
+    The distance matrix is computed with auditkit's :func:`~auditkit.data.boxes.box_iou_matrix`:
+    motmetrics 1.4's own ``distances.iou_matrix`` calls ``np.asfarray``, which numpy 2 removed.
+    """
+    import motmetrics
+
+    acc = motmetrics.MOTAccumulator(auto_id=False)
+    g, h = _by_frame(gt), _by_frame(hyp)
+    empty = (np.zeros(0, int), np.zeros((0, 4)))
+    for f in sorted(set(g) | set(h)):
+        gid, gb = g.get(f, empty)
+        hid, hb = h.get(f, empty)
+        iou = box_iou_matrix(gb, hb)
+        dist = np.where(iou >= iou_threshold, 1.0 - iou, np.nan)
+        acc.update([int(x) for x in gid], [int(x) for x in hid], dist, frameid=int(f))
+    return acc
+
+
+def track_purity(events: pd.DataFrame) -> dict[str, Any]:
+    """Per hypothesis track: the share of its matched boxes that belong to its majority person.
+
+    ``events`` are motmetrics' ``mot_events`` (MATCH and SWITCH rows pair a ground-truth object
+    with a hypothesis box). A track's boxes that match no person (false positives) are not
+    counted. Returns the box-weighted mean purity, the mean over tracks, the share of tracks at
+    least 95% pure, and ``per_track`` ``{track id: [purity, matched boxes]}``.
+    """
+    m = events[events["Type"].isin(["MATCH", "SWITCH"])]
+    per: dict[int, list[float]] = {}
+    total = majority = 0
+    for hid, grp in m.groupby("HId"):
+        counts = grp["OId"].value_counts()
+        n, top = int(counts.sum()), int(counts.iloc[0])
+        per[int(hid)] = [top / n, n]
+        total += n
+        majority += top
+    vals = [v[0] for v in per.values()]
+    return {"box_weighted": majority / total if total else float("nan"),
+            "mean_over_tracks": float(np.mean(vals)) if vals else float("nan"),
+            "tracks_at_least_95": float(np.mean([v >= 0.95 for v in vals])) if vals else float("nan"),
+            "n_tracks": len(per), "per_track": per}
+
+
 def mot_metrics(gt: pd.DataFrame, hyp: pd.DataFrame, *, iou_threshold: float = 0.5,
                 frames: Iterable[int] | None = None) -> dict[str, Any]:
-    """CLEAR MOT and identity metrics of hypothesis tracks ``hyp`` against ``gt``.
+    """CLEAR MOT and identity metrics of hypothesis tracks ``hyp`` against ``gt``, by py-motmetrics.
 
-    Returns a dict with ``n_gt``, ``n_hyp``, ``tp``, ``fp``, ``fn``, ``id_switches``,
-    ``fragmentations``, ``recall``, ``precision``, ``mota``, ``motp`` (mean IoU of matches),
-    ``idtp``, ``idf1``, ``idp``, ``idr``, ``gt_ids``, ``hyp_ids``, ``mostly_tracked`` (gt ids
-    matched in >= 80% of their frames), ``mostly_lost`` (< 20%).
-
-    Long: the CLEAR-MOT accounting loop (matches carried over, switches, fragmentations) follows the paper's definition step by step.
+    The reference implementation (``motmetrics``, as used by MOTChallenge's devkit in Python)
+    computes everything; this function feeds it and names the figures the way auditkit always
+    has. Returns a dict with ``n_gt``, ``n_hyp``, ``tp``, ``fp``, ``fn``, ``id_switches``,
+    ``fragmentations``, ``recall``, ``recall_ci``, ``precision``, ``mota``, ``motp`` (mean
+    **IoU** of matches: motmetrics reports the mean distance ``1 - IoU``), ``idtp``, ``idf1``,
+    ``idp``, ``idr``, ``gt_ids``, ``hyp_ids``, ``mostly_tracked`` (gt ids matched in >= 80% of
+    their frames), ``mostly_lost`` (< 20%), and ``purity`` (:func:`track_purity`).
+    ``tests/mot_oracle.py`` holds the former hand-written evaluation; the tests compare the two.
     """
+    import motmetrics
+
     _check(gt, "ground-truth")
     _check(hyp, "hypothesis")
     gt, hyp = _restrict(gt, frames), _restrict(hyp, frames)
-    g, h = _by_frame(gt), _by_frame(hyp)
-    last_match: dict[int, int] = {}  # gt id -> hyp id last matched
-    tracked_prev: dict[int, bool] = {}  # gt id -> matched in its previous present frame
-    ever_tracked: set[int] = set()
-    matched_frames: dict[int, int] = {}
-    tp = idsw = frag = 0
-    iou_sum = 0.0
-    pair_hits: dict[tuple[int, int], int] = {}
-    for f in sorted(set(g) | set(h)):
-        gid, gb = g.get(f, (np.zeros(0, int), np.zeros((0, 4))))
-        hid, hb = h.get(f, (np.zeros(0, int), np.zeros((0, 4))))
-        iou = box_iou_matrix(gb, hb)
-        # identity overlaps for IDF1 (independent of the CLEAR matching)
-        for i, j in zip(*np.nonzero(iou >= iou_threshold)):
-            key = (int(gid[i]), int(hid[j]))
-            pair_hits[key] = pair_hits.get(key, 0) + 1
-        pairs: list[tuple[int, int]] = []
-        used_g, used_h = set(), set()
-        hpos = {int(x): j for j, x in enumerate(hid)}
-        for i, x in enumerate(gid):
-            x = int(x)
-            if x in last_match and last_match[x] in hpos:
-                j = hpos[last_match[x]]
-                if j not in used_h and iou[i, j] >= iou_threshold:
-                    pairs.append((i, j))
-                    used_g.add(i)
-                    used_h.add(j)
-        rest_g = [i for i in range(len(gid)) if i not in used_g]
-        rest_h = [j for j in range(len(hid)) if j not in used_h]
-        if rest_g and rest_h:
-            sub = iou[np.ix_(rest_g, rest_h)]
-            pairs += [(rest_g[a], rest_h[b]) for a, b in _match(sub, iou_threshold)]
-        matched = set()
-        for i, j in pairs:
-            x, y = int(gid[i]), int(hid[j])
-            if x in last_match and last_match[x] != y:
-                idsw += 1
-            last_match[x] = y
-            matched.add(x)
-            iou_sum += float(iou[i, j])
-            matched_frames[x] = matched_frames.get(x, 0) + 1
-        tp += len(pairs)
-        for x in map(int, gid):
-            now = x in matched
-            if now and x in ever_tracked and not tracked_prev.get(x, False):
-                frag += 1
-            if now:
-                ever_tracked.add(x)
-            tracked_prev[x] = now
-    n_gt, n_hyp = len(gt), len(hyp)
-    fp, fn = n_hyp - tp, n_gt - tp
-    # IDF1: one-to-one id assignment maximising co-occurring matched frames
-    gids = sorted(set(gt["id"].astype(int)))
-    hids = sorted(set(hyp["id"].astype(int)))
-    idtp = 0
-    if gids and hids and pair_hits:
-        gi = {x: k for k, x in enumerate(gids)}
-        hi = {x: k for k, x in enumerate(hids)}
-        w = np.zeros((len(gids), len(hids)))
-        for (x, y), n in pair_hits.items():
-            w[gi[x], hi[y]] = n
-        r, c = linear_sum_assignment(-w)
-        idtp = int(w[r, c].sum())
-    gt_len = gt.groupby("id").size()
-    frac = pd.Series({x: matched_frames.get(int(x), 0) for x in gt_len.index}, dtype=float) / gt_len
+    acc = _accumulate(gt, hyp, iou_threshold)
+    names = ["num_objects", "num_predictions", "num_matches", "num_switches", "num_false_positives", "num_misses",
+             "num_fragmentations", "mota", "motp", "idtp", "idf1", "idp", "idr", "num_unique_objects",
+             "mostly_tracked", "mostly_lost"]
+    r = motmetrics.metrics.create().compute(acc, metrics=names, name="all").iloc[0]
+    n_gt, n_hyp = int(r["num_objects"]), int(r["num_predictions"])
+    tp, idsw = int(r["num_matches"]) + int(r["num_switches"]), int(r["num_switches"])
+    events = acc.mot_events
     return {
-        "iou_threshold": iou_threshold, "n_gt": n_gt, "n_hyp": n_hyp, "tp": tp, "fp": fp, "fn": fn,
-        "id_switches": idsw, "fragmentations": frag,
-        "recall": _rate(tp, n_gt), "recall_ci": list(wilson_interval(tp, n_gt)),
-        "precision": _rate(tp, n_hyp),
-        "mota": 1.0 - (fn + fp + idsw) / n_gt if n_gt else float("nan"),
-        "motp": iou_sum / tp if tp else float("nan"),
-        "idtp": idtp, "idf1": 2 * idtp / (n_gt + n_hyp) if (n_gt + n_hyp) else float("nan"),
-        "idp": _rate(idtp, n_hyp), "idr": _rate(idtp, n_gt),
-        "gt_ids": len(gids), "hyp_ids": len(hids),
-        "mostly_tracked": int((frac >= 0.8).sum()), "mostly_lost": int((frac < 0.2).sum()),
+        "iou_threshold": iou_threshold, "n_gt": n_gt, "n_hyp": n_hyp, "tp": tp, "fp": int(r["num_false_positives"]),
+        "fn": int(r["num_misses"]), "id_switches": idsw, "fragmentations": int(r["num_fragmentations"]),
+        "recall": _rate(tp, n_gt), "recall_ci": list(wilson_interval(tp, n_gt)), "precision": _rate(tp, n_hyp),
+        "mota": float(r["mota"]) if n_gt else float("nan"),
+        "motp": 1.0 - float(r["motp"]) if tp else float("nan"),
+        "idtp": int(round(float(r["idtp"]))), "idf1": float(r["idf1"]), "idp": float(r["idp"]),
+        "idr": float(r["idr"]), "gt_ids": int(r["num_unique_objects"]), "hyp_ids": int(hyp["id"].nunique()),
+        "mostly_tracked": int(r["mostly_tracked"]), "mostly_lost": int(r["mostly_lost"]),
+        "purity": track_purity(events), "evaluator": f"motmetrics {motmetrics.__version__}",
     }

@@ -16,6 +16,7 @@ from ..attacks.base import FeatureSet
 from ..config import VideoConfig
 from ..data.inputs import Gallery, Release, ReleaseItem
 from ..data.media import MediaError
+from ..features.appearance_tracking import AppearanceTracker
 from ..features.cache import FeatureCache
 from ..features.face_detectors import resolve_detector
 from ..features.faces import FaceParams
@@ -363,7 +364,9 @@ def audit_videos(release: Release, gallery: Gallery, *, face_gallery: FeatureSet
                        "leak_mode": leak_mode, "leak_upsample": leak_upsample,
                        "leak_detector": resolve_detector(leak_detector) if leak_mode != "off" else None,
                        "gait_frames": gait_frames,
-                       "min_gait_fps": min_gait_fps, "trajectory_time_bin": trajectory_time_bin, "seed": seed},
+                       "min_gait_fps": min_gait_fps, "trajectory_time_bin": trajectory_time_bin, "seed": seed,
+                       # links detected boxes, and manifest boxes without a track label, into tracks (issue 17)
+                       "tracker": AppearanceTracker().params()},
         "fusion": {"weights": weights, "gallery_cv": cv_info},
         "obfuscation": obf_section,
         "notes": vnotes,

@@ -13,9 +13,9 @@ import cv2
 import numpy as np
 
 from ..data.boxes import clip_box
-from ..data.inputs import ReleaseItem
 from ..data.video import iter_frames
 from ..features.appearance import CANONICAL_SIZE, DESCRIPTOR_VERSION, appearance_descriptor
+from ..features.appearance_tracking import AppearanceTracker, box_descriptors
 from ..features.cache import FeatureCache, cache_key
 from ..features.face_detectors import resolve_detector
 from ..features.faces import FaceParams
@@ -26,11 +26,12 @@ from ..features.people import (
     Detections,
     HogPeopleDetector,
 )
-from ..features.tracking import Track, Tracker
+from ..features.tracking import Track
 from ..result import to_jsonable
+from .manifest_boxes import _frame_index, _manifest_boxes, majority_subject  # noqa: F401  (re-exported)
 
 #: bumped whenever the per-clip features change (cache key).
-VIDEO_FEATURE_VERSION = "2"
+VIDEO_FEATURE_VERSION = "3"  # 3: appearance-aware tracker (issue 17)
 
 
 
@@ -160,22 +161,6 @@ def _track_features(frames: np.ndarray, crops: list, masks: list, times: np.ndar
 
 
 
-def _frame_index(value: Any) -> int:
-    """A manifest ``frame`` value as a 0-based frame index; ValueError (with a readable reason) when it is
-    not a finite, non-negative integer ("x", "inf", "nan", "-3", "1.5")."""
-    try:
-        v = float(value)
-        fi = int(v)
-    except (ValueError, OverflowError, TypeError):
-        raise ValueError(f"frame {value!r} is not an integer") from None
-    if fi != v:
-        raise ValueError(f"frame {value!r} is not an integer")
-    if fi < 0:
-        raise ValueError(f"frame {value!r} is negative")
-    return fi
-
-
-
 def process_clip_or_skip(rel: str, path: str | Path, skipped: list, **kwargs: Any) -> ClipFeatures | None:
     """:func:`process_clip`, with a clip that cannot be read or processed listed in ``skipped``
     (as ``rel``, with the reason) and ``None`` returned: one bad clip never aborts an audit."""
@@ -189,44 +174,6 @@ def process_clip_or_skip(rel: str, path: str | Path, skipped: list, **kwargs: An
     except Exception as e:  # noqa: BLE001 (one bad clip never aborts the audit)
         skipped.append(Skipped(rel, f"clip processing failed ({type(e).__name__}: {e})", "video"))
     return None
-
-
-def majority_subject(frames, boxes, per: dict[int, list[tuple[np.ndarray, str | None, str | None]]]) -> str | None:
-    """Ground truth for a detected track: the subject most of its boxes overlap (IoU >= 0.5) among
-    the manifest boxes of their frames (``per`` from :func:`_manifest_boxes`); None without votes."""
-    from ..data.boxes import box_iou_matrix
-
-    votes = []
-    for fr, b in zip(frames, boxes):
-        cand = per.get(int(fr), [])
-        if cand:
-            iou = box_iou_matrix(np.asarray(b)[None], np.asarray([c[0] for c in cand]))[0]
-            j = int(np.argmax(iou))
-            if iou[j] >= 0.5 and cand[j][2]:
-                votes.append(cand[j][2])
-    return Counter(votes).most_common(1)[0][0] if votes else None
-
-
-def _manifest_boxes(rows: list[ReleaseItem]) -> tuple[dict[int, list[tuple[np.ndarray, str | None, str | None]]],
-                                                       list[str]]:
-    per: dict[int, list] = {}
-    notes = []
-    for it in rows:
-        f = (it.meta or {}).get("frame", "")
-        if it.box is None:
-            continue
-        if f in ("", None):
-            notes.append(f"manifest.csv line {it.row} ({it.file.rel}): a box without a frame index on a clip; "
-                         "ignored (give the 0-based frame in a 'frame' column)")
-            continue
-        try:
-            fi = _frame_index(f)
-        except ValueError as e:
-            notes.append(f"manifest.csv line {it.row} ({it.file.rel}): {e}; row ignored")
-            continue
-        per.setdefault(fi, []).append((np.asarray(it.box, float), it.track, it.subject))
-    return per, notes
-
 
 
 def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: float | None = None,
@@ -298,6 +245,7 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
               "leak_upsample": leak_upsample, "leak_detector": leak_detector, "face": fp.as_dict(), "max_crops": max_crops, "n_chunks": n_chunks,
               "gait_frames": gait_frames, "min_gait_fps": min_gait_fps, "min_track_frames": min_track_frames,
               "max_crop_frames": max_crop_frames, "appearance": DESCRIPTOR_VERSION,
+              "tracker": AppearanceTracker().params(),
               "obfuscation": obf.label if obf is not None else None,
               "obfuscation_region": obfuscation_region if obf is not None else None,
               "estimate_regions": estimate_regions}
@@ -318,7 +266,8 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
     hog = HogPeopleDetector() if (not use_manifest and detector == "hog") else None
     scanner = (FaceLeakScanner(mode=leak_mode, upsample=leak_upsample, detector=leak_detector)
                if leak_detector is not None else None)
-    tracker = None if use_manifest else Tracker()
+    tracker = None if use_manifest else AppearanceTracker()
+    unlabelled_feats: dict[tuple[int, int], np.ndarray] = {}  # (frame, k) -> descriptor of a box without track label
     store: dict[int, list[tuple[np.ndarray, Any, Any, Any, Any]]] = {}  # frame -> [(box, label, subj, crop, mask)]
     times: dict[int, float] = {}
     raw_leaks: list[Leak] = []
@@ -341,7 +290,12 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
         else:
             d = det_mog if hog is None else hog.detect(fr.image, scale=fr.scale)
             items = [(b, None, None) for b in d.boxes]
-            tracker.update(fr.index, fr.timestamp_s, d)
+            tracker.update(fr.index, fr.timestamp_s, d, fr.image, scale=fr.scale)
+        if use_manifest:  # descriptors for the tracker, of the boxes that carry no track label
+            free = [k for k, (_, t, _) in enumerate(items) if t is None]
+            if free:
+                fd = box_descriptors(fr.image, np.asarray([items[k][0] for k in free], float), scale=fr.scale)
+                unlabelled_feats.update({(fr.index, k): fd[i] for i, k in enumerate(free)})
         entry = []
         keep_crop = (len(indices) - 1) % crop_every == 0
         for b, t, s in items:
@@ -396,14 +350,15 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
                 else:
                     by_label.setdefault(str(t), []).append((f, b, s, c, m))
         if unlabelled:  # boxes without track labels: link them with the tracker
-            tr = Tracker()
+            tr = AppearanceTracker()
             dets: dict[int, list[int]] = {}
             for f, j in unlabelled:
                 dets.setdefault(f, []).append(j)
             for f in sorted(store):
                 js = dets.get(f, [])
+                feats = np.asarray([unlabelled_feats[(f, j)] for j in js]).reshape(len(js), -1)
                 tr.update(f, times[f], Detections(np.asarray([store[f][j][0] for j in js]).reshape(-1, 4),
-                                                  np.ones(len(js))))
+                                                  np.ones(len(js))), features=feats)
             for trk in tr.finish():
                 rows = []
                 for f, b in zip(trk.frames, trk.boxes):
@@ -469,7 +424,6 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
                        detection="manifest" if use_manifest else detector, messages=messages, obfuscation=estimates)
     cache.put(key, _to_arrays(out))
     return out
-
 
 
 class _LazyFaceModels:

@@ -37,9 +37,11 @@ class _GallerySamples:
 
 def _gallery_samples(gallery: Gallery, *, cache: FeatureCache, clip_opts: dict, skipped: list[Skipped],
                      notes: list[str], progress: bool) -> _GallerySamples:
+    from ..progress import track
+
     gs = _GallerySamples()
     ignored_tracks = 0
-    for it in gallery.items:
+    for it in track(gallery.items, "video: gallery files", enabled=progress, unit="files"):
         rel = f"gallery/{it.file.rel}"
         if it.file.kind == "image":
             try:
