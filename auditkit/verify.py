@@ -25,9 +25,9 @@ when they differ), ``parameters`` (the re-run is built from them) and ``inputs``
 """
 from __future__ import annotations
 
-import fnmatch
 import json
 import math
+import re
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -96,7 +96,7 @@ def _tolerance_for(path: str, default: Tolerance | None) -> Tolerance:
     if default is not None:
         return default
     for pattern, tol in FIGURE_TOLERANCES:
-        if fnmatch.fnmatchcase(path, pattern):
+        if re.fullmatch(re.escape(pattern).replace(r"\*", ".*"), path):  # "*" is the only wildcard
             return tol
     return FIGURE_TOLERANCES[-1][1]
 
@@ -112,6 +112,14 @@ def _named(items: list[Any]) -> dict[str, Any] | None:
 def _show(v: Any) -> str:
     s = json.dumps(v, ensure_ascii=False)
     return s if len(s) <= 80 else s[:77] + "..."
+
+
+def _from_first_difference(a: str, b: str, before: int = 20) -> tuple[str, str]:
+    """Two texts shown from a little before where they first differ."""
+    i = next((k for k, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    start = max(0, i - before)
+    cut = "…" if start else ""
+    return cut + a[start:], cut + b[start:]
 
 
 def compare_results(recorded: dict[str, Any], rerun: dict[str, Any], *,
@@ -165,6 +173,8 @@ def compare_results(recorded: dict[str, Any], rerun: dict[str, Any], *,
                 out.append(f"figure moved: {at}: recorded {old!r}, re-run {new!r} (tolerance {tol})")
             return
         if old != new:
+            if isinstance(old, str) and isinstance(new, str):
+                old, new = _from_first_difference(old, new)
             out.append(f"result changed: {at}: recorded {_show(old)}, re-run {_show(new)} (exact)")
 
     cmp({k: v for k, v in recorded.items() if k not in NOT_COMPARED},
@@ -395,7 +405,7 @@ def verify_bundle(folder: str | Path, *, inputs: dict[str, Path | None] | None =
     roots = _resolve_inputs(folder, results.get("parameters") or {}, inputs or {})
     pseudonymised = bool((results.get("privacy") or {}).get("pseudonymised"))
     mapping = read_private(folder) if pseudonymised else None
-    if pseudonymised and mapping is None:
+    if pseudonymised and mapping is None and '"person ' in (folder / "results.json").read_text(encoding="utf-8"):
         report.notes.append("no private/labels.csv: pseudonymised input paths matched by content, and the re-run's "
                             "pseudonyms drawn again from the seed and the inputs")
     diffs, report.n_inputs = _input_differences(results, roots, mapping)

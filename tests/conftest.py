@@ -120,7 +120,7 @@ SLOW_TESTS = {
 #: every test of these modules is slow (a module fixture reads a large shared dataset)
 SLOW_MODULES = {"test_tables_adult.py"}
 #: every test using these fixtures is slow (the fixture runs a whole audit or sweep)
-SLOW_FIXTURES = {"att_audit", "tiny_sweep", "messy"}
+SLOW_FIXTURES = {"att_audit", "tiny_sweep", "messy", "verify_audits"}
 
 
 def _is_slow(item) -> bool:
