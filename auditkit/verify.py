@@ -17,8 +17,9 @@ Three checks, in this order, each naming what differs:
 
 Tolerances: counts, hashes, risk levels, labels and text must be equal; a float figure agrees
 when ``|re-run - recorded| <= abs + rel * |recorded|`` with the first matching entry of
-:data:`FIGURE_TOLERANCES` (``abs = rel = 1e-6`` throughout: face encodings differ by ~1e-7 across
-BLAS thread counts, and every figure derived from them stays within 1e-6). Not compared:
+:data:`FIGURE_TOLERANCES`: rates, intervals, chance and advantage ±1e-6 (face encodings differ by
+~1e-7 across BLAS thread counts); match scores ±1e-6 + 1e-5 relative; population projections
+±1e-4 + 1e-4 relative (fitted tail models); anything else ±1e-6 + 1e-6 relative. Not compared:
 ``created`` and every duration, ``runtime`` (cache hits), ``tool`` (versions are listed as notes
 when they differ), ``parameters`` (the re-run is built from them) and ``inputs`` / ``reproduce``
 (checked file by file, exactly, in step 2).
@@ -60,8 +61,11 @@ FIGURE_TOLERANCES: tuple[tuple[str, Tolerance], ...] = (
     # rates, their intervals, chance and advantage: fractions in [0, 1]
     ("attacks[*].metrics.*", Tolerance(1e-6, 0.0)),
     ("attacks[*].cmc*", Tolerance(1e-6, 0.0)),
-    # similarity scores and distances of the listed matches, and projections to large galleries
-    ("attacks[*].details.*", Tolerance(1e-6, 1e-6)),
+    # projections to large galleries: fitted tail models (maximum likelihood) move by ~1e-5
+    # between machines (BLAS kernels); a projected rate that moves by more than 1e-4 is reported
+    ("attacks[*].details.population.*", Tolerance(1e-4, 1e-4)),
+    # similarity scores and distances of the listed matches (face.reconstruct's are in the hundreds)
+    ("attacks[*].details.*", Tolerance(1e-6, 1e-5)),
     ("*", Tolerance(1e-6, 1e-6)),
 )
 
