@@ -398,6 +398,8 @@ def verify_bundle(folder: str | Path, *, inputs: dict[str, Path | None] | None =
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"{folder}: not a folder (give an audit's output folder)")
+    if not (folder / "results.json").is_file() and (folder / "sweep.json").is_file():
+        raise InputError(f"{folder}: written by `auditkit sweep`; verify re-runs audits (auditkit run, auditkit demo)")
     if not (folder / "results.json").is_file():
         raise InputError(f"{folder}: no results.json; not an audit's output folder")
     report = VerifyReport()
