@@ -404,7 +404,13 @@ def verify_bundle(folder: str | Path, *, inputs: dict[str, Path | None] | None =
         raise InputError(f"{folder}: no results.json; not an audit's output folder")
     report = VerifyReport()
     report.differences, report.n_outputs = check_checksums(folder)
-    results = load_results(folder / "results.json")
+    try:
+        results = load_results(folder / "results.json")
+    except ValueError as e:
+        if not report.differences:
+            raise
+        report.differences.append(f"results.json cannot be read, so nothing was re-run: {e}")
+        return report
     if results.get("evaluation") is not None:
         raise InputError(f"{folder / 'results.json'}: written by `auditkit evaluate`; verify re-runs audits "
                          "(auditkit run, auditkit demo)")

@@ -198,3 +198,10 @@ def test_compare_results_tolerances_counts_and_named_lists():
     assert 'result changed: verdict.risk: recorded "high", re-run "medium" (exact)' in diffs
     assert compare_results(old, new, tolerance=Tolerance(1e-5, 0))[0].count(
         "figure moved: attacks[a].metrics.rank1: recorded 0.5, re-run 0.500002 (tolerance ±1e-06)") == 0
+
+
+def test_verify_names_an_unreadable_results_json(faces, capsys):
+    (faces / "out" / "results.json").write_text("{ truncated")
+    rc, out = _verify(capsys, faces / "out", *_inputs(faces))
+    assert rc == 1
+    assert "output changed after the audit: results.json" in out and "results.json cannot be read" in out
