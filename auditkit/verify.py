@@ -20,7 +20,8 @@ when ``|re-run - recorded| <= abs + rel * |recorded|`` with the first matching e
 :data:`FIGURE_TOLERANCES`: rates, intervals, chance and advantage ±1e-6 (face encodings differ by
 ~1e-7 across BLAS thread counts); match scores ±1e-6 + 1e-5 relative; population projections
 ±1e-4 + 1e-4 relative (fitted tail models); anything else ±1e-6 + 1e-6 relative. Not compared:
-``created`` and every duration, ``runtime`` (cache hits), ``tool`` (versions are listed as notes
+``created`` and every duration, ``runtime`` (cache hits), the feature cache's folder and the
+other run circumstances of any ``parameters`` block (:data:`RUN_CIRCUMSTANCES`), ``tool`` (versions are listed as notes
 when they differ), ``parameters`` (the re-run is built from them) and ``inputs`` / ``reproduce``
 (checked file by file, exactly, in step 2).
 """
@@ -69,6 +70,10 @@ FIGURE_TOLERANCES: tuple[tuple[str, Tolerance], ...] = (
     ("*", Tolerance(1e-6, 1e-6)),
 )
 
+#: options that say where and how a run ran, not what it computed: never compared, wherever a
+#: ``parameters`` block records them (the strength sweep keeps its own)
+RUN_CIRCUMSTANCES = frozenset({"out", "cache_dir", "use_cache", "jobs", "progress", "executor", "scheduler",
+                               "fail_on"})
 #: top-level keys not compared as figures (see the module docstring)
 NOT_COMPARED = ("created", "runtime", "tool", "parameters", "inputs", "reproduce")
 _TABLE_ROLES = {"table": "release", "aux": "aux", "control": "control", "population": "population",
@@ -137,7 +142,7 @@ def compare_results(recorded: dict[str, Any], rerun: dict[str, Any], *,
         nonlocal count
         if isinstance(old, dict) and isinstance(new, dict):
             for k in sorted(set(old) | set(new), key=str):
-                if _is_duration(k):
+                if _is_duration(k) or k == "cache_dir" or (at.endswith("parameters") and k in RUN_CIRCUMSTANCES):
                     continue
                 sub = f"{at}.{k}" if at else k
                 if k not in new:

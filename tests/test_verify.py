@@ -185,8 +185,10 @@ def test_compare_results_tolerances_counts_and_named_lists():
     new["attacks"].reverse()  # attacks are matched by name, not position
     new["attacks"][1]["metrics"]["rank1"] = 0.5 + 5e-7  # within 1e-6
     new["attacks"][1]["metrics"]["feature_seconds"] = 7.0
+    old["sweep"] = {"parameters": {"cache_dir": "cache", "jobs": 1, "families": ["blur"]}}
+    new["sweep"] = {"parameters": {"cache_dir": "auditkit-sweep-cache-x1", "jobs": 2, "families": ["blur"]}}
     diffs, n = compare_results(old, new)
-    assert diffs == [] and n == 8
+    assert diffs == [] and n == 9  # the sweep's cache folder and jobs are circumstances, never compared
     new["attacks"][1]["metrics"]["rank1"] = 0.5 + 2e-6
     new["attacks"][1]["n_probes"] = 11
     new["attacks"][0]["name"] = "c"
