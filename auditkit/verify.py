@@ -346,7 +346,11 @@ def _rerun(results: dict[str, Any], roots: dict[str, Path], *, cache_dir: Path |
 def _neutral_paths(results: dict[str, Any]) -> dict[str, Any]:
     """Input paths replaced by ``<role>``: the re-run reads its inputs from where they are now."""
     params = results.get("parameters") or {}
-    subs = sorted(((str(params[r]), f"<{r}>") for r in INPUT_ROLES if params.get(r)), key=lambda kv: -len(kv[0]))
+    pairs = {str(params[r]): f"<{r}>" for r in INPUT_ROLES if params.get(r)}
+    for r in ("release", "gallery"):  # the names the shareable form gives these folders' absolute paths
+        if params.get(r):
+            pairs.setdefault(r, f"<{r}>")
+    subs = sorted(pairs.items(), key=lambda kv: -len(kv[0]))
 
     def text(s: str) -> str:
         for p, name in subs:

@@ -207,3 +207,22 @@ def test_verify_names_an_unreadable_results_json(faces, capsys):
     rc, out = _verify(capsys, faces / "out", *_inputs(faces))
     assert rc == 1
     assert "output changed after the audit: results.json" in out and "results.json cannot be read" in out
+
+
+def test_input_paths_recorded_relative_or_absolute_compare_equal():
+    """Regression (a video audit run with relative paths failed verify): the audit given `vid/release`
+    records that parameter but shows absolute paths as `release/...`; the re-run reads the inputs from
+    an absolute path, shown as `release`. Neither is a difference."""
+    from auditkit.verify import _neutral_paths
+
+    def res(param):
+        return {"parameters": {"release": param, "gallery": param.replace("release", "gallery")},
+                "skipped": [{"path": "garbage.mp4", "reason": "release/garbage.mp4: not a video"}],
+                "video": {"gallery": {"clips": [{"path": "gallery/person 03/walk.avi"}]}}}
+
+    assert compare_results(_neutral_paths(res("vid/release")), _neutral_paths(res("release")))[0] == []
+    moved = res("release")
+    moved["video"]["gallery"]["clips"][0]["path"] = "gallery/person 02/walk.avi"
+    assert compare_results(_neutral_paths(res("vid/release")), _neutral_paths(moved))[0] == [
+        'result changed: video.gallery.clips[0].path: recorded "<gallery>/person 03/walk.avi", '
+        're-run "<gallery>/person 02/walk.avi" (exact)']
