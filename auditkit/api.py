@@ -24,4 +24,10 @@ def run_audit(config: AuditConfig) -> AuditResult:
     auditkit.data.inputs.InputError
         When there is nothing to audit, or an input cannot be used at all.
     """
-    return run_pipeline(config, sweep_stage=sweep_stage)
+    from .bundle import environment, reproduce_section
+
+    result = run_pipeline(config, sweep_stage=sweep_stage)
+    # issue 16: what a re-run needs beyond parameters, seed and input hashes (auditkit verify)
+    result.tool.update(environment())
+    result.extra["reproduce"] = reproduce_section(result.parameters, result.inputs.manifest)
+    return result

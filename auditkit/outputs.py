@@ -199,6 +199,9 @@ class StagedOutput:
         (self.staging / MARKER).write_text(json.dumps({"tool": "auditkit"}) + "\n", encoding="utf-8")
         if rebase:
             self._rebase()
+        from .bundle import write_checksums
+
+        write_checksums(self.staging)  # last: SHA256SUMS covers every output, renamed into place with them
         old = None
         if os.path.lexists(self.final):
             old = Path(tempfile.mkdtemp(prefix=f".{self.final.name}{_OLD_TAG}", dir=self.final.parent))

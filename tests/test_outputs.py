@@ -107,7 +107,7 @@ def test_finished_run_leaves_no_stale_file_and_no_staging(tmp_path):
     (out / "stale-from-an-old-version.csv").write_text("old")
     assert _run(tmp_path, out) == 0  # an auditkit output: replaced without --force
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        [MARKER, "results.json", "matches.csv", "skipped.csv", "report.html"])  # no label: no private/
+        [MARKER, "results.json", "matches.csv", "skipped.csv", "report.html", "SHA256SUMS"])  # no label: no private/
     assert [p.name for p in tmp_path.iterdir() if ".auditkit-tmp-" in p.name] == []
     r = json.loads((out / "results.json").read_text())
     assert ".auditkit-tmp-" not in json.dumps(r)  # the results name the final folder

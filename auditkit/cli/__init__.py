@@ -1,4 +1,4 @@
-"""Command line: ``auditkit run | demo | report | sweep | evaluate``.
+"""Command line: ``auditkit run | demo | report | sweep | evaluate | verify``.
 
 Exit codes: 0 audit done; 1 verdict at or above ``--fail-on``; 2 usage or input error;
 3 internal error (one line and a log file with the traceback: :mod:`auditkit.outputs`).
@@ -17,6 +17,7 @@ from . import evaluate as evaluate_cmd
 from . import report as report_cmd
 from . import run as run_cmd
 from . import sweep as sweep_cmd
+from . import verify as verify_cmd
 from .common import EXIT_FAIL_ON, EXIT_INPUT, EXIT_INTERNAL, EXIT_OK, Parser, report_and_exit
 
 __all__ = ["COMMANDS", "EXIT_FAIL_ON", "EXIT_INPUT", "EXIT_INTERNAL", "EXIT_OK", "build_parser", "main", "report_and_exit",
@@ -24,7 +25,8 @@ __all__ = ["COMMANDS", "EXIT_FAIL_ON", "EXIT_INPUT", "EXIT_INTERNAL", "EXIT_OK",
 
 
 #: subcommand -> its module (each: ``add_parser(sub)`` and ``run(args) -> exit code``)
-COMMANDS = {"run": run_cmd, "demo": demo_cmd, "report": report_cmd, "sweep": sweep_cmd, "evaluate": evaluate_cmd}
+COMMANDS = {"run": run_cmd, "demo": demo_cmd, "report": report_cmd, "sweep": sweep_cmd, "evaluate": evaluate_cmd,
+            "verify": verify_cmd}
 
 #: default --out per command, checked and staged before any work (``report`` writes in place)
 DEFAULT_OUT = {"run": Path("auditkit-out"), "demo": Path("auditkit-demo"), "sweep": Path("auditkit-sweep"),

@@ -20,7 +20,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """In place (the results file's folder), or into ``--out``, checked and staged like every output."""
-    from ..outputs import display_path, preflight
+    from ..outputs import MARKER, display_path, preflight
     from ..report import load_results, write_outputs
 
     results = load_results(args.results)
@@ -29,7 +29,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         p = write_outputs(results, args.results.parent if in_place else stage.staging)
         if stage is not None:
-            stage.commit()
+            stage.commit()  # writes SHA256SUMS
+        elif (args.results.parent / MARKER).is_file():  # an output folder re-rendered in place
+            from ..bundle import write_checksums
+
+            write_checksums(args.results.parent)
     finally:
         if stage is not None:
             stage.discard()

@@ -118,6 +118,7 @@ def write_outputs(results: AuditResult | dict, out: str | Path, *, html: bool = 
         results = results.to_dict()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    raw_parameters = results.get("parameters") or {}
     results, mapping = shareable(results)
     paths = {"results": out / "results.json", "matches": out / "matches.csv",
              "skipped": out / "skipped.csv", "report": out / "report.html"}
@@ -145,4 +146,7 @@ def write_outputs(results: AuditResult | dict, out: str | Path, *, html: bool = 
     private = write_private(out, mapping)
     if private is not None:
         paths["private_labels"] = private
+        from ..bundle import write_input_paths
+
+        write_input_paths(out, raw_parameters)  # where the inputs were, for `auditkit verify OUT` (issue 16)
     return paths

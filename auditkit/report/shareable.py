@@ -30,7 +30,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["PRIVATE_DIR", "collect_labels", "pseudonym_map", "reveal_requested", "shareable", "write_private"]
+__all__ = ["PRIVATE_DIR", "collect_labels", "pseudonym_map", "read_private", "reveal_requested", "shareable",
+           "write_private"]
 
 PRIVATE_DIR = "private"
 _SKIP_KEYS = frozenset({"schema", "created", "tool", "metrics", "cmc", "seed", "sha256", "weights_sha256",
@@ -163,14 +164,18 @@ class _Rewriter:
         return x
 
 
-def shareable(results: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+def shareable(results: dict[str, Any], *, mapping: dict[str, str] | None = None
+              ) -> tuple[dict[str, Any], dict[str, str]]:
     """The results as they may be shared, and the pseudonym mapping (``{}`` when revealed).
 
-    Returns the input unchanged (and ``{}``) when :func:`reveal_requested`.
+    Returns the input unchanged (and ``{}``) when :func:`reveal_requested`. ``mapping``
+    (label -> pseudonym): use it instead of drawing one, e.g. an earlier run's
+    ``private/labels.csv`` when ``auditkit verify`` re-runs the audit.
     """
     if reveal_requested(results) or (results.get("privacy") or {}).get("pseudonymised"):
         return results, {}
-    mapping = pseudonym_map(collect_labels(results), _key_material(results))
+    if mapping is None:
+        mapping = pseudonym_map(collect_labels(results), _key_material(results))
     rw = _Rewriter(mapping, _roots(results))
     out = rw.walk(results)
     out["privacy"] = {"pseudonymised": True, "paths": "relative",
@@ -179,6 +184,30 @@ def shareable(results: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
                                f"{PRIVATE_DIR}/labels.csv, kept by the auditor and not shared. Absolute paths are "
                                "shown relative to their input folder.")}
     return out, mapping
+
+
+def read_private(out: Path) -> dict[str, str] | None:
+    """The label -> pseudonym mapping :func:`write_private` wrote in ``out``, or None without one.
+
+    Raises
+    ------
+    ValueError
+        Naming the file when it is not a (pseudonym, identity) CSV.
+    """
+    p = Path(out) / PRIVATE_DIR / "labels.csv"
+    if not p.is_file():
+        return None
+    with open(p, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    if rows and not {"pseudonym", "identity"} <= set(rows[0]):
+        raise ValueError(f"{p}: expected columns pseudonym, identity")
+    out_map = {}
+    for row in rows:
+        lab = row["identity"]
+        if lab.startswith("'") and re.match(r"^[=+\-@\t\r]", lab[1:]):
+            lab = lab[1:]  # written with a leading quote against spreadsheet formulas
+        out_map[lab] = row["pseudonym"]
+    return out_map
 
 
 def write_private(out: Path, mapping: dict[str, str]) -> Path | None:
