@@ -330,7 +330,8 @@ def _media_part(config: AuditConfig, gallery: Gallery, release: Release, skipped
         stage_stats: dict[str, int] = {"hits": 0, "misses": 0}
         try:
             for name in config.faces.attacks:
-                res = run_face_attack(name, FACE_ATTACKS[name], ctx, stage_stats)  # stored result on a warm re-run
+                res = run_face_attack(name, FACE_ATTACKS[name], ctx, stage_stats,
+                                      reuse=config.run.reuse_results)  # stored result on a warm re-run
                 if res is not None:
                     res.details.setdefault("encoder", encoder_id)
                     attacks.append(assess(res))

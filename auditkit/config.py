@@ -130,6 +130,9 @@ class RunConfig:
     scheduler: str | None = None  # Dask scheduler address; None: a local Dask cluster
     cache_dir: Path | None = None  # None: auditkit.features.cache.default_cache_dir()
     use_cache: bool = True
+    # reuse each face rung's stored result and the drawn figures when nothing they depend on changed
+    # (issue 15: warm re-runs); `auditkit verify` turns it off so that every figure is recomputed
+    reuse_results: bool = True
     seed: int = 0
     progress: bool = True
     fail_on: RiskLevel | None = None  # recorded only: the CLI turns it into exit code 1

@@ -218,7 +218,7 @@ def run_sweep(gallery_dir: str | Path, *, families: Sequence[str] = ("blur", "pi
               attacks: Sequence[str] | None = None, n_calibration: int = 5, scope: str = "frame",
               cache_dir: str | Path | None = None, jobs: int = 1, seed: int = 0, progress: bool = True,
               encoder: str = "fast", work_dir: str | Path | None = None, anonymizer: str | None = None,
-              anonymizer_timeout: float = 120.0) -> dict[str, Any]:
+              anonymizer_timeout: float = 120.0, reuse_results: bool = True) -> dict[str, Any]:
     """Run the attacker ladder on obfuscations of increasing strength; return the privacy curve.
 
     Parameters
@@ -316,6 +316,7 @@ def run_sweep(gallery_dir: str | Path, *, families: Sequence[str] = ("blur", "pi
                 cfg = AuditConfig.from_flat(release=rel, gallery=gal, out=d / "out", attacks=attacks, jobs=jobs,
                                             cache_dir=Path(cache_dir) if cache_dir else None, encoder=encoder,
                                             seed=seed, progress=progress, linkage=False, **point_cfg,
+                                            reuse_results=reuse_results,
                                             population_sizes=())  # no linkage, no projection per point
                 res = run_pipeline(cfg)
                 pt = _point(res, spec, time.monotonic() - tp)
@@ -396,7 +397,7 @@ def sweep_stage(config: AuditConfig, gallery: Gallery | None, spec: str | None, 
             return run_sweep(gallery.root, families=fams, attacks=face_attacks or None, n_calibration=n_cal,
                              cache_dir=cache_dir, jobs=config.run.jobs, seed=config.run.seed,
                              progress=config.run.progress,
-                             encoder=config.faces.encoder, scope=scope)
+                             encoder=config.faces.encoder, scope=scope, reuse_results=config.run.reuse_results)
         except (InputError, ValueError) as e:
             notes.append(f"strength sweep not run: {e}")
             return None

@@ -72,8 +72,8 @@ FIGURE_TOLERANCES: tuple[tuple[str, Tolerance], ...] = (
 
 #: options that say where and how a run ran, not what it computed: never compared, wherever a
 #: ``parameters`` block records them (the strength sweep keeps its own)
-RUN_CIRCUMSTANCES = frozenset({"out", "cache_dir", "use_cache", "jobs", "progress", "executor", "scheduler",
-                               "fail_on"})
+RUN_CIRCUMSTANCES = frozenset({"out", "cache_dir", "use_cache", "reuse_results", "jobs", "progress", "executor",
+                               "scheduler", "fail_on"})
 #: top-level keys not compared as figures (see the module docstring)
 NOT_COMPARED = ("created", "runtime", "tool", "parameters", "inputs", "reproduce")
 _TABLE_ROLES = {"table": "release", "aux": "aux", "control": "control", "population": "population",
@@ -338,8 +338,9 @@ def _rerun(results: dict[str, Any], roots: dict[str, Path], *, cache_dir: Path |
         if params.get(role):
             params[role] = roots[role]
     with tempfile.TemporaryDirectory(prefix="auditkit-verify-") as tmp:
-        params.update(out=Path(tmp), cache_dir=cache_dir, use_cache=use_cache, jobs=jobs, progress=progress,
-                      executor="local", scheduler=None)
+        # every figure recomputed: no stored rung result is reused (features may come from the cache)
+        params.update(out=Path(tmp), cache_dir=cache_dir, use_cache=use_cache, reuse_results=False, jobs=jobs,
+                      progress=progress, executor="local", scheduler=None)
         return run_audit(AuditConfig.from_flat(params)).to_dict()
 
 

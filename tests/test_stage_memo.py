@@ -46,6 +46,9 @@ def test_warm_rerun_is_identical_and_reruns_what_changed(tmp_path):
     assert warm.runtime["stage_cache"] == {"hits": 3, "misses": 0}
     assert json.dumps(_comparable(warm), sort_keys=True) == json.dumps(_comparable(cold), sort_keys=True)
 
+    # auditkit verify recomputes every figure: nothing stored is reused
+    assert _run(g, r, cache, reuse_results=False).runtime["stage_cache"] == {"hits": 0, "misses": 0}
+
     # another seed, another declared strength: every rung runs again
     assert _run(g, r, cache, seed=7).runtime["stage_cache"]["misses"] == 3
     assert _run(g, r, cache, obfuscation="blur:sigma=3").runtime["stage_cache"]["misses"] == 3

@@ -100,13 +100,14 @@ def _restored(arrays: dict[str, np.ndarray]) -> tuple[AttackResult | None, list[
 
 
 def run_face_attack(name: str, fn: Callable[[Any], AttackResult | None], ctx: Any,
-                    stats: dict[str, int] | None = None) -> AttackResult | None:
+                    stats: dict[str, int] | None = None, *, reuse: bool = True) -> AttackResult | None:
     """``fn(ctx)``, or its stored result when the same rung already ran on the same context with
     the same code (the notes and skipped files it reported are reported again). Without a cache
-    (``--no-cache``) the rung simply runs. ``stats`` counts ``hits`` and ``misses``."""
+    (``--no-cache``), or with ``reuse=False`` (``auditkit verify``: every figure recomputed), the
+    rung simply runs. ``stats`` counts ``hits`` and ``misses``."""
     stats = stats if stats is not None else {}
     root = getattr(ctx.cache, "root", None)
-    if root is None:
+    if root is None or not reuse:
         return fn(ctx)
     stages = FeatureCache(Path(root) / "stages")
     key = _key(name, ctx)
