@@ -95,7 +95,8 @@ def test_results_json_holds_what_a_rerun_needs(verify_audits):
     rep = r["reproduce"]
     man = (verify_audits / "faces" / "release" / "manifest.csv").read_bytes()
     assert rep["manifest"] == {"path": "manifest.csv", "sha256": hashlib.sha256(man).hexdigest(), "bytes": len(man)}
-    assert rep["obfuscation"] == {"obfuscation": None, "obfuscation_scope": "face"}
+    assert rep["obfuscation"] == {"obfuscation": None, "obfuscation_scope": "face", "anonymizer": None,
+                                  "anonymizer_timeout": 120.0}
     assert all(f["sha256"] for side in ("release", "gallery") for f in r["inputs"][side]["files"])
     paths = json.loads((verify_audits / "faces" / "out" / "private" / "inputs.json").read_text())["inputs"]
     assert paths == {side: str(verify_audits / "faces" / side) for side in ("release", "gallery")}
