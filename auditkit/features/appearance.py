@@ -179,14 +179,7 @@ def appearance_descriptor(crop: np.ndarray, *, mask: np.ndarray | None = None) -
     """
     a = _check_crop(crop)
     h, w = CANONICAL_SIZE
-    if mask is not None:
-        m = np.asarray(mask)
-        if m.shape != a.shape[:2]:
-            raise ValueError(f"mask shape {m.shape} does not match crop shape {a.shape[:2]}")
-        weight = cv2.resize(m.astype(np.float32), (w, h), interpolation=cv2.INTER_NEAREST)
-        weight = (weight > 0).astype(np.float32)
-    else:
-        weight = np.ones((h, w), dtype=np.float32)
+    weight = _canonical_weight(a, mask)
     rgb = cv2.resize(a, (w, h), interpolation=cv2.INTER_AREA)
     ret = _retinex(rgb)
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0 + 1e-3
@@ -204,6 +197,19 @@ def appearance_descriptor(crop: np.ndarray, *, mask: np.ndarray | None = None) -
     return np.concatenate(groups)
 
 
+def _canonical_weight(a: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """The person mask of crop ``a`` at the canonical size (1 inside, 0 outside; all ones without a mask).
+
+    Raises ValueError when the mask's shape is not the crop's."""
+    h, w = CANONICAL_SIZE
+    if mask is None:
+        return np.ones((h, w), dtype=np.float32)
+    m = np.asarray(mask)
+    if m.shape != a.shape[:2]:
+        raise ValueError(f"mask shape {m.shape} does not match crop shape {a.shape[:2]}")
+    return (cv2.resize(m.astype(np.float32), (w, h), interpolation=cv2.INTER_NEAREST) > 0).astype(np.float32)
+
+
 def colour_stripes_descriptor(crop: np.ndarray, *, mask: np.ndarray | None = None) -> np.ndarray:
     """The CIE-LAB stripe group of :func:`appearance_descriptor` alone (768 values, L2-normalised).
 
@@ -213,13 +219,7 @@ def colour_stripes_descriptor(crop: np.ndarray, *, mask: np.ndarray | None = Non
     """
     a = _check_crop(crop)
     h, w = CANONICAL_SIZE
-    if mask is not None:
-        m = np.asarray(mask)
-        if m.shape != a.shape[:2]:
-            raise ValueError(f"mask shape {m.shape} does not match crop shape {a.shape[:2]}")
-        weight = (cv2.resize(m.astype(np.float32), (w, h), interpolation=cv2.INTER_NEAREST) > 0).astype(np.float32)
-    else:
-        weight = np.ones((h, w), dtype=np.float32)
+    weight = _canonical_weight(a, mask)
     rgb = a if a.shape[:2] == (h, w) else cv2.resize(a, (w, h), interpolation=cv2.INTER_AREA)
     return _normalise(_lab_stripes(rgb, weight))
 

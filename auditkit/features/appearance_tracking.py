@@ -45,7 +45,7 @@ from scipy.optimize import linear_sum_assignment
 from auditkit.data.boxes import box_iou_matrix, clip_box
 from auditkit.features.appearance import colour_stripes_descriptor
 from auditkit.features.people import Detections
-from auditkit.features.tracking import Track
+from auditkit.features.tracking import Track, advance_track
 
 __all__ = ["AppearanceTracker", "box_descriptors"]
 
@@ -230,14 +230,7 @@ class AppearanceTracker:
             b = np.asarray(boxes[j], dtype=float)
             if j in assigned:
                 tr = self._live[assigned[j]]
-                new = _to_c(b)
-                dt = timestamp_s - tr.t
-                if dt > 0:
-                    v = (new - tr.box) / dt
-                    tr.vel = v if tr.hits == 1 else self.alpha * v + (1 - self.alpha) * tr.vel
-                tr.box, tr.t = new, timestamp_s
-                tr.hits += 1
-                tr.misses = 0
+                advance_track(tr, _to_c(b), timestamp_s, self.alpha)
                 if clean[j]:
                     tr.feat = _unit(self.momentum * tr.feat + (1 - self.momentum) * feats[j])
             else:

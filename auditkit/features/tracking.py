@@ -24,9 +24,21 @@ from scipy.optimize import linear_sum_assignment
 from auditkit.data.boxes import box_iou_matrix
 from auditkit.features.people import Detections
 
-__all__ = ["Track", "Tracker", "track_detections"]
+__all__ = ["Track", "Tracker", "advance_track", "track_detections"]
 
 _INF = 1e6
+
+
+def advance_track(tr: Any, new: np.ndarray, timestamp_s: float, alpha: float) -> None:
+    """Move a live track to its matched box ``new`` (centre form) at ``timestamp_s``: velocity
+    smoothed exponentially with weight ``alpha`` on the newest step (the first step taken as is)."""
+    dt = timestamp_s - tr.t
+    if dt > 0:
+        v = (new - tr.box) / dt
+        tr.vel = v if tr.hits == 1 else alpha * v + (1 - alpha) * tr.vel
+    tr.box, tr.t = new, timestamp_s
+    tr.hits += 1
+    tr.misses = 0
 
 
 @dataclass
@@ -167,14 +179,7 @@ class Tracker:
             b = boxes[j]
             if j in assigned:
                 tr = self._live[assigned[j]]
-                new = _to_c(b)
-                dt = timestamp_s - tr.t
-                if dt > 0:
-                    v = (new - tr.box) / dt
-                    tr.vel = v if tr.hits == 1 else self.alpha * v + (1 - self.alpha) * tr.vel
-                tr.box, tr.t = new, timestamp_s
-                tr.hits += 1
-                tr.misses = 0
+                advance_track(tr, _to_c(b), timestamp_s, self.alpha)
             else:
                 tr = _Live(self._next_uid, _to_c(b), timestamp_s)
                 self._next_uid += 1
