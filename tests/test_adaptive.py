@@ -138,7 +138,8 @@ def _captured_context(att_audit, monkeypatch):
         return naive(ctx)
 
     monkeypatch.setitem(context_mod.FACE_ATTACKS, "face.naive", spy)
-    cfg = att_audit["config"].replace(attacks=("face.naive",))
+    # reuse_results=False: the rung must run (a stored face.naive result would skip the spy)
+    cfg = att_audit["config"].replace(attacks=("face.naive",), reuse_results=False)
     run_audit(cfg)
     return captured["ctx"]
 
