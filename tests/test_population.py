@@ -193,4 +193,5 @@ def test_att_audit_attacks_carry_population_block(att_audit) -> None:
         assert all(lo <= r + 1e-12 and r <= hi + 1e-12 for r, (lo, hi) in zip(pop["rank1"], pop["rank1_ci"]))
     assert any("error" not in a["details"]["population"] for a in ident)
     html = render_html(res)
-    assert "Projected to larger galleries" in html and "Rank-1 against gallery size" in html
+    assert "Projected to larger galleries" in html
+    assert "Rank-1 identification of face." in html and "against the attacker" in html  # the figure's alt text
