@@ -87,7 +87,7 @@ def _child(cmd: list[str], cwd: Path = ROOT) -> tuple[float, float, str]:
     p = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if p.returncode not in (0, 1, 2, 3, 4):  # auditkit run exits with the risk level under --fail-on only
+    if p.returncode != 0 or "auditkit: error" in p.stderr:
         raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stderr[-3000:]}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return wall, cpu, p.stdout

@@ -99,3 +99,27 @@ def test_reuse_in_the_pool(tmp_path, jobs):
     got = extract_many(b, params, cache, progress=False, jobs=jobs)
     for t in b:
         _same(got[t.key], ref[t.key])
+
+
+def test_estimate_in_the_pool_equals_the_estimate_here(tmp_path, feature_cache_dir, monkeypatch):
+    """With a declared obfuscation and --jobs 2 the release's obfuscation estimate runs in a pool
+    worker during the attacks: same estimate, same notes in the same place, same attack results."""
+    from test_audit import make_generated
+
+    import auditkit.audit as audit_mod
+    from auditkit import AuditConfig, run_audit
+
+    started = []
+    real_start = audit_mod.start_estimate
+    monkeypatch.setattr(audit_mod, "start_estimate", lambda *a: started.append(real_start(*a)) or started[-1])
+    g, r = make_generated(tmp_path)
+    res = {}
+    for jobs in (1, 2):
+        cfg = AuditConfig.from_flat(release=r, gallery=g, out=tmp_path / f"o{jobs}", cache_dir=feature_cache_dir,
+                                    progress=False, jobs=jobs, obfuscation="pixelate:block=8",
+                                    attacks=("face.naive", "face.parrot"))
+        res[jobs] = run_audit(cfg).to_dict()
+    assert started[0] is None and started[1] is not None  # --jobs 2: the pool ran it
+    assert res[2]["obfuscation"] == res[1]["obfuscation"] and res[1]["obfuscation"]["estimate"] is not None
+    assert res[2]["notes"] == res[1]["notes"]
+    assert [a["metrics"] for a in res[2]["attacks"]] == [a["metrics"] for a in res[1]["attacks"]]

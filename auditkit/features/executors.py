@@ -30,7 +30,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-__all__ = ["EXECUTORS", "close_dask", "close_pools", "dask_client", "imap"]
+__all__ = ["EXECUTORS", "close_dask", "close_pools", "dask_client", "imap", "submit"]
 
 EXECUTORS = ("local", "dask")
 
@@ -96,6 +96,14 @@ def _pool(jobs: int, initializer: Callable[..., None] | None, initargs: tuple) -
     if ex is None:
         ex = _POOLS[key] = ProcessPoolExecutor(max_workers=jobs, initializer=initializer, initargs=initargs)
     return ex
+
+
+def submit(fn: Callable[..., Any], *args: Any, jobs: int, initializer: Callable[..., None] | None = None,
+           initargs: tuple = ()) -> Any:
+    """``fn(*args)`` as a Future on the kept local pool of ``jobs`` workers (the one :func:`imap`
+    uses with the same settings), to overlap one task with this process's own work."""
+    _check("local", jobs)
+    return _pool(jobs, initializer, initargs).submit(fn, *args)
 
 
 def close_pools() -> None:
