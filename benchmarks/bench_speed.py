@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
                 w, c, _ = _child(_audit(gallery, release, out_c, cache_c, args.jobs, None), code)
                 runs["c" + tag].append((w, c))
                 cold = json.loads((out_c / "results.json").read_text())
-                info["ladder_rank1" + tag] = {a["name"]: round(a["metrics"]["rank1"], 4) for a in cold["attacks"]}
+                info["ladder_rank1" + (" [baseline]" if tag else "")] = {a["name"]: round(a["metrics"]["rank1"], 4) for a in cold["attacks"]}
                 w, c, _ = _child(_audit(gallery, release, out_c, cache_c, args.jobs, None), code)
                 runs["d" + tag].append((w, c))
                 w, c, _ = _child([sys.executable, "-m", "auditkit", "report", str(out_c / "results.json")], code)
