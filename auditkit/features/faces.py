@@ -377,9 +377,12 @@ def _detections_key(t: Task, params: FaceParams) -> str:
 
 
 def _cached_detections(cache: FeatureCache, t: Task, params: FaceParams) -> ImageFaces | None:
-    if t.obfuscation is None:  # clear images are extracted once anyway
+    if t.obfuscation is None or not cache.enabled:  # clear images are extracted once anyway
         return None
-    got = cache.get(_detections_key(t, params))
+    key = _detections_key(t, params)
+    if not cache._path(key).exists():  # looked up quietly: the miss counter keeps counting the tasks
+        return None
+    got = cache.get(key)
     return ImageFaces.from_arrays(got) if got is not None else None
 
 
