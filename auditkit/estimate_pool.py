@@ -23,8 +23,8 @@ def _job(estimate: Estimate, info: list[dict], root: str, seed: int) -> tuple[di
 
 
 def start_estimate(estimate: Estimate, config: Any, params: Any, pfs: Any, release: Any):
-    """A Future of ``(estimate, notes)`` on the audit's local pool; None without one (``--jobs 1``
-    or Dask): then the caller estimates in this process."""
+    """A Future of ``(estimate, notes)`` on the audit's local pool; None without one (``--jobs 1``,
+    Dask, or no extraction ran, as on a warm re-run): then the caller estimates in this process."""
     if config.run.jobs < 2 or config.run.executor != "local":
         return None
     from .features.executors import submit

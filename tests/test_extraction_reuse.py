@@ -101,7 +101,7 @@ def test_reuse_in_the_pool(tmp_path, jobs):
         _same(got[t.key], ref[t.key])
 
 
-def test_estimate_in_the_pool_equals_the_estimate_here(tmp_path, feature_cache_dir, monkeypatch):
+def test_estimate_in_the_pool_equals_the_estimate_here(tmp_path, monkeypatch):
     """With a declared obfuscation and --jobs 2 the release's obfuscation estimate runs in a pool
     worker during the attacks: same estimate, same notes in the same place, same attack results."""
     from test_audit import make_generated
@@ -115,7 +115,7 @@ def test_estimate_in_the_pool_equals_the_estimate_here(tmp_path, feature_cache_d
     g, r = make_generated(tmp_path)
     res = {}
     for jobs in (1, 2):
-        cfg = AuditConfig.from_flat(release=r, gallery=g, out=tmp_path / f"o{jobs}", cache_dir=feature_cache_dir,
+        cfg = AuditConfig.from_flat(release=r, gallery=g, out=tmp_path / f"o{jobs}", cache_dir=tmp_path / f"c{jobs}",
                                     progress=False, jobs=jobs, obfuscation="pixelate:block=8",
                                     attacks=("face.naive", "face.parrot"))
         res[jobs] = run_audit(cfg).to_dict()

@@ -101,9 +101,11 @@ def _pool(jobs: int, initializer: Callable[..., None] | None, initargs: tuple) -
 def submit(fn: Callable[..., Any], *args: Any, jobs: int, initializer: Callable[..., None] | None = None,
            initargs: tuple = ()) -> Any:
     """``fn(*args)`` as a Future on the kept local pool of ``jobs`` workers (the one :func:`imap`
-    uses with the same settings), to overlap one task with this process's own work."""
+    uses with the same settings), to overlap one task with this process's own work; None when
+    no such pool is running (starting one, with its workers' initializer, would cost more)."""
     _check("local", jobs)
-    return _pool(jobs, initializer, initargs).submit(fn, *args)
+    ex = _POOLS.get((jobs, initializer, initargs))
+    return ex.submit(fn, *args) if ex is not None else None
 
 
 def close_pools() -> None:
