@@ -24,6 +24,7 @@ from .attacks.registry import FACE_ATTACKS
 from .config import AuditConfig
 from .data.boxes import box_iou
 from .data.inputs import Gallery, InputError, Release, custody_section, load_gallery, load_release
+from .estimate_pool import finish_estimate, start_estimate
 from .features.cache import FeatureCache, default_cache_dir
 from .features.faces import Task, encoder_info, extract_many, largest_face
 from .obfuscation.vendor import anonymize_gallery
@@ -313,7 +314,8 @@ def _media_part(config: AuditConfig, gallery: Gallery, release: Release, skipped
         raise InputError(f"release {release.root}: no usable image (all {len(release.items)} items skipped)")
     if face_ok:
         spec, spec_src = _declared_obfuscation(config, release, notes)
-        estimate = _estimate_obfuscation(pfs, release, notes, config.run.seed)
+        est_at, est_job = len(notes), start_estimate(_estimate_obfuscation, config, params, pfs, release) if spec else None
+        estimate = None if est_job else _estimate_obfuscation(pfs, release, notes, config.run.seed)
         if estimate and estimate.get("method") not in (None, "none", "unknown", "mixed"):
             est_label = _spec_label(estimate)
             if spec is None and est_label:
@@ -338,6 +340,13 @@ def _media_part(config: AuditConfig, gallery: Gallery, release: Release, skipped
         finally:
             if vendor is not None:
                 vendor.cleanup()
+        if est_job is not None:  # estimated in a worker meanwhile; its notes go where they were
+            estimate, est_notes = finish_estimate(est_job, _estimate_obfuscation, pfs, release, config.run.seed)
+            est_label = _spec_label(estimate) if estimate and estimate.get("method") not in (
+                None, "none", "unknown", "mixed") else None
+            if est_label and spec.split(":")[0] != est_label.split(":")[0]:
+                est_notes.append(f"declared obfuscation {spec} differs from the estimated {est_label}")
+            notes[est_at:est_at] = est_notes
         if pstats["items"]:
             finding = (f"A face detector still finds a face in {pstats['rate']:.0%} of release images "
                        f"({pstats['detected']}/{pstats['items']}); gallery (clear): "

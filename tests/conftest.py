@@ -96,6 +96,9 @@ _SHARED_FIXTURES = {"shared_datasets", "att_audit"}
 #: ~7 s or more each here, or share a fixture that does (measured with --durations on the whole
 #: suite; a new slow test joins with one line)
 SLOW_TESTS = {
+    "test_extraction_reuse.py::test_estimate_in_the_pool_equals_the_estimate_here",
+    "test_extraction_reuse.py::test_real_faces_detected_once_per_transform",
+    "test_extraction_reuse.py::test_reuse_in_the_pool",
     "test_cli.py::test_demo_on_att_faces",
     "test_cli.py::test_demo_without_faces_audits_the_generated_scene_offline",
     "test_golden_kinds.py::test_kind_renders_to_its_golden_fragments_and_csvs[face]",  # ~20 figures

@@ -2,6 +2,7 @@
 executor against the local pool, and resuming an interrupted extraction from the cache."""
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -130,6 +131,39 @@ def test_imap_local_keeps_order_and_rejects_bad_options():
         list(imap(_square, items, executor="spark"))
     with pytest.raises(ValueError, match="scheduler 'tcp://x:1' given but executor is 'local'"):
         list(imap(_square, items, scheduler="tcp://x:1"))
+
+
+_INIT_CALLS = 0
+
+
+def _count_init():
+    global _INIT_CALLS
+    _INIT_CALLS += 1
+
+
+def _pid_and_inits(_x):
+    return os.getpid(), _INIT_CALLS
+
+
+def test_imap_local_pool_is_kept_across_calls():
+    """issue 15: one pool for a whole audit; its workers run the initializer (model loading) once,
+    and a later call with the same settings reuses them instead of starting new processes."""
+    from auditkit.features.executors import close_pools
+
+    close_pools()
+    try:
+        first = list(imap(_pid_and_inits, range(8), initializer=_count_init, jobs=2))
+        second = list(imap(_pid_and_inits, range(8), initializer=_count_init, jobs=2))
+        pids = {p for p, _ in first}
+        assert {p for p, _ in second} <= pids and os.getpid() not in pids
+        assert {n for _, n in first + second} == {1}  # the initializer ran once in each worker
+        # stopping early cancels the rest and leaves the pool usable
+        it = imap(_square, range(100), jobs=2, chunksize=2)
+        assert next(it) == 0
+        it.close()
+        assert list(imap(_square, range(5), jobs=2)) == [0, 1, 4, 9, 16]
+    finally:
+        close_pools()
 
 
 def _images(dest, n, *, seed=0):

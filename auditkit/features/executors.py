@@ -7,7 +7,9 @@ arrives; a run interrupted half-way keeps what was stored.
 
 - ``local``: ``jobs == 1`` runs in this process (the initializer runs here once);
   ``jobs > 1`` uses a :class:`concurrent.futures.ProcessPoolExecutor` whose workers each run the
-  initializer once (models loaded once per process).
+  initializer once (models loaded once per process). The pool is kept and reused by every later
+  call with the same ``jobs``, initializer and initargs (issue 15: one pool for a whole audit, not
+  one per call with the models loaded again); closed at exit or by :func:`close_pools`.
 - ``dask``: a ``dask.distributed.Client`` connected to ``scheduler`` when given, else to a
   ``LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True)`` started on first use
   and reused by later calls in this process (closed at exit or by :func:`close_dask`). The
@@ -25,13 +27,15 @@ import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-__all__ = ["EXECUTORS", "close_dask", "dask_client", "imap"]
+__all__ = ["EXECUTORS", "close_dask", "close_pools", "dask_client", "imap", "submit"]
 
 EXECUTORS = ("local", "dask")
 
 _CLIENTS: dict[tuple, Any] = {}
+_POOLS: dict[tuple, ProcessPoolExecutor] = {}
 
 
 def _check(executor: str, jobs: int) -> None:
@@ -62,7 +66,8 @@ def imap(fn: Callable[[Any], Any], items: Iterable[Any], *, initializer: Callabl
     chunksize : int
         Items per task for the local process pool.
     window : int, optional
-        Dask only: the most tasks in flight (default ``8 * workers``).
+        The most tasks in flight: Dask tasks (default ``8 * workers``) or local chunks (default
+        ``4 * jobs``).
 
     Examples
     --------
@@ -81,11 +86,74 @@ def imap(fn: Callable[[Any], Any], items: Iterable[Any], *, initializer: Callabl
         for it in items:
             yield fn(it)
         return
-    ex = ProcessPoolExecutor(max_workers=jobs, initializer=initializer, initargs=initargs)
-    try:
-        yield from ex.map(fn, items, chunksize=chunksize)
-    finally:  # on an interruption, drop the queued tasks instead of finishing them
+    yield from _pool_imap(fn, items, initializer, initargs, jobs=jobs, chunksize=chunksize, window=window)
+
+
+def _pool(jobs: int, initializer: Callable[..., None] | None, initargs: tuple) -> ProcessPoolExecutor:
+    """The kept local pool for these settings (started on first use)."""
+    key = (jobs, initializer, initargs)
+    ex = _POOLS.get(key)
+    if ex is None:
+        ex = _POOLS[key] = ProcessPoolExecutor(max_workers=jobs, initializer=initializer, initargs=initargs)
+    return ex
+
+
+def submit(fn: Callable[..., Any], *args: Any, jobs: int, initializer: Callable[..., None] | None = None,
+           initargs: tuple = ()) -> Any:
+    """``fn(*args)`` as a Future on the kept local pool of ``jobs`` workers (the one :func:`imap`
+    uses with the same settings), to overlap one task with this process's own work; None when
+    no such pool is running (starting one, with its workers' initializer, would cost more)."""
+    _check("local", jobs)
+    ex = _POOLS.get((jobs, initializer, initargs))
+    return ex.submit(fn, *args) if ex is not None else None
+
+
+def close_pools() -> None:
+    """Shut down the local process pools this process kept."""
+    while _POOLS:
+        _, ex = _POOLS.popitem()
         ex.shutdown(wait=True, cancel_futures=True)
+
+
+atexit.register(close_pools)
+
+
+def _run_chunk(fn: Callable[[Any], Any], chunk: list) -> list:
+    return [fn(it) for it in chunk]
+
+
+def _pool_imap(fn, items, initializer, initargs, *, jobs: int, chunksize: int,
+               window: int | None) -> Iterator[Any]:
+    """Chunks of ``chunksize`` items on the kept pool, at most ``window`` chunks in flight (default
+    ``4 * jobs``); results in item order. Queued chunks are cancelled when the caller stops early;
+    a pool whose worker died is dropped so that the next call starts a fresh one."""
+    ex = _pool(jobs, initializer, initargs)
+    window = window or 4 * jobs
+    it = iter(items)
+
+    def chunks():
+        while True:
+            c = list(itertools.islice(it, max(1, chunksize)))
+            if not c:
+                return
+            yield c
+
+    src = chunks()
+    pending: deque = deque()
+    try:
+        for c in itertools.islice(src, window):
+            pending.append(ex.submit(_run_chunk, fn, c))
+        while pending:
+            res = pending.popleft().result()
+            for c in itertools.islice(src, 1):
+                pending.append(ex.submit(_run_chunk, fn, c))
+            yield from res
+    except BrokenProcessPool:
+        _POOLS.pop((jobs, initializer, initargs), None)
+        raise
+    finally:
+        for fut in pending:
+            fut.cancel()
 
 
 def dask_client(*, scheduler: str | None = None, jobs: int = 1):

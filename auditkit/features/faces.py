@@ -228,23 +228,53 @@ def _clip_box(box: tuple[int, int, int, int], w: int, h: int) -> tuple[int, int,
     return tuple(int(v) for v in c)
 
 
-def extract_faces(img: np.ndarray, models: FaceModels, *,
-                  hint_box: tuple[int, int, int, int] | None = None, fallback: bool = True) -> ImageFaces:
-    """Detect and encode every face; if none is found and ``fallback``, encode ``hint_box``
-    (the manifest box) or else the whole image, marked as such."""
-    h, w = img.shape[:2]
-    boxes, scores = models.detect(img)
-    sources = ["detector"] * len(boxes)
-    n_det = len(boxes)
+def _extra_boxes(boxes: list, w: int, h: int, hint_box, fallback: bool) -> tuple[list, list[str]]:
+    """The regions encoded besides the detections: the manifest box when no detection overlaps
+    it, else the whole image when nothing was detected (and ``fallback``)."""
     fb = _clip_box(hint_box, w, h) if hint_box is not None else None
     if fb is not None and not any(box_iou(fb, b) >= 0.3 for b in boxes):
         # the manifest says a person is here and no detection overlaps it: encode the box anyway
-        boxes, sources, scores = boxes + [fb], sources + ["manifest_box"], scores + [float("nan")]
-    elif not boxes and fallback:
-        boxes, sources, scores = [(0, 0, w, h)], ["whole_image"], [float("nan")]
-    enc = models.encode(img, boxes)
-    return ImageFaces(w, h, np.array(boxes, dtype=int).reshape(-1, 4), np.array(scores, dtype=float),
+        return [fb], ["manifest_box"]
+    if not boxes and fallback:
+        return [(0, 0, w, h)], ["whole_image"]
+    return [], []
+
+
+def extract_faces(img: np.ndarray, models: FaceModels, *,
+                  hint_box: tuple[int, int, int, int] | None = None, fallback: bool = True,
+                  detections: ImageFaces | None = None) -> ImageFaces:
+    """Detect and encode every face; if none is found and ``fallback``, encode ``hint_box``
+    (the manifest box) or else the whole image, marked as such. ``detections``: this image's
+    detected faces already encoded (see :func:`_detections_of`): only the extra region is encoded."""
+    h, w = img.shape[:2]
+    if detections is None:
+        boxes, scores = models.detect(img)
+    else:
+        boxes = [tuple(int(v) for v in b) for b in detections.boxes]
+        scores = [float(v) for v in detections.scores]
+    n_det = len(boxes)
+    extra, extra_src = _extra_boxes(boxes, w, h, hint_box, fallback)
+    sources = ["detector"] * n_det + extra_src
+    scores = scores + [float("nan")] * len(extra)
+    if detections is None:
+        enc = models.encode(img, boxes + extra)
+    else:
+        enc = np.vstack([detections.encodings.reshape(-1, ENCODING_DIM), models.encode(img, extra)])
+    return ImageFaces(w, h, np.array(boxes + extra, dtype=int).reshape(-1, 4), np.array(scores, dtype=float),
                       np.array(sources, dtype="U16"), enc, n_det)
+
+
+def _detections_of(r: ImageFaces) -> ImageFaces:
+    """The detected faces of an extraction (the detector's rows come first), without the extra region."""
+    n = r.n_detected
+    return ImageFaces(r.width, r.height, r.boxes[:n], r.scores[:n], r.sources[:n], r.encodings[:n], n)
+
+
+def _from_detections(dets: ImageFaces, hint_box, fallback: bool = True) -> ImageFaces | None:
+    """The extraction of an image whose detections are known, when no extra region must be
+    encoded (None when one must: then the worker encodes it, without detecting again)."""
+    extra, _ = _extra_boxes([tuple(b) for b in dets.boxes], dets.width, dets.height, hint_box, fallback)
+    return None if extra else dets
 
 
 # ---------------------------------------------------------------- parallel, cached extraction
@@ -263,7 +293,8 @@ def _init_worker(params: FaceParams) -> None:
 def _work(task: tuple) -> tuple[str, dict | None, str | None]:
     from ..data.media import MediaError, load_image
 
-    path, hint, params, obf = task
+    path, hint, params, obf = task[:4]
+    dets = ImageFaces.from_arrays(task[4]) if len(task) > 4 and task[4] is not None else None
     _init_worker(params)  # loaded once per process; reloaded only if the parameters differ
     try:
         img = load_image(path)
@@ -275,7 +306,7 @@ def _work(task: tuple) -> tuple[str, dict | None, str | None]:
         text, region = obf
         img = apply_transform(img, text, region)
     try:
-        res = extract_faces(img, _WORKER_MODELS, hint_box=hint)
+        res = extract_faces(img, _WORKER_MODELS, hint_box=hint, detections=dets)
     except Exception as e:  # noqa: BLE001  dlib errors on odd inputs must not abort the audit
         return path, None, f"face extraction failed ({type(e).__name__}: {e})"
     return path, res.to_arrays(), None
@@ -321,6 +352,7 @@ def extract_many(tasks: Iterable[Task], params: FaceParams, cache: FeatureCache,
     out: dict[tuple, ImageFaces | str] = {}
     todo: dict[str, tuple[Task, str]] = {}
     keys: dict[tuple, str] = {}
+    known: dict[str, ImageFaces] = {}  # detections shared by the tasks of one transformed image
     for t in tasks:
         k = cache_key(t.sha256, "faces", EXTRACTOR_VERSION,
                       {**params.as_dict(), "hint": t.hint_box, "obfuscation": t.obfuscation})
@@ -330,23 +362,53 @@ def extract_many(tasks: Iterable[Task], params: FaceParams, cache: FeatureCache,
         got = cache.get(k)
         if got is not None:
             out[t.key] = ImageFaces.from_arrays(got)
-        else:
-            todo[k] = (t, k)
+            continue
+        dets = _cached_detections(cache, t, params)
+        ready = _from_detections(dets, t.hint_box) if dets is not None else None
+        if ready is not None:  # same transformed image, another hint: nothing to detect or encode
+            cache.put(k, ready.to_arrays())
+            out[t.key] = ready
+            continue
+        if dets is not None:
+            known[k] = dets
+        todo[k] = (t, k)
     prog = Progress(label, len(todo), enabled=progress)
     results: dict[str, ImageFaces | str] = {}
-    work = [(t.path, t.hint_box, params, t.obfuscation) for t, _ in todo.values()]
+    work = [(t.path, t.hint_box, params, t.obfuscation, known[k].to_arrays() if k in known else None)
+            for t, k in todo.values()]
     order = list(todo)
     if executor == "local" and len(work) <= 1:
         jobs = 1  # not worth starting a pool
     stream = imap(_work, work, initializer=_init_worker, initargs=(params,), executor=executor,
                   jobs=jobs, scheduler=scheduler, chunksize=4 if jobs > 1 else 1) if work else iter(())
     for k, (path, arrays, err) in zip(order, stream):
-        results[k] = _store(cache, k, arrays, err)
+        results[k] = r = _store(cache, k, arrays, err)
+        t = todo[k][0]
+        if t.obfuscation is not None and not isinstance(r, str) and k not in known:
+            cache.put(_detections_key(t, params), _detections_of(r).to_arrays())
         prog.update()
     for t in tasks:
         if t.key not in out:
             out[t.key] = results[keys[t.key]]
     return out
+
+
+def _detections_key(t: Task, params: FaceParams) -> str:
+    """Cache key of the detected faces of ``t``'s transformed image, whatever its hint box (issue
+    15: the parrot and learned attackers obfuscate the same gallery image the same way, one with
+    the clear image's box as hint, one without; the image is detected and encoded once)."""
+    return cache_key(t.sha256, "face-detections", EXTRACTOR_VERSION,
+                     {**params.as_dict(), "obfuscation": t.obfuscation})
+
+
+def _cached_detections(cache: FeatureCache, t: Task, params: FaceParams) -> ImageFaces | None:
+    if t.obfuscation is None or not cache.enabled:  # clear images are extracted once anyway
+        return None
+    key = _detections_key(t, params)
+    if not cache._path(key).exists():  # looked up quietly: the miss counter keeps counting the tasks
+        return None
+    got = cache.get(key)
+    return ImageFaces.from_arrays(got) if got is not None else None
 
 
 def _store(cache: FeatureCache, key: str, arrays: dict | None, err: str | None) -> ImageFaces | str:
