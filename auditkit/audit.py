@@ -448,7 +448,7 @@ def run_pipeline(config: AuditConfig, *, sweep_stage: SweepStage | None = None) 
         sweep = sweep_stage(config, gallery, media.spec if media else None,
                             scope or config.faces.obfuscation_scope, notes)
     attacks = table.attacks + sightings.attacks + (media.attacks if media else []) + linkage_attacks
-    add_population(attacks, config.faces.population_sizes, seed=config.run.seed)  # issue 14
+    add_population(attacks, config.faces.population_sizes, seed=config.run.seed, cache_dir=_results_cache(config))
     if has_media or gallery_free:
         what = _what((media.spec if media else None) or config.faces.obfuscation)
     else:
@@ -470,6 +470,14 @@ def run_pipeline(config: AuditConfig, *, sweep_stage: SweepStage | None = None) 
                  "reveal_labels": config.report.reveal_labels}, extra={"signoff": config.signoff()})
     # the typed result holds exactly what results.json holds (NaN as None, tuples as lists)
     return AuditResult.from_dict(result.to_dict())
+
+
+def _results_cache(config: AuditConfig) -> Path | None:
+    """Where stored stage results may be reused (issue 15), or None when they may not (no cache, or
+    ``reuse_results`` off as under ``auditkit verify``)."""
+    if not (config.run.use_cache and config.run.reuse_results):
+        return None
+    return Path(config.run.cache_dir or default_cache_dir())
 
 
 def _with_distractors(gallery: Gallery, release: Release, folder: Path, notes: list[str]) -> Gallery:

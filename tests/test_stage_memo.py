@@ -18,7 +18,7 @@ ATTACKS = "face.naive,face.parrot,face.pixels"
 def _run(g, r, cache, **kw):
     cfg = AuditConfig.from_flat(release=r, gallery=g, out=cache.parent / "out", cache_dir=cache, attacks=ATTACKS,
                                 obfuscation=kw.pop("obfuscation", "blur:sigma=2"), obfuscation_scope="frame",
-                                progress=False, population_sizes=(), linkage=False, **kw)
+                                progress=False, **{"population_sizes": (), "linkage": False, **kw})
     return run_audit(cfg)
 
 
@@ -80,3 +80,19 @@ def test_no_cache_runs_every_rung(tmp_path):
                                 population_sizes=(), linkage=False)
     res = run_audit(cfg)
     assert res.runtime["stage_cache"] == {"hits": 0, "misses": 0}  # nothing stored, nothing reused
+
+
+def test_population_projection_reused_on_a_warm_rerun(tmp_path, monkeypatch):
+    from auditkit.scoring import population
+
+    g, r = make_generated(tmp_path, n_ids=4)
+    cache = tmp_path / "cache"
+    cold = _run(g, r, cache, population_sizes=(1e3, 1e5))
+    calls = []
+    real = population.project_population
+    monkeypatch.setattr(population, "project_population", lambda *a, **k: calls.append(1) or real(*a, **k))
+    warm = _run(g, r, cache, population_sizes=(1e3, 1e5))
+    assert calls == []  # every projection came from the stage cache
+    assert json.dumps(_comparable(warm), sort_keys=True) == json.dumps(_comparable(cold), sort_keys=True)
+    _run(g, r, cache, population_sizes=(1e3, 1e6))  # another size: projected again
+    assert calls

@@ -411,18 +411,50 @@ def parse_sizes(text: str | list | tuple | None) -> tuple[float, ...]:
 
 
 def add_population(attacks: list[Any], sizes: tuple[float, ...], *, seed: int = 0, n_boot: int = 200,
-                   fpir: float = 0.01) -> None:
+                   fpir: float = 0.01, cache_dir: Any = None) -> None:
     """Add ``details["population"]`` to every attack that kept its scores (:func:`keep_scores`).
 
     An attack whose scores cannot be projected (too few mated probes or impostor scores) gets
     ``{"error": reason}`` instead: it never stops the audit. Nothing is done when ``sizes`` is empty.
+    ``cache_dir``: where a projection already made from the same scores, sizes, seed and code is
+    kept and reused (issue 15: warm re-runs); None computes every time.
     """
     for a in attacks:
         sm = getattr(a, _SCORES_ATTR, None)
         if sm is None or not sizes:
             continue
+        a.details["population"] = _projection(sm, sizes, fpir=fpir, n_boot=n_boot, seed=seed, cache_dir=cache_dir)
+
+
+def _projection(sm: ScoreMatrix, sizes: tuple[float, ...], *, fpir: float, n_boot: int, seed: int,
+                cache_dir: Any) -> dict[str, Any]:
+    """:func:`project_population` (or its error block), through the stage cache when there is one."""
+    import hashlib
+    import json
+
+    def compute() -> dict[str, Any]:
         try:
-            block = project_population(sm, sizes, fpir=fpir, n_boot=n_boot, seed=seed, max_impostors=50_000)
+            return project_population(sm, sizes, fpir=fpir, n_boot=n_boot, seed=seed, max_impostors=50_000)
         except ValueError as e:
-            block = {"error": str(e), "sizes": [float(s) for s in sizes]}
-        a.details["population"] = block
+            return {"error": str(e), "sizes": [float(s) for s in sizes]}
+
+    if cache_dir is None:
+        return compute()
+    from pathlib import Path
+
+    from ..features.cache import FeatureCache, cache_key, code_fingerprint
+
+    h = hashlib.sha256(np.ascontiguousarray(sm.scores, dtype=np.float64).tobytes())
+    h.update(json.dumps([sm.probes, sm.identities, sm.truth], default=str).encode())
+    key = cache_key(h.hexdigest(), "stage:population", "1", {"sizes": [float(s) for s in sizes], "fpir": fpir,
+                                                              "n_boot": n_boot, "seed": seed, "code": code_fingerprint()})
+    cache = FeatureCache(Path(cache_dir) / "stages")
+    got = cache.get(key)
+    if got is not None:
+        try:
+            return json.loads(str(got["block"]))
+        except (KeyError, ValueError):
+            pass
+    block = compute()
+    cache.put(key, {"block": np.array(json.dumps(block, default=float))})
+    return block
