@@ -314,6 +314,9 @@ def _media_part(config: AuditConfig, gallery: Gallery, release: Release, skipped
     if face_ok:
         spec, spec_src = _declared_obfuscation(config, release, notes)
         estimate = _estimate_obfuscation(pfs, release, notes, config.run.seed)
+        from .obfuscation.calibrate import calibrate_release_estimate  # issue 13: an interval that covers
+
+        calibrate_release_estimate(estimate, gfs.info, pfs.info, notes, seed=config.run.seed)
         if estimate and estimate.get("method") not in (None, "none", "unknown", "mixed"):
             est_label = _spec_label(estimate)
             if spec is None and est_label:
