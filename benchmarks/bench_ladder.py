@@ -110,9 +110,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cases", action="store_true", help="the step-down cases of issue 13 (see above)")
     ap.add_argument("--estimate-only", action="store_true",
                     help="with --cases: only the obfuscation estimate (face.naive runs), and the coverage table")
+    ap.add_argument("--coverage-from", type=Path, nargs="+", default=None,
+                    help="print the cases and coverage tables from these --cases --json files")
     ap.add_argument("--only", default=None,
                     help="with --cases: only the cases whose name contains one of these comma-separated words")
     args = ap.parse_args(argv)
+    if args.coverage_from:  # the tables again from --cases --json files (several runs side by side)
+        rows = [r for p in args.coverage_from for r in json.loads(p.read_text())]
+        print(cases_table(rows) + "\n\n" + coverage_table([_coverage_row(r["case"], r["true"], r["estimate"],
+                                                                           r["seconds"]) for r in rows]))
+        return 0
     if args.cases:
         return _cases(args)
     if args.table:
@@ -301,7 +308,12 @@ def _cases(args) -> int:
             row["seconds"] = round(time.perf_counter() - t0, 1)
             rows.append(row)
             print(f"{name}: done in {row['seconds']} s", file=sys.stderr, flush=True)
-    print(coverage_table(rows) if args.estimate_only else cases_table(rows))
+    if args.estimate_only:
+        print(coverage_table(rows))
+    else:
+        print(cases_table(rows))
+        print()
+        print(coverage_table([_coverage_row(r["case"], r["true"], r["estimate"], r["seconds"]) for r in rows]))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1, default=str))
     return 0
@@ -328,12 +340,15 @@ def coverage_table(rows: list[dict]) -> str:
     def iv(x):
         return f"[{x[0]:.3g}, {x[1]:.3g}]" if x else "none"
 
+    def num(x):
+        return "none" if x is None else f"{x:.3g}"
+
     lines = ["| case (whole frame) | truth | raw estimate [model interval] | covers | calibrated [interval] | covers |",
              "|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['case']} | {r['true']} | {r['method']} {r['raw']:.3g} {iv(r['raw_interval'])} | "
+        lines.append(f"| {r['case']} | {r['true']} | {r['method']} {num(r['raw'])} {iv(r['raw_interval'])} | "
                      f"{'yes' if r['covers_raw'] else 'no'} | "
-                     + (f"{r['strength']:.3g} {iv(r['interval'])} | {'yes' if r['covers'] else 'no'} |"
+                     + (f"{num(r['strength'])} {iv(r['interval'])} | {'yes' if r['covers'] else 'no'} |"
                         if r["calibrated"] else "not calibrated | |"))
     n = len(rows)
     lines.append(f"\ncoverage: model interval {sum(r['covers_raw'] for r in rows)}/{n}, "

@@ -134,15 +134,18 @@ def calibrate_release_estimate(estimate: dict[str, Any] | None, gallery_info: Se
     """Replace the release estimate's strength and interval (``estimate``, the ``obfuscation``
     section of ``results.json``, changed in place) with :func:`calibrate_strength`'s, run on the
     clear gallery images (``gallery_info`` rows: path, box, source); the raw figures are kept
-    under ``calibration``. The region estimated on each gallery image is the one the release's
-    faces were estimated in: the whole image where most release faces were not detected
-    (``release_info`` rows' source), else the gallery face box."""
+    under ``calibration``. Each gallery image is estimated in a region drawn like the release's
+    own (``release_info`` rows: path, box): a release face's box, scaled from its image's size
+    to the gallery image's (where the release pipeline found its faces on the *obfuscated*
+    images, which a clear face box would not reproduce: on a frame pixelated with a fractional
+    grid, the detection box cuts the grid elsewhere). The whole frame is obfuscated unless the
+    release's coverage is ``regions``."""
     from ..data.media import MediaError, load_image
 
     if not estimate or estimate.get("method") not in CALIBRATED or estimate.get("strength") is None:
         return
-    whole = sum(inf.get("source") == "whole_image" for inf in release_info) > len(release_info) / 2
     rng = np.random.default_rng(seed)
+    regions = _release_regions(release_info, rng)
     order = rng.permutation(len(gallery_info))[: N_IMAGES * 2]
     images = []
     for i in sorted(order.tolist()):
@@ -151,13 +154,19 @@ def calibrate_release_estimate(estimate: dict[str, Any] | None, gallery_info: Se
             img = load_image(inf["path"])
         except (MediaError, OSError, KeyError):
             continue
-        box = None if whole or inf.get("source") == "whole_image" else tuple(int(v) for v in inf["box"])
+        H, W = img.shape[:2]
+        if regions:
+            (x, y, w, h), (rw, rh) = regions[len(images) % len(regions)]
+            fx, fy = W / rw, H / rh
+            box = (int(round(x * fx)), int(round(y * fy)), max(8, int(round(w * fx))), max(8, int(round(h * fy))))
+        else:
+            box = None if inf.get("source") == "whole_image" else tuple(int(v) for v in inf["box"])
         images.append((img, box))
         if len(images) >= N_IMAGES:
             break
     cal = calibrate_strength(images, estimate["method"], float(estimate["strength"]),
                              int(estimate.get("n_regions") or 1),
-                             frame=estimate.get("coverage") == "whole_frame", seed=seed)
+                             frame=estimate.get("coverage") != "regions", seed=seed)
     if cal is None:
         notes.append("obfuscation strength not calibrated: no calibration image gave an estimate of "
                      f"{estimate['method']}")
@@ -170,3 +179,25 @@ def calibrate_release_estimate(estimate: dict[str, Any] | None, gallery_info: Se
                  f"{cal['raw_strength']:.3g} as read on the release -> {cal['strength']:.3g} "
                  f"[{cal['uncertainty'][0]:.3g}, {cal['uncertainty'][1]:.3g}]"
                  + ("" if cal["reproduced"] else "; no calibrated strength reproduced the release's reading"))
+
+
+def _release_regions(release_info: Sequence[dict], rng: np.random.Generator
+                     ) -> list[tuple[tuple[int, int, int, int], tuple[int, int]]]:
+    """Up to :data:`N_IMAGES` release face boxes (seeded sample) with their image's size (read
+    from the file's header); rows whose file cannot be read are left out."""
+    from PIL import Image
+
+    out = []
+    for i in rng.permutation(len(release_info))[: N_IMAGES * 2].tolist():
+        inf = release_info[i]
+        try:
+            with Image.open(inf["path"]) as im:
+                size = im.size
+            box = tuple(int(v) for v in inf["box"])
+        except (OSError, KeyError, TypeError, ValueError):
+            continue
+        if len(box) == 4 and min(size) > 0:
+            out.append((box, size))
+        if len(out) >= N_IMAGES:
+            break
+    return out
