@@ -27,6 +27,7 @@ from .data.inputs import Gallery, InputError, Release, custody_section, load_gal
 from .estimate_pool import finish_estimate, start_estimate
 from .features.cache import FeatureCache, default_cache_dir
 from .features.faces import Task, encoder_info, extract_many, largest_face
+from .obfuscation.calibrate import calibrate_release_estimate
 from .obfuscation.vendor import anonymize_gallery
 from .result import SCHEMA, AttackResult, AuditResult, Inputs, Skipped, Verdict
 from .scoring.population import add_population
@@ -316,6 +317,8 @@ def _media_part(config: AuditConfig, gallery: Gallery, release: Release, skipped
         spec, spec_src = _declared_obfuscation(config, release, notes)
         est_at, est_job = len(notes), start_estimate(_estimate_obfuscation, config, params, pfs, release) if spec else None
         estimate = None if est_job else _estimate_obfuscation(pfs, release, notes, config.run.seed)
+        if est_job is None:  # issue 13: an interval that covers (calibrated on the clear gallery)
+            calibrate_release_estimate(estimate, gfs.info, pfs.info, notes, seed=config.run.seed)
         if estimate and estimate.get("method") not in (None, "none", "unknown", "mixed"):
             est_label = _spec_label(estimate)
             if spec is None and est_label:
@@ -342,6 +345,7 @@ def _media_part(config: AuditConfig, gallery: Gallery, release: Release, skipped
                 vendor.cleanup()
         if est_job is not None:  # estimated in a worker meanwhile; its notes go where they were
             estimate, est_notes = finish_estimate(est_job, _estimate_obfuscation, pfs, release, config.run.seed)
+            calibrate_release_estimate(estimate, gfs.info, pfs.info, est_notes, seed=config.run.seed)
             est_label = _spec_label(estimate) if estimate and estimate.get("method") not in (
                 None, "none", "unknown", "mixed") else None
             if est_label and spec.split(":")[0] != est_label.split(":")[0]:

@@ -108,7 +108,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ladder-only", action="store_true",
                     help="skip the naive-only timing run: one ladder run, rank-1 of every rung")
     ap.add_argument("--cases", action="store_true", help="the step-down cases of issue 13 (see above)")
+    ap.add_argument("--estimate-only", action="store_true",
+                    help="with --cases: only the obfuscation estimate (face.naive runs), and the coverage table")
+    ap.add_argument("--coverage-from", type=Path, nargs="+", default=None,
+                    help="print the cases and coverage tables from these --cases --json files")
+    ap.add_argument("--only", default=None,
+                    help="with --cases: only the cases whose name contains one of these comma-separated words")
     args = ap.parse_args(argv)
+    if args.coverage_from:  # the tables again from --cases --json files (several runs side by side)
+        rows = [r for p in args.coverage_from for r in json.loads(p.read_text())]
+        print(cases_table(rows) + "\n\n" + coverage_table([_coverage_row(r["case"], r["true"], r["estimate"],
+                                                                           r["seconds"]) for r in rows]))
+        return 0
     if args.cases:
         return _cases(args)
     if args.table:
@@ -249,8 +260,11 @@ def _case_row(name: str, true: str, est: dict, declared: dict) -> dict:
             if m["rank1_ci"][1] < by[b]["rank1"]:
                 steps.append(f"{r} < {b}")
     learned = next((a for a in est["attacks"] if a["name"] == "face.learned"), None)
+    pixels = next((a for a in est["attacks"] if a["name"] == "face.pixels"), None)
+    px = (pixels or {}).get("details", {}).get("pixels", {})
     return {"case": name, "true": true, "estimate": e, "covers": covers, "rungs": by, "parrot_true": dec,
             "step_downs": steps, "learned_method": (learned or {}).get("details", {}).get("learned", {}).get("method"),
+            "pixels_method": px.get("method", px.get("chosen")),
             "n": next(iter(by.values()))["n_mated"] if by else 0}
 
 
@@ -263,7 +277,10 @@ def _cases(args) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-ladder-cases-") as tmp:
         work = Path(tmp)
         cache = args.cache_dir or work / "cache"
+        only = [w.strip().lower() for w in (args.only or "").split(",") if w.strip()]
         for name, ds, sub, true, n_ids, n_gal in CASES:
+            if only and not any(w in name.lower() for w in only):
+                continue
             faces = find_dataset(ds) / sub if sub else find_dataset(ds)
             d = work / name.replace(" ", "_").replace("&", "")
             src = _subset(faces, d / "faces", min_images=n_gal + 1, per_identity=n_gal + 4, max_identities=n_ids)
@@ -279,6 +296,11 @@ def _cases(args) -> int:
             common = {"release": rel, "gallery": gal, "cache_dir": cache, "jobs": args.jobs, "encoder": args.encoder,
                       "progress": False, "population_sizes": (), "linkage": False}
             t0 = time.perf_counter()
+            if args.estimate_only:
+                est = run_audit(AuditConfig.from_flat(**common, out=d / "out1", attacks="face.naive")).to_dict()
+                rows.append(_coverage_row(name, true, est["obfuscation"], round(time.perf_counter() - t0, 1)))
+                print(f"{name}: done in {rows[-1]['seconds']} s", file=sys.stderr, flush=True)
+                continue
             est = run_audit(AuditConfig.from_flat(**common, out=d / "out1")).to_dict()
             declared = run_audit(AuditConfig.from_flat(**common, out=d / "out2", attacks="face.parrot",
                                                        obfuscation=true, obfuscation_scope="frame")).to_dict()
@@ -286,10 +308,52 @@ def _cases(args) -> int:
             row["seconds"] = round(time.perf_counter() - t0, 1)
             rows.append(row)
             print(f"{name}: done in {row['seconds']} s", file=sys.stderr, flush=True)
-    print(cases_table(rows))
+    if args.estimate_only:
+        print(coverage_table(rows))
+    else:
+        print(cases_table(rows))
+        print()
+        print(coverage_table([_coverage_row(r["case"], r["true"], r["estimate"], r["seconds"]) for r in rows]))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1, default=str))
     return 0
+
+
+def _coverage_row(name: str, true: str, obf: dict, seconds: float) -> dict:
+    from auditkit.obfuscation.spec import parse_spec
+
+    t = parse_spec(true)
+    cal = obf.get("calibration") or {}
+    raw_u = cal.get("raw_uncertainty", obf.get("uncertainty"))
+    u = obf.get("uncertainty")
+
+    def inside(iv):
+        return bool(iv and obf.get("method") == t.method and iv[0] <= t.strength <= iv[1])
+
+    return {"case": name, "true": true, "method": obf.get("method"), "raw": cal.get("raw_strength", obf.get("strength")),
+            "raw_interval": raw_u, "strength": obf.get("strength"), "interval": u, "covers_raw": inside(raw_u),
+            "covers": inside(u), "calibrated": bool(cal), "seconds": seconds}
+
+
+def coverage_table(rows: list[dict]) -> str:
+    """Markdown: per case the raw estimate and its model interval, the calibrated one, coverage."""
+    def iv(x):
+        return f"[{x[0]:.3g}, {x[1]:.3g}]" if x else "none"
+
+    def num(x):
+        return "none" if x is None else f"{x:.3g}"
+
+    lines = ["| case (whole frame) | truth | raw estimate [model interval] | covers | calibrated [interval] | covers |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['case']} | {r['true']} | {r['method']} {num(r['raw'])} {iv(r['raw_interval'])} | "
+                     f"{'yes' if r['covers_raw'] else 'no'} | "
+                     + (f"{num(r['strength'])} {iv(r['interval'])} | {'yes' if r['covers'] else 'no'} |"
+                        if r["calibrated"] else "not calibrated | |"))
+    n = len(rows)
+    lines.append(f"\ncoverage: model interval {sum(r['covers_raw'] for r in rows)}/{n}, "
+                 f"calibrated interval {sum(r['covers'] for r in rows)}/{n}")
+    return "\n".join(lines)
 
 
 def cases_table(rows: list[dict]) -> str:
@@ -298,14 +362,16 @@ def cases_table(rows: list[dict]) -> str:
         return f"{m['rank1']:.0%} ({m['rank1_ci'][0]:.0%}-{m['rank1_ci'][1]:.0%})" if m else "not run"
 
     lines = ["| case (whole frame) | n | estimate [interval] | covers truth | " + " | ".join(LADDER)
-             + " | face.parrot, truth declared | face.learned kept | step-downs |", "|---|---:|---|---|" + "---:|" * (len(LADDER) + 1) + "---|---|"]
+             + " | face.parrot, truth declared | face.learned kept | face.pixels kept | step-downs |",
+             "|---|---:|---|---|" + "---:|" * (len(LADDER) + 1) + "---|---|---|"]
     for r in rows:
         e = r["estimate"]
         u = e.get("uncertainty")
         est = f"{e.get('method')} {e.get('strength', float('nan')):.3g}" + (f" [{u[0]:.3g}, {u[1]:.3g}]" if u else "")
         lines.append(f"| {r['case']} ({r['true']}) | {r['n']} | {est} | {'yes' if r['covers'] else 'no'} | "
                      + " | ".join(cell(r["rungs"].get(n)) for n in LADDER)
-                     + f" | {cell(r['parrot_true'])} | {r['learned_method']} | {', '.join(r['step_downs']) or 'none'} |")
+                     + f" | {cell(r['parrot_true'])} | {r['learned_method']} | {r.get('pixels_method')} | "
+                     f"{', '.join(r['step_downs']) or 'none'} |")
     return "\n".join(lines)
 
 

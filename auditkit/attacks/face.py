@@ -62,14 +62,22 @@ def expand_box(box, frac: float = 0.25) -> tuple[int, int, int, int]:
     return (int(x - frac * w), int(y - frac * h), int(w * (1 + 2 * frac)), int(h * (1 + 2 * frac)))
 
 
-def transformed_gallery(ctx: FaceContext, transform: str, *, label: str, scope: str | None = None) -> FeatureSet:
+def transformed_gallery(ctx: FaceContext, transform: str, *, label: str, scope: str | None = None,
+                        probe_like: bool = False) -> FeatureSet:
     """Apply ``transform`` (an obfuscation spec such as ``blur:sigma=6``) to each gallery image
-    (its face region, or the whole frame) and encode the face at the clear image's box."""
+    (its face region, or the whole frame) and encode the face at the clear image's box; with
+    ``probe_like`` (issue 13), locate it the way the release's faces were located instead: when
+    no release face came with a manifest box, by the detector on the obfuscated image (the
+    largest detection, else the whole-image fallback) — the box the release pipeline finds."""
+    from .context import pick_face, probe_like_hint
+
     scope = scope or ctx.scope
+    no_hint = probe_like and probe_like_hint(ctx)
     tasks = []
     for inf in ctx.gallery.info:
         region = None if scope == "frame" else expand_box(inf["box"])
-        tasks.append(Task(inf["path"], inf["sha256"], hint_box=tuple(inf["box"]), obfuscation=(transform, region)))
+        tasks.append(Task(inf["path"], inf["sha256"], hint_box=None if no_hint else tuple(inf["box"]),
+                          obfuscation=(transform, region)))
     got = ctx.encode(tasks, label=label)
     X, ids, labels, info = [], [], [], []
     for t, gid, lab, inf in zip(tasks, ctx.gallery.ids, ctx.gallery.labels, ctx.gallery.info):
@@ -77,7 +85,10 @@ def transformed_gallery(ctx: FaceContext, transform: str, *, label: str, scope: 
         if isinstance(r, str):
             ctx.skipped.append(Skipped(gid, r, label))
             continue
-        j = int(np.argmax([box_iou(t.hint_box, b) for b in r.boxes]))
+        if no_hint:
+            j = pick_face(r, None, tuple(int(v) for v in inf["box"]))
+        else:
+            j = int(np.argmax([box_iou(t.hint_box, b) for b in r.boxes]))
         X.append(r.encodings[j])
         ids.append(gid)
         labels.append(lab)
@@ -113,6 +124,14 @@ class ParrotFace(Attack):
             ctx.notes.append("face.parrot not run: the obfuscation is unknown (declare it with --obfuscation, "
                              "e.g. blur:sigma=6, or an 'obfuscation' manifest column)")
             return None
-        pg = transformed_gallery(ctx, ctx.spec, label="parrot gallery")
-        return face_parrot(pg, ctx.probes, spec=ctx.spec, source=ctx.spec_source, scope=ctx.scope,
-                           **ctx.matching())[1]
+        pg = transformed_gallery(ctx, ctx.spec, label="parrot gallery", probe_like=True)
+        res = face_parrot(pg, ctx.probes, spec=ctx.spec, source=ctx.spec_source, scope=ctx.scope,
+                          **ctx.matching())[1]
+        from .context import probe_like_hint
+
+        located = "detector" if probe_like_hint(ctx) else "manifest_box"
+        res.details["parrot"] = {"gallery_located": located}
+        res.notes.append("obfuscated gallery faces located as the release's were: "
+                         + ("by the detector on the obfuscated image (no release face had a manifest box)"
+                            if located == "detector" else "at the face box (the release's faces came with boxes)"))
+        return res

@@ -69,6 +69,7 @@ __all__ = [
     "obfuscate_variant",
     "pca_lda",
     "release_crops",
+    "release_like_gallery",
     "release_like_gallery_boxes",
 ]
 
@@ -81,6 +82,14 @@ def release_like_gallery_boxes(ctx: FaceContext, imgs: Sequence[np.ndarray | Non
     ``ctx.spec`` (detector box, else the clear box as a manifest box would be, else the whole
     image), and whether that is the whole image. The extraction tasks are ``face.learned``'s
     (same cache keys), so after it they cost nothing."""
+    boxes, whole, _ = release_like_gallery(ctx, imgs)
+    return boxes, whole
+
+
+def release_like_gallery(ctx: FaceContext, imgs: Sequence[np.ndarray | None]
+                         ) -> tuple[list[tuple[int, int, int, int] | None], list[bool], list[np.ndarray | None]]:
+    """:func:`release_like_gallery_boxes` and, per gallery image, the encoding of that face on the
+    obfuscated image (None where the extraction failed): the parrot's gallery."""
     from ..features.faces import Task
     from .face import expand_box
 
@@ -95,17 +104,20 @@ def release_like_gallery_boxes(ctx: FaceContext, imgs: Sequence[np.ndarray | Non
     got = ctx.encode(list({t.key: t for t in tasks.values()}.values()), label="learned gallery")
     boxes: list[tuple[int, int, int, int] | None] = []
     whole: list[bool] = []
+    encs: list[np.ndarray | None] = []
     for i, inf in enumerate(ctx.gallery.info):
         clear = tuple(int(v) for v in inf["box"])
         r = got.get(tasks[i].key) if i in tasks else None
         if r is None or isinstance(r, str):  # the clear box: where the face is
             boxes.append(clear)
             whole.append(inf.get("source") == "whole_image")
+            encs.append(None)
             continue
         j = pick_face(r, tasks[i].hint_box, clear)
         boxes.append(tuple(int(v) for v in r.boxes[j]))
         whole.append(str(r.sources[j]) == "whole_image")
-    return boxes, whole
+        encs.append(np.asarray(r.encodings[j], dtype=np.float64))
+    return boxes, whole, encs
 
 
 def release_crops(ctx: FaceContext, crop: Callable[[np.ndarray, tuple[int, int, int, int], dict], np.ndarray],
@@ -140,8 +152,9 @@ def face_pixels(ctx: FaceContext, *, candidates: Sequence[str] | None = None, n_
                          "e.g. pixelate:block=16)")
         return None
     imgs = ctx.gallery_images()
-    boxes, whole = release_like_gallery_boxes(ctx, imgs)
+    boxes, whole, encs = release_like_gallery(ctx, imgs)
     from .face import expand_box
+    from .pixels_fallback import nearest_scores, parrot_cv, prefer_parrot
 
     regions = [None if ctx.scope == "frame" else expand_box(inf["box"]) for inf in ctx.gallery.info]
     att = fit_pixel_attacker(imgs, boxes, list(ctx.gallery.labels), ctx.spec, regions=regions, whole=whole,
@@ -150,10 +163,19 @@ def face_pixels(ctx: FaceContext, *, candidates: Sequence[str] | None = None, n_
     crops = release_crops(ctx, lambda img, box, inf: box_crop(img, box, shape=att.crop_shape, pad=att.pad,
                                                               whole=inf.get("source") == "whole_image"),
                           shape, label="face.pixels")
-    scores = att.score(crops)
-    sm = ScoreMatrix(scores, list(ctx.probes.ids), list(att.identities), list(ctx.probes.labels))
     cv = att.cv
     chosen_cv = cv["candidates"].get(att.chosen)
+    # the parrot's matching on the same held-out gallery images: kept when strictly stronger
+    pcv = parrot_cv(encs, list(ctx.gallery.labels), [img is not None for img in imgs], cv_folds=cv_folds,
+                    seed=ctx.seed)
+    fallback = prefer_parrot(chosen_cv, pcv)
+    if fallback:
+        keep = [i for i, e in enumerate(encs) if e is not None]
+        scores = nearest_scores(ctx.probes.X, np.array([encs[i] for i in keep]),
+                                np.array([ctx.gallery.labels[i] for i in keep]), att.identities)
+    else:
+        scores = att.score(crops)
+    sm = ScoreMatrix(scores, list(ctx.probes.ids), list(att.identities), list(ctx.probes.labels))
     if chosen_cv:
         lo, hi = chosen_cv["rank1_ci"]
         cv_txt = (f"gallery cross-validation rank-1 {chosen_cv['rank1']:.1%} (95% CI {lo:.1%}-{hi:.1%}, "
@@ -167,12 +189,20 @@ def face_pixels(ctx: FaceContext, *, candidates: Sequence[str] | None = None, n_
               f"{att.variants - 1} variants around it per image (strength x{STRENGTH_RANGE[0]}-{STRENGTH_RANGE[1]}, "
               f"grid offsets, small shifts and scales), each mirrored; model chosen on the gallery alone: "
               f"{att.chosen} ({CANDIDATES[att.chosen][1]}); {cv_txt}; the release was not used to train")]
+    if fallback:
+        notes.append(f"face.pixels fell back to the parrot's matching (nearest obfuscated gallery encoding): on "
+                     f"held-out gallery images it reached rank-1 {pcv['rank1']:.1%} (95% CI {pcv['rank1_ci'][0]:.1%}-"
+                     f"{pcv['rank1_ci'][1]:.1%}, n = {pcv['n']}) against {att.chosen}'s "
+                     + (f"{chosen_cv['rank1']:.1%}" if chosen_cv else "unmeasured")
+                     + "; a pixel attacker weaker than that would understate the risk (the release was not used)")
     if n_whole:
         notes.append(f"{n_whole} of {len(ctx.probes)} release face(s) were not detected: cropped as whole images, "
                      "and the gallery the same way where the obfuscated gallery image gave no detection")
     details = {"obfuscation": {"spec": ctx.spec, "source": ctx.spec_source, "scope": ctx.scope},
                "pixels": {"chosen": att.chosen, "description": CANDIDATES[att.chosen][1], "params": att.params,
-                          "cv": cv, "n_train": att.n_train,
+                          "cv": cv, "n_train": att.n_train, "fallback_to_parrot": fallback,
+                          "method": "parrot" if fallback else att.chosen,
+                          "parrot_cv": pcv,
                           "gallery_images": sum(img is not None for img in imgs),
                           "augmentation": {"variants_per_image": att.variants, "mirrored": True,
                                            "strength_range": list(STRENGTH_RANGE), "shift_max": SHIFT_MAX,
@@ -183,10 +213,11 @@ def face_pixels(ctx: FaceContext, *, candidates: Sequence[str] | None = None, n_
                           "fit_seconds": att.fit_seconds, "fit_cpu_seconds": att.fit_cpu_seconds,
                           "seed": ctx.seed}}
     res = attack_result("face.pixels", "face", sm, notes=notes, details=details)
-    if chosen_cv:
-        res.metrics["cv_rank1"] = chosen_cv["rank1"]
-        res.metrics["cv_rank1_ci"] = tuple(chosen_cv["rank1_ci"])
-        res.metrics["cv_n"] = chosen_cv["n"]
+    kept_cv = pcv if fallback else chosen_cv
+    if kept_cv:
+        res.metrics["cv_rank1"] = kept_cv["rank1"]
+        res.metrics["cv_rank1_ci"] = tuple(kept_cv["rank1_ci"])
+        res.metrics["cv_n"] = kept_cv["n"]
     return res
 
 
