@@ -23,6 +23,7 @@ from .attacks.memo import run_face_attack
 from .attacks.registry import FACE_ATTACKS
 from .config import AuditConfig
 from .data.boxes import box_iou
+from .data.hash_cache import reuse_hashes
 from .data.inputs import Gallery, InputError, Release, custody_section, load_gallery, load_release
 from .estimate_pool import ReleaseEstimate
 from .features.cache import FeatureCache, default_cache_dir
@@ -425,8 +426,9 @@ def run_pipeline(config: AuditConfig, *, sweep_stage: SweepStage | None = None) 
     tool = {"name": "auditkit", "version": __version__, "python": platform.python_version(),
             "dlib": getattr(dlib, "__version__", "?")}
     created = datetime.now(UTC).replace(microsecond=0).isoformat()
-    gallery = load_gallery(inp.gallery) if has_media else None
-    release = load_release(inp.release) if inp.release is not None else None
+    with reuse_hashes(_results_cache(config)):  # unchanged files' digests reused; verify re-hashes (issue 15)
+        gallery = load_gallery(inp.gallery) if has_media else None
+        release = load_release(inp.release) if inp.release is not None else None
     if has_media:
         skipped += [Skipped(f"gallery/{s.path}", s.reason, s.stage) for s in gallery.skipped]
         notes += list(gallery.notes)
