@@ -23,16 +23,17 @@ from .attacks.memo import run_face_attack
 from .attacks.registry import FACE_ATTACKS
 from .config import AuditConfig
 from .data.boxes import box_iou
+from .data.hash_cache import reuse_hashes
 from .data.inputs import Gallery, InputError, Release, custody_section, load_gallery, load_release
-from .estimate_pool import finish_estimate, start_estimate
+from .estimate_pool import ReleaseEstimate
 from .features.cache import FeatureCache, default_cache_dir
 from .features.faces import Task, encoder_info, extract_many, largest_face
-from .obfuscation.calibrate import calibrate_release_estimate
 from .obfuscation.vendor import anonymize_gallery
 from .result import SCHEMA, AttackResult, AuditResult, Inputs, Skipped, Verdict
 from .scoring.population import add_population
 from .scoring.risk import assess, verdict, with_table_measures
 from .scoring.stats import wilson_interval
+from .stage_results import StageResults, cached_leak_scan, cached_linkage
 
 __all__ = ["SCHEMA", "run_pipeline"]
 
@@ -269,7 +270,7 @@ class MediaPart:
 
 
 def _media_part(config: AuditConfig, gallery: Gallery, release: Release, skipped: list[Skipped],
-                notes: list[str]) -> MediaPart:
+                notes: list[str], stages: StageResults) -> MediaPart:
     """Faces in images (issues 2, 3) and every cue in clips (issue 4).
 
     Long: it is the media stage's whole sequence (custody, features,
@@ -316,10 +317,10 @@ def _media_part(config: AuditConfig, gallery: Gallery, release: Release, skipped
         raise InputError(f"release {release.root}: no usable image (all {len(release.items)} items skipped)")
     if face_ok:
         spec, spec_src = _declared_obfuscation(config, release, notes)
-        est_at, est_job = len(notes), start_estimate(_estimate_obfuscation, config, params, pfs, release) if spec else None
-        estimate = None if est_job else _estimate_obfuscation(pfs, release, notes, config.run.seed)
-        if est_job is None:  # issue 13: an interval that covers (calibrated on the clear gallery)
-            calibrate_release_estimate(estimate, gfs.info, pfs.info, notes, seed=config.run.seed)
+        # calibrated on the clear gallery (issue 13); stored, in a worker, or here (issue 15)
+        est = ReleaseEstimate(_estimate_obfuscation, config, params, gfs, pfs, release, stages)
+        est_at, est_job = len(notes), est.start() if spec else None
+        estimate = None if est_job else est.now(notes)
         if estimate and estimate.get("method") not in (None, "none", "unknown", "mixed"):
             est_label = _spec_label(estimate)
             if spec is None and est_label:
@@ -345,8 +346,7 @@ def _media_part(config: AuditConfig, gallery: Gallery, release: Release, skipped
             if vendor is not None:
                 vendor.cleanup()
         if est_job is not None:  # estimated in a worker meanwhile; its notes go where they were
-            estimate, est_notes = finish_estimate(est_job, _estimate_obfuscation, pfs, release, config.run.seed)
-            calibrate_release_estimate(estimate, gfs.info, pfs.info, est_notes, seed=config.run.seed)
+            estimate, est_notes = est.finish(est_job)
             est_label = _spec_label(estimate) if estimate and estimate.get("method") not in (
                 None, "none", "unknown", "mixed") else None
             if est_label and spec.split(":")[0] != est_label.split(":")[0]:
@@ -358,11 +358,9 @@ def _media_part(config: AuditConfig, gallery: Gallery, release: Release, skipped
                        f"{gstats['rate']:.0%}. A de-identified face that a detector still finds is weakly obscured.")
             detection = {"release": pstats, "gallery": gstats, "finding": finding}
             if config.video.leak_scan != "off":  # issue 13: faces still detectable, by the (small-face) leak detector
-                from .features.image_leaks import scan_image_leaks
-
-                detection["leak_scan"] = scan_image_leaks(
-                    list({it.file.rel: (it.file.rel, it.file.path, it.file.sha256) for it in release.items
-                          if it.file.kind == "image"}.values()),
+                detection["leak_scan"] = cached_leak_scan(
+                    stages, list({it.file.rel: (it.file.rel, it.file.path, it.file.sha256) for it in release.items
+                                  if it.file.kind == "image"}.values()),
                     detector=config.video.leak_detector, cache=cache)
     elif any(it.file.kind == "image" for it in release.items):
         notes.append("face attacks on release images not run: the gallery has fewer than two identities with a "
@@ -404,7 +402,8 @@ def run_pipeline(config: AuditConfig, *, sweep_stage: SweepStage | None = None) 
     What runs depends on what is given: a release and a gallery (faces in images; people, faces,
     clothing and gait in clips), a release alone (its own gallery: ``linkage.sightings``), a
     table (or the manifest's metadata with ``qi``), sightings, and a strength sweep on the
-    gallery. The verdict is the strongest attack's over all of them.
+    gallery. The verdict is the strongest attack's over all of them. Long: the stages in their
+    order, each one call; split, their shared inputs and the stage cache would be passed around.
 
     Raises
     ------
@@ -427,8 +426,9 @@ def run_pipeline(config: AuditConfig, *, sweep_stage: SweepStage | None = None) 
     tool = {"name": "auditkit", "version": __version__, "python": platform.python_version(),
             "dlib": getattr(dlib, "__version__", "?")}
     created = datetime.now(UTC).replace(microsecond=0).isoformat()
-    gallery = load_gallery(inp.gallery) if has_media else None
-    release = load_release(inp.release) if inp.release is not None else None
+    with reuse_hashes(_results_cache(config)):  # unchanged files' digests reused; verify re-hashes (issue 15)
+        gallery = load_gallery(inp.gallery) if has_media else None
+        release = load_release(inp.release) if inp.release is not None else None
     if has_media:
         skipped += [Skipped(f"gallery/{s.path}", s.reason, s.stage) for s in gallery.skipped]
         notes += list(gallery.notes)
@@ -440,10 +440,11 @@ def run_pipeline(config: AuditConfig, *, sweep_stage: SweepStage | None = None) 
     # tables first: cheap, and a wrong column name should fail before a long media audit
     table = _table_part(config, release, notes) if wants_table else Part()
     sightings = _trajectory_part(config, notes) if tab.sightings is not None else Part()
-    media = _media_part(config, gallery, release, skipped, notes) if has_media else None
+    stages = StageResults.for_config(config)  # stored stage results (issue 15)
+    media = _media_part(config, gallery, release, skipped, notes, stages) if has_media else None
     files = {**table.files, **sightings.files}
     inputs = media.inputs if media else Inputs()
-    linkage_attacks, linkage = _linkage_stage(config, release, inputs, files, skipped, notes)
+    linkage_attacks, linkage = _linkage_stage(config, release, inputs, files, skipped, notes, stages)
     inputs.tables = files or None
     scope = (media.obfuscation or {}).get("scope") if media else None
     sweep = None
@@ -458,7 +459,7 @@ def run_pipeline(config: AuditConfig, *, sweep_stage: SweepStage | None = None) 
         what = _what((media.spec if media else None) or config.faces.obfuscation)
     else:
         what = "the released table" if table.section else "the released trajectories"
-    runtime = {"jobs": config.run.jobs, **(media.runtime if media else {})}
+    runtime = {"jobs": config.run.jobs, **(media.runtime if media else {}), "stages": stages.record}
     runtime["seconds"] = round(time.monotonic() - t0, 2)
     result = AuditResult(
         tool={**tool, **(media.tool if media else {})}, created=created,
@@ -492,14 +493,13 @@ def _with_distractors(gallery: Gallery, release: Release, folder: Path, notes: l
 
 
 def _linkage_stage(config: AuditConfig, release: Release | None, inputs: Inputs, files: dict[str, Any],
-                   skipped: list[Skipped], notes: list[str]) -> tuple[list[AttackResult], dict[str, Any] | None]:
+                   skipped: list[Skipped], notes: list[str], stages: StageResults
+                   ) -> tuple[list[AttackResult], dict[str, Any] | None]:
     """The release as its own gallery: gallery-free linkage (issue 12), with or without a gallery.
     Adds the release's custody (when no media stage did) and the planted file's to ``inputs``/``files``."""
     if release is None or not config.inputs.linkage:
         return [], None
-    from .sightings_audit import linkage_part
-
-    attacks, section, planted = linkage_part(config, release, skipped, notes)
+    attacks, section, planted = cached_linkage(stages, config, release, skipped, notes)  # linkage_part, stored
     if inputs.release is None:
         inputs.release = custody_section(release.root, release.files)
     if planted:  # custody of the planted volunteers' file like every other input table

@@ -12,7 +12,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-__all__ = ["finish_estimate", "start_estimate"]
+__all__ = ["ReleaseEstimate", "finish_estimate", "start_estimate"]
 
 Estimate = Callable[..., "dict | None"]  # audit._estimate_obfuscation(pfs, release, notes, seed)
 
@@ -30,7 +30,8 @@ def start_estimate(estimate: Estimate, config: Any, params: Any, pfs: Any, relea
     from .features.executors import submit
     from .features.faces import _init_worker
 
-    info = [{"file": i["file"], "box": i["box"], "path": i.get("path")} for i in pfs.info]
+    # what _estimate_obfuscation reads of each row (issue 13: "source", a whole image where no face was found)
+    info = [{"file": i["file"], "box": i["box"], "path": i.get("path"), "source": i.get("source")} for i in pfs.info]
     return submit(_job, estimate, info, str(release.root), config.run.seed, jobs=config.run.jobs,
                   initializer=_init_worker, initargs=(params,))
 
@@ -42,3 +43,51 @@ def finish_estimate(job, estimate: Estimate, pfs: Any, release: Any, seed: int) 
     except Exception:  # noqa: BLE001  a lost worker must not lose the estimate
         notes: list[str] = []
         return estimate(pfs, release, notes, seed), notes
+
+
+class ReleaseEstimate:
+    """The release's obfuscation estimate, calibrated on the clear gallery
+    (:func:`~auditkit.obfuscation.calibrate.calibrate_release_estimate`), kept in the stage cache
+    (issue 15; :class:`~auditkit.stage_results.StageResults`) under the release's and the gallery's
+    feature rows without their paths (file hashes, boxes, where each face came from) and the seed.
+
+    :meth:`start` gives a job (a stored result, or a task on the audit's pool) or None, then
+    :meth:`now` computes it here; :meth:`finish` ends a job. Both return what the audit had before
+    the cache: the calibrated estimate and the notes it reported."""
+
+    NAME = "obfuscation_estimate"
+
+    def __init__(self, estimate: Estimate, config: Any, params: Any, gfs: Any, pfs: Any, release: Any,
+                 stages: Any):
+        self.estimate, self.config, self.params = estimate, config, params
+        self.gfs, self.pfs, self.release, self.stages = gfs, pfs, release, stages
+        self.seed = config.run.seed
+        self.parts = {"release": [{k: v for k, v in i.items() if k != "path"} for i in pfs.info],
+                      "gallery": [{k: v for k, v in i.items() if k != "path"} for i in gfs.info], "seed": self.seed}
+
+    def _calibrate(self, estimate: dict | None, notes: list[str]) -> None:
+        from .obfuscation.calibrate import calibrate_release_estimate
+
+        calibrate_release_estimate(estimate, self.gfs.info, self.pfs.info, notes, seed=self.seed)
+
+    def start(self):
+        hit = self.stages.lookup(self.NAME, self.parts)
+        if hit is not None:
+            return SimpleNamespace(stored=(hit[0], hit[1]))
+        return start_estimate(self.estimate, self.config, self.params, self.pfs, self.release)
+
+    def now(self, notes: list[str]) -> dict | None:
+        def compute() -> dict | None:
+            est = self.estimate(self.pfs, self.release, notes, self.seed)
+            self._calibrate(est, notes)
+            return est
+
+        return self.stages.run(self.NAME, self.parts, compute, notes=notes)
+
+    def finish(self, job) -> tuple[dict | None, list[str]]:
+        if isinstance(job, SimpleNamespace):  # stored
+            return job.stored
+        est, notes = finish_estimate(job, self.estimate, self.pfs, self.release, self.seed)
+        self._calibrate(est, notes)
+        self.stages.put(self.NAME, self.parts, est, notes)
+        return self.stages.as_read(est), notes

@@ -99,6 +99,8 @@ SLOW_TESTS = {
     "test_extraction_reuse.py::test_estimate_in_the_pool_equals_the_estimate_here",
     "test_extraction_reuse.py::test_real_faces_detected_once_per_transform",
     "test_extraction_reuse.py::test_reuse_in_the_pool",
+    "test_stage_results.py::test_a_warm_rerun_loads_no_model_runtime_nor_pool",  # issue 15: two CLI runs
+    "test_stage_results.py::test_linkage_reused_with_its_scores_and_recomputed_on_another_obfuscation",
     "test_cli.py::test_demo_on_att_faces",
     "test_pixels_fallback.py::test_weak_pixels_strong_encoder_falls_back_to_the_parrot",  # issue 13: a pixel fit
     "test_cli.py::test_demo_without_faces_audits_the_generated_scene_offline",

@@ -106,12 +106,12 @@ def test_estimate_in_the_pool_equals_the_estimate_here(tmp_path, monkeypatch):
     worker during the attacks: same estimate, same notes in the same place, same attack results."""
     from test_audit import make_generated
 
-    import auditkit.audit as audit_mod
+    import auditkit.estimate_pool as pool_mod
     from auditkit import AuditConfig, run_audit
 
     started = []
-    real_start = audit_mod.start_estimate
-    monkeypatch.setattr(audit_mod, "start_estimate", lambda *a: started.append(real_start(*a)) or started[-1])
+    real_start = pool_mod.start_estimate
+    monkeypatch.setattr(pool_mod, "start_estimate", lambda *a: started.append(real_start(*a)) or started[-1])
     g, r = make_generated(tmp_path)
     res = {}
     for jobs in (1, 2):

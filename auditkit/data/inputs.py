@@ -143,10 +143,12 @@ def _scan(root: Path, skipped: list[Skipped], *, ignore: set[Path] = frozenset()
     import tempfile
 
     from ..progress import track
+    from .hash_cache import hash_index
     from .media import split_frames
-    from .safe_files import MAX_FRAMES, probe_image, sha256_regular, walk
+    from .safe_files import MAX_FRAMES, probe_image, walk
 
     res = _Scan()
+    hashes = hash_index(root)  # issue 15: an unchanged file's digest reused, when the audit allows it
     notes = notes if notes is not None else []
     entries = list(walk(root, ignore=set(ignore)))
     for e in track(entries, f"hashing {root.name or root}", unit="files"):
@@ -161,7 +163,7 @@ def _scan(root: Path, skipped: list[Skipped], *, ignore: set[Path] = frozenset()
             res.refused[e.rel] = reason
             continue
         try:
-            digest, size = sha256_regular(e.path)
+            digest, size = hashes.sha256_regular(e.path)
         except OSError as err:
             reason = f"cannot read file ({err.strerror or err})"
             skipped.append(Skipped(e.rel, reason, "scan"))
@@ -202,6 +204,7 @@ def _scan(root: Path, skipped: list[Skipped], *, ignore: set[Path] = frozenset()
                 continue
         res.files.append(f)
         res.units.append(f)
+    hashes.save()
     if res.alpha:
         shown = ", ".join(f"{rel} ({share:.0%})" for rel, share in res.alpha[:10])
         more = f" and {len(res.alpha) - 10} more" if len(res.alpha) > 10 else ""

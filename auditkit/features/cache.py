@@ -120,10 +120,16 @@ class FeatureCache:
 @functools.lru_cache(maxsize=1)
 def code_fingerprint() -> str:
     """SHA-256 over every ``.py`` file of the auditkit package (path and bytes) and the versions
-    of the libraries the attacks compute with."""
-    import scipy
-    import sklearn
+    of the libraries the attacks compute with (read from their metadata: importing scikit-learn
+    costs seconds, and a fully cached re-run needs none of it; issue 15)."""
+    from importlib.metadata import PackageNotFoundError, version
 
+    import scipy  # its top-level package is small
+
+    try:
+        sklearn_v = version("scikit-learn")
+    except PackageNotFoundError:  # pragma: no cover - scikit-learn is a dependency
+        sklearn_v = "-"
     root = Path(__file__).resolve().parents[1]  # the auditkit package
     h = hashlib.sha256()
     for p in sorted(root.rglob("*.py")):
@@ -137,6 +143,6 @@ def code_fingerprint() -> str:
         dlib_v = getattr(dlib, "__version__", "?")
     except ImportError:  # pragma: no cover - dlib is a dependency
         dlib_v = "-"
-    h.update(json.dumps({"numpy": np.__version__, "sklearn": sklearn.__version__, "scipy": scipy.__version__,
+    h.update(json.dumps({"numpy": np.__version__, "sklearn": sklearn_v, "scipy": scipy.__version__,
                          "dlib": dlib_v}).encode())
     return h.hexdigest()

@@ -30,7 +30,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-__all__ = ["EXECUTORS", "close_dask", "close_pools", "dask_client", "imap", "submit"]
+__all__ = ["EXECUTORS", "close_dask", "close_pools", "dask_client", "imap", "running_pool", "submit"]
 
 EXECUTORS = ("local", "dask")
 
@@ -106,6 +106,12 @@ def submit(fn: Callable[..., Any], *args: Any, jobs: int, initializer: Callable[
     _check("local", jobs)
     ex = _POOLS.get((jobs, initializer, initargs))
     return ex.submit(fn, *args) if ex is not None else None
+
+
+def running_pool() -> ProcessPoolExecutor | None:
+    """A local pool this process keeps running (the largest), or None: work that needs no worker
+    initialisation (the report's figures, issue 15) can use its idle workers."""
+    return max(_POOLS.values(), key=lambda ex: ex._max_workers, default=None)
 
 
 def close_pools() -> None:

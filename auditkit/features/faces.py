@@ -359,6 +359,10 @@ def extract_many(tasks: Iterable[Task], params: FaceParams, cache: FeatureCache,
         keys[t.key] = k
         if k in todo or t.key in out:
             continue
+        bad = _known_undecodable(cache, t.sha256)
+        if bad is not None:  # issue 15: a re-run does not start the pool to fail on it again
+            out[t.key] = bad
+            continue
         got = cache.get(k)
         if got is not None:
             out[t.key] = ImageFaces.from_arrays(got)
@@ -383,6 +387,8 @@ def extract_many(tasks: Iterable[Task], params: FaceParams, cache: FeatureCache,
                   jobs=jobs, scheduler=scheduler, chunksize=4 if jobs > 1 else 1) if work else iter(())
     for k, (path, arrays, err) in zip(order, stream):
         results[k] = r = _store(cache, k, arrays, err)
+        if isinstance(r, str):
+            _note_undecodable(cache, todo[k][0], r)
         t = todo[k][0]
         if t.obfuscation is not None and not isinstance(r, str) and k not in known:
             cache.put(_detections_key(t, params), _detections_of(r).to_arrays())
@@ -409,6 +415,32 @@ def _cached_detections(cache: FeatureCache, t: Task, params: FaceParams) -> Imag
         return None
     got = cache.get(key)
     return ImageFaces.from_arrays(got) if got is not None else None
+
+
+def _undecodable_key(sha256: str) -> str:
+    return cache_key(sha256, "undecodable", EXTRACTOR_VERSION, {})
+
+
+def _known_undecodable(cache: FeatureCache, sha256: str) -> str | None:
+    """Why a file of this content cannot be decoded, when an earlier run found so (else None)."""
+    if not cache.enabled or not cache._path(_undecodable_key(sha256)).exists():
+        return None
+    got = cache.get(_undecodable_key(sha256))
+    return str(got["reason"]) if got is not None and "reason" in got else None
+
+
+def _note_undecodable(cache: FeatureCache, t: Task, err: str) -> None:
+    """Keep ``err`` for ``t``'s content when the file itself does not decode (checked here: a
+    failure in a worker that decoding here does not reproduce is not kept)."""
+    from ..data.media import MediaError, load_image
+
+    if not cache.enabled:
+        return
+    try:
+        load_image(t.path)
+    except MediaError as e:
+        if e.reason == err:
+            cache.put(_undecodable_key(t.sha256), {"reason": np.array(err)})
 
 
 def _store(cache: FeatureCache, key: str, arrays: dict | None, err: str | None) -> ImageFaces | str:

@@ -40,7 +40,8 @@ def environment(pseudonyms: Pseudonyms | None = None):
     pseudo = pseudonyms or Pseudonyms([], reveal=False)
     env = Environment(loader=FileSystemLoader(str(template_dir())),
                       autoescape=select_autoescape(default=True, default_for_string=True),
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                      bytecode_cache=_bytecode_cache())
     env.filters.update(pct=pct, num=num, ci=ci, adv_ci=adv_ci, outcome=outcome, who=pseudo, gpath=pseudo.path,
                        redact=pseudo.text, value=value, level=level_word, level_class=level_class)
     env.globals["attack_template"] = lambda a: attack_template(env, a)
@@ -50,6 +51,37 @@ def environment(pseudonyms: Pseudonyms | None = None):
     env.globals.update(kind_of=attack_kind, kind_titles=KIND_TITLES, cmc_units=UNITS)  # issue 16
     env.globals["policy"] = {"thresholds": THRESHOLDS, "anonymized_max": ANONYMIZED_MAX_ADVANTAGE}
     return env
+
+
+def _bytecode_cache():
+    """The compiled templates kept in the cache (issue 15: compiling the report's templates took a
+    third of a second of every re-render). Jinja keys each entry by the template's name, file and
+    source checksum, and the directory by jinja's version and this environment's options, so an
+    edited template is compiled again. None when the cache folder cannot be created."""
+    import jinja2
+    from jinja2 import FileSystemBytecodeCache
+
+    from ..features.cache import default_cache_dir
+
+    class _Cache(FileSystemBytecodeCache):  # an unreadable or read-only cache never stops a report
+        def load_bytecode(self, bucket):
+            try:
+                super().load_bytecode(bucket)
+            except Exception:  # noqa: BLE001  (a damaged entry: compiled again)
+                bucket.reset()
+
+        def dump_bytecode(self, bucket):
+            try:
+                super().dump_bytecode(bucket)
+            except OSError:
+                pass
+
+    d = default_cache_dir() / "templates" / f"jinja{jinja2.__version__}-trim-lstrip-strict-autoescape"
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return _Cache(str(d))
 
 
 def attack_template(env: Any, attack: dict) -> str:

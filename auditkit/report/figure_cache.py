@@ -26,7 +26,7 @@ IGNORED_KEYS = ("created", "runtime")
 
 
 def figures_key(results: dict[str, Any]) -> str:
-    import matplotlib
+    from importlib.metadata import version  # not `import matplotlib`: a cache hit draws nothing
 
     from ..features.cache import code_fingerprint
 
@@ -34,7 +34,7 @@ def figures_key(results: dict[str, Any]) -> str:
     h = hashlib.sha256()
     h.update(json.dumps(drawn, sort_keys=True, default=repr, allow_nan=True).encode())
     h.update(code_fingerprint().encode())
-    h.update(matplotlib.__version__.encode())
+    h.update(version("matplotlib").encode())
     return h.hexdigest()
 
 
