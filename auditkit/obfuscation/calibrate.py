@@ -32,12 +32,16 @@ import numpy as np
 from .estimate import estimate_obfuscation
 from .spec import ObfuscationSpec, apply_obfuscation
 
-__all__ = ["CALIBRATED", "calibrate_release_estimate", "calibrate_strength", "strength_grid"]
+__all__ = ["CALIBRATED", "calibrate_release_estimate", "calibrate_strength", "map_region", "strength_grid"]
 
 #: families whose strength is calibrated (mask has no strength worth it; noise is not re-estimated)
 CALIBRATED = ("blur", "box", "pixelate")
 #: calibration images (a seeded sample of the gallery) and bootstrap draws
 N_IMAGES = 12
+#: release regions drawn on each calibration image when the release obfuscated regions only
+#: (faces in their boxes): the calibration then spans the release's box sizes, which decide
+#: what the estimator reads on small faces (the cells across a 30-px mosaic, say)
+REGIONS_PER_IMAGE = 8
 N_BOOT = 400
 LEVEL = 0.95
 
@@ -61,13 +65,16 @@ def _median_band(vals: np.ndarray, n: int, rng: np.random.Generator) -> tuple[fl
     return float(np.median(vals)), float(np.quantile(meds, a)), float(np.quantile(meds, 1 - a))
 
 
-def calibrate_strength(images: Sequence[tuple[np.ndarray, tuple[int, int, int, int] | None]], method: str,
+def calibrate_strength(images: Sequence[tuple[np.ndarray, Any]], method: str,
                        observed: float, n_regions: int, *, frame: bool, seed: int = 0) -> dict[str, Any] | None:
     """The calibrated strength and interval for a release estimated as ``method`` at ``observed``
     from ``n_regions`` regions.
 
     ``images``: clear images like the release's, each with the region to estimate in (``None``:
-    the whole image); ``frame``: the release obfuscated whole frames (else the region only).
+    the whole image) or a list of regions (each obfuscated and estimated on its own); ``frame``:
+    the release obfuscated whole frames (else the region only). The band is that of the median
+    over at most as many regions as there are *images* (regions of one image are not
+    independent), so more regions per image widen the sample, never narrow the band.
     Returns None when the family is not calibrated or nothing could be estimated.
 
     Long: one loop over grid strengths and images, then the band inversion; kept together so the
@@ -79,21 +86,28 @@ def calibrate_strength(images: Sequence[tuple[np.ndarray, tuple[int, int, int, i
     if len(images) > N_IMAGES:
         pick = sorted(rng.choice(len(images), size=N_IMAGES, replace=False).tolist())
         images = [images[i] for i in pick]
-    sides = [min(b[2], b[3]) if b is not None else min(img.shape[:2]) for img, b in images]
+    images = [(img, b if isinstance(b, list) else [b]) for img, b in images]
+    sides = [min(b[2], b[3]) if b is not None else min(img.shape[:2]) for img, bs in images for b in bs]
+    n_items = len(sides)
     grid = strength_grid(method, float(observed), int(np.median(sides)))
     rows = []
     n = max(1, min(int(n_regions), len(images)))
     for s in grid:
         spec = ObfuscationSpec(method, s)
         vals = []
-        for img, box in images:
-            obf = apply_obfuscation(img, spec, None if frame else box, seed=seed)
-            e = estimate_obfuscation(obf, box)
-            # a region read as another family counts as a strength the release's estimate cannot
-            # match: it is kept out of the median (the family decision is not recalibrated here)
-            if e.method == method and e.strength is not None:
-                vals.append(float(e.strength))
-        if len(vals) < max(3, len(images) // 2):
+        for img, boxes in images:
+            whole = apply_obfuscation(img, spec, seed=seed) if frame else None
+            for box in boxes:
+                if whole is None:  # the region alone, on its crop (the same pixels, less copying)
+                    x, y, w, h = box
+                    e = estimate_obfuscation(apply_obfuscation(img[y:y + h, x:x + w], spec, seed=seed))
+                else:
+                    e = estimate_obfuscation(whole, box)
+                # a region read as another family counts as a strength the release's estimate cannot
+                # match: it is kept out of the median (the family decision is not recalibrated here)
+                if e.method == method and e.strength is not None:
+                    vals.append(float(e.strength))
+        if len(vals) < max(3, n_items // 2):
             rows.append({"strength": s, "n": len(vals), "median": None, "band": None})
             continue
         med, lo, hi = _median_band(np.array(vals), n, rng)
@@ -121,9 +135,10 @@ def calibrate_strength(images: Sequence[tuple[np.ndarray, tuple[int, int, int, i
     lo, hi = rows[lo_i]["strength"], rows[hi_i]["strength"]
     point = float(min(max(point, lo), hi))
     return {"strength": round(point, 3), "uncertainty": [lo, hi], "raw_strength": float(observed),
-            "level": LEVEL, "images": len(images), "regions_per_draw": n, "frame": frame,
+            "level": LEVEL, "images": len(images), "regions": n_items, "regions_per_draw": n, "frame": frame,
             "grid": rows, "reproduced": covered,
-            "method": (f"parametric bootstrap: {len(images)} clear gallery images obfuscated with {method} at "
+            "method": (f"parametric bootstrap: {len(images)} clear gallery images ({n_items} regions) obfuscated "
+                       f"with {method} at "
                        f"{len(grid)} strengths and re-estimated; interval = strengths whose {LEVEL:.0%} band of "
                        f"the median over {n} regions contains the release's estimate, widened to the next grid "
                        "strengths")}
@@ -135,8 +150,8 @@ def calibrate_release_estimate(estimate: dict[str, Any] | None, gallery_info: Se
     section of ``results.json``, changed in place) with :func:`calibrate_strength`'s, run on the
     clear gallery images (``gallery_info`` rows: path, box, source); the raw figures are kept
     under ``calibration``. Each gallery image is estimated in a region drawn like the release's
-    own (``release_info`` rows: path, box): a release face's box, scaled from its image's size
-    to the gallery image's (where the release pipeline found its faces on the *obfuscated*
+    own (``release_info`` rows: path, box): a release face's box, placed at the same relative
+    place on the gallery image with its size in pixels kept (:func:`map_region`; where the release pipeline found its faces on the *obfuscated*
     images, which a clear face box would not reproduce: on a frame pixelated with a fractional
     grid, the detection box cuts the grid elsewhere). The whole frame is obfuscated unless the
     release's coverage is ``regions``."""
@@ -145,7 +160,8 @@ def calibrate_release_estimate(estimate: dict[str, Any] | None, gallery_info: Se
     if not estimate or estimate.get("method") not in CALIBRATED or estimate.get("strength") is None:
         return
     rng = np.random.default_rng(seed)
-    regions = _release_regions(release_info, rng)
+    per = REGIONS_PER_IMAGE if estimate.get("coverage") == "regions" else 1
+    regions = _release_regions(release_info, rng, N_IMAGES * per)
     order = rng.permutation(len(gallery_info))[: N_IMAGES * 2]
     images = []
     for i in sorted(order.tolist()):
@@ -156,9 +172,9 @@ def calibrate_release_estimate(estimate: dict[str, Any] | None, gallery_info: Se
             continue
         H, W = img.shape[:2]
         if regions:
-            (x, y, w, h), (rw, rh) = regions[len(images) % len(regions)]
-            fx, fy = W / rw, H / rh
-            box = (int(round(x * fx)), int(round(y * fy)), max(8, int(round(w * fx))), max(8, int(round(h * fy))))
+            k = len(images) * per
+            box = [map_region(*regions[(k + j) % len(regions)], (W, H)) for j in range(per)]
+            box = box[0] if per == 1 else box
         else:
             box = None if inf.get("source") == "whole_image" else tuple(int(v) for v in inf["box"])
         images.append((img, box))
@@ -181,23 +197,40 @@ def calibrate_release_estimate(estimate: dict[str, Any] | None, gallery_info: Se
                  + ("" if cal["reproduced"] else "; no calibrated strength reproduced the release's reading"))
 
 
-def _release_regions(release_info: Sequence[dict], rng: np.random.Generator
+def map_region(box: Sequence[int], size: tuple[int, int], to: tuple[int, int]) -> tuple[int, int, int, int]:
+    """A release region ``box`` of an image of ``size`` (W, H) drawn on an image of size ``to``:
+    its centre at the same relative place, its width and height in *pixels* unchanged (the
+    strength is in pixels, and what the estimator reads -- the cells across a mosaic, the detail
+    a blur removes -- depends on the region's pixel size, not on the frame's: a 14-px face of a
+    1024-px crowd photo stays 14 px on a gallery image of any size), shifted inside the image
+    and clipped to it when larger (never below 8 px)."""
+    (x, y, w, h), (rw, rh), (W, H) = box, size, to
+    w, h = max(8, min(int(w), W)), max(8, min(int(h), H))
+    cx, cy = (x + w / 2) * W / rw, (y + h / 2) * H / rh
+    x0 = int(min(max(0, round(cx - w / 2)), max(0, W - w)))
+    y0 = int(min(max(0, round(cy - h / 2)), max(0, H - h)))
+    return x0, y0, w, h
+
+
+def _release_regions(release_info: Sequence[dict], rng: np.random.Generator, k: int = N_IMAGES
                      ) -> list[tuple[tuple[int, int, int, int], tuple[int, int]]]:
-    """Up to :data:`N_IMAGES` release face boxes (seeded sample) with their image's size (read
-    from the file's header); rows whose file cannot be read are left out."""
+    """Up to ``k`` release face boxes (seeded sample) with their image's size (read from the
+    file's header, once per file); rows whose file cannot be read are left out."""
     from PIL import Image
 
-    out = []
-    for i in rng.permutation(len(release_info))[: N_IMAGES * 2].tolist():
+    out, sizes = [], {}
+    for i in rng.permutation(len(release_info))[: k * 2].tolist():
         inf = release_info[i]
         try:
-            with Image.open(inf["path"]) as im:
-                size = im.size
+            if inf["path"] not in sizes:
+                with Image.open(inf["path"]) as im:
+                    sizes[inf["path"]] = im.size
+            size = sizes[inf["path"]]
             box = tuple(int(v) for v in inf["box"])
         except (OSError, KeyError, TypeError, ValueError):
             continue
         if len(box) == 4 and min(size) > 0:
             out.append((box, size))
-        if len(out) >= N_IMAGES:
+        if len(out) >= k:
             break
     return out
