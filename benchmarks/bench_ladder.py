@@ -300,7 +300,7 @@ def _cases(args) -> int:
             t0 = time.perf_counter()
             if args.estimate_only:
                 est = run_audit(AuditConfig.from_flat(**common, out=d / "out1", attacks="face.naive")).to_dict()
-                rows.append(_coverage_row(name, true, est["obfuscation"], round(time.perf_counter() - t0, 1)))
+                rows.append(_coverage_row(name, true, est["obfuscation"]["estimate"] or {}, round(time.perf_counter() - t0, 1)))
                 print(f"{name}: done in {rows[-1]['seconds']} s", file=sys.stderr, flush=True)
                 continue
             est = run_audit(AuditConfig.from_flat(**common, out=d / "out1")).to_dict()
