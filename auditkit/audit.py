@@ -138,7 +138,8 @@ def _estimate_obfuscation(pfs: FeatureSet, release: Release, notes: list[str], c
     by_file: dict[str, list[tuple[int, int, int, int]]] = {}
     paths: dict[str, str] = {}
     for inf in pfs.info:
-        by_file.setdefault(inf["file"], []).append(tuple(inf["box"]))
+        whole = inf.get("source") == "whole_image"  # no face found: the whole frame tells the scope (issue 13)
+        by_file.setdefault(inf["file"], []).extend([] if whole else [tuple(inf["box"])])
         paths[inf["file"]] = inf.get("path") or str(release.root / inf["file"])
     if not by_file:
         return None
@@ -477,11 +478,9 @@ def run_pipeline(config: AuditConfig, *, sweep_stage: SweepStage | None = None) 
 
 
 def _results_cache(config: AuditConfig) -> Path | None:
-    """Where stored stage results may be reused (issue 15), or None when they may not (no cache, or
-    ``reuse_results`` off as under ``auditkit verify``)."""
-    if not (config.run.use_cache and config.run.reuse_results):
-        return None
-    return Path(config.run.cache_dir or default_cache_dir())
+    """Where stored stage results may be reused (issue 15); None without a cache or under ``verify``."""
+    ok = config.run.use_cache and config.run.reuse_results
+    return Path(config.run.cache_dir or default_cache_dir()) if ok else None
 
 
 def _with_distractors(gallery: Gallery, release: Release, folder: Path, notes: list[str]) -> Gallery:

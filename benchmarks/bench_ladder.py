@@ -265,6 +265,8 @@ def _case_row(name: str, true: str, est: dict, declared: dict) -> dict:
     return {"case": name, "true": true, "estimate": e, "covers": covers, "rungs": by, "parrot_true": dec,
             "step_downs": steps, "learned_method": (learned or {}).get("details", {}).get("learned", {}).get("method"),
             "pixels_method": px.get("method", px.get("chosen")),
+            "reconstruct_method": next((a.get("details", {}).get("reconstruct", {}).get("matched")
+                                        for a in est["attacks"] if a["name"] == "face.reconstruct"), None),
             "n": next(iter(by.values()))["n_mated"] if by else 0}
 
 
@@ -396,8 +398,9 @@ def cases_table(rows: list[dict]) -> str:
         return f"{m['rank1']:.0%} ({m['rank1_ci'][0]:.0%}-{m['rank1_ci'][1]:.0%})" if m else "not run"
 
     lines = ["| case (whole frame) | n | estimate [interval] | covers truth | " + " | ".join(LADDER)
-             + " | face.parrot, truth declared | face.learned kept | face.pixels kept | step-downs |",
-             "|---|---:|---|---|" + "---:|" * (len(LADDER) + 1) + "---|---|---|"]
+             + " | face.parrot, truth declared | face.learned kept | face.pixels kept | face.reconstruct kept "
+             "| step-downs |",
+             "|---|---:|---|---|" + "---:|" * (len(LADDER) + 1) + "---|---|---|---|"]
     for r in rows:
         e = r["estimate"]
         u = e.get("uncertainty")
@@ -405,6 +408,7 @@ def cases_table(rows: list[dict]) -> str:
         lines.append(f"| {r['case']} ({r['true']}) | {r['n']} | {est} | {'yes' if r['covers'] else 'no'} | "
                      + " | ".join(cell(r["rungs"].get(n)) for n in LADDER)
                      + f" | {cell(r['parrot_true'])} | {r['learned_method']} | {r.get('pixels_method')} | "
+                     f"{r.get('reconstruct_method')} | "
                      f"{', '.join(r['step_downs']) or 'none'} |")
     return "\n".join(lines)
 

@@ -200,6 +200,17 @@ def test_release_whole_frame_and_mixed() -> None:
     assert rel.method == "pixelate" and rel.coverage == "whole_frame"
 
 
+def test_release_coverage_on_tight_face_crops() -> None:
+    """Issue 13: on a face crop (a 150x150 box in a 256x256 frame) 96-px tiles do not fit beside
+    the box and the coverage was 'unknown' (so the attacker re-applied the obfuscation to the face
+    region of a whole-frame release); smaller tiles tell whole frame from region."""
+    box = [(53, 53, 150, 150)]
+    whole = [(apply_obfuscation(_frame(i), ObfuscationSpec("pixelate", 8)), box) for i in range(3)]
+    assert estimate_release(whole).coverage == "whole_frame"
+    region = [(apply_obfuscation(_frame(i), ObfuscationSpec("pixelate", 8), box[0]), box) for i in range(3)]
+    assert estimate_release(region).coverage == "regions"
+
+
 def test_template_renders_escaped() -> None:
     from auditkit.report.environment import environment
 
@@ -353,3 +364,40 @@ def test_release_method_needs_half_of_all_regions() -> None:
     clear = [(_frame(i), [(40, 40, 80, 80)], f"c{i}.png") for i in range(3)]
     rel = estimate_release(clear + [black])
     assert rel.counts["none"] >= 2 and rel.method == "none"
+
+
+def test_audit_estimates_undetected_faces_on_the_whole_frame(tmp_path) -> None:
+    """Issue 13: a release face no detector found carries the whole image as its box; the audit
+    estimates that image as a whole frame, so a whole-frame obfuscation reads as one (coverage
+    decides the scope the attacker re-applies)."""
+    import cv2
+
+    from auditkit.attacks.base import FeatureSet
+    from auditkit.audit import _estimate_obfuscation
+
+    info = []
+    for i in range(3):
+        p = tmp_path / f"r{i}.png"
+        cv2.imwrite(str(p), apply_obfuscation(_frame(i), ObfuscationSpec("pixelate", 8)))
+        info.append({"file": p.name, "path": str(p), "box": [0, 0, 256, 256], "source": "whole_image"})
+    pfs = FeatureSet(np.zeros((3, 128)), ["a", "b", "c"], ["x", "y", "z"], info)
+    est = _estimate_obfuscation(pfs, None, [], 0)
+    assert est["method"] == "pixelate" and est["coverage"] == "whole_frame"
+    # a detected face box is still estimated as a region, with the area around it for coverage
+    for inf in info:
+        inf.update(source="detector", box=[53, 53, 150, 150])
+    est = _estimate_obfuscation(pfs, None, [], 0)
+    assert est["method"] == "pixelate" and est["coverage"] == "whole_frame" and est["n_regions"] == 3
+
+
+def test_release_coverage_from_whole_frame_images_when_no_tile_fits() -> None:
+    """Issue 13 (AT&T-like 92x112 crops): no tile fits beside a detected face, but the images whose
+    face was not found read as obfuscated over their whole frame: coverage whole frame, not unknown."""
+    small = [natural_like(i, n=96) for i in range(4)]
+    spec = ObfuscationSpec("blur", 4)
+    items = [(apply_obfuscation(im, spec), [(8, 8, 80, 80)]) for im in small[:2]]
+    items += [(apply_obfuscation(im, spec), None) for im in small[2:]]
+    rel = estimate_release(items)
+    assert rel.method == "blur" and rel.coverage == "whole_frame"
+    only_boxes = estimate_release(items[:2])
+    assert only_boxes.coverage == "unknown"  # nothing to tell it by: said, not guessed

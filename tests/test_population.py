@@ -159,6 +159,12 @@ def test_attack_result_gains_population_block_and_report_table() -> None:
     assert fig is not None and fig.axes[0].get_xscale() == "log"
     plt.close(fig)
     assert gallery_size_figure(one.details["population"]) is None and gallery_size_figure(None) is None
+    # a measured rank-1 of 1.0 whose stored upper bound fell 1e-16 short of it (results written
+    # before the Wilson bound was clamped) still draws: the error bar is clamped at zero
+    edge = {**pop, "measured": {**pop["measured"], "rank1": 1.0, "rank1_ci": [0.79, 0.9999999999999999]}}
+    fig = gallery_size_figure(edge)
+    assert fig is not None
+    plt.close(fig)
 
 
 def test_population_sizes_option_is_checked() -> None:

@@ -28,6 +28,16 @@ def test_wilson_edges_and_errors():
         z_value(1.5)
 
 
+def test_wilson_interval_contains_the_proportion_exactly():
+    # in floating point the bound at k = n came out as 1 - 1e-16 for n = 15 (and a report figure's
+    # error bar went negative); the interval must contain k/n and reach exactly 1 (0) at k = n (0)
+    for n in range(1, 201):
+        for k in range(n + 1):
+            lo, hi = wilson_interval(k, n)
+            assert lo <= k / n <= hi, (k, n, lo, hi)
+        assert wilson_interval(n, n)[1] == 1.0 and wilson_interval(0, n)[0] == 0.0
+
+
 def test_advantage_and_residual_risk():
     assert advantage(0.025, 0.025) == 0
     assert advantage(1.0, 0.025) == 1

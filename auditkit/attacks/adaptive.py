@@ -370,7 +370,11 @@ def face_reconstruct(ctx: FaceContext) -> AttackResult | None:
         X[i] = r.encodings[j]
     n_fail += len(ctx.probes) - len(tasks)
     rec = FeatureSet(X, list(ctx.probes.ids), list(ctx.probes.labels), list(ctx.probes.info))
-    _, res = face_naive(ctx.gallery, rec, name="face.reconstruct", **ctx.matching())
+    from . import reconstruct_choice as rc  # issue 13: kept only where it beats the parrot on the gallery
+
+    domain, cv, g_encs = rc.compare(ctx)
+    _, res = face_naive(rc.matched_gallery(ctx, domain, g_encs), ctx.probes if domain == "parrot" else rec,
+                        name="face.reconstruct", **ctx.matching())
     kernel = {"blur": "Wiener deconvolution with the Gaussian kernel", "box": "Wiener deconvolution with the box kernel",
               "pixelate": "smooth de-pixelation (block means resampled bicubically)",
               "noise": "non-local-means denoising"}[method]
@@ -379,8 +383,12 @@ def face_reconstruct(ctx: FaceContext) -> AttackResult | None:
     if n_fail:
         res.notes.append(f"{n_fail} release face(s) could not be reconstructed; their original encodings were used")
     res.details["obfuscation"] = {"spec": ctx.spec, "source": ctx.spec_source, "scope": ctx.scope}
+    res.notes.append(rc.describe(domain, cv))
     res.details["reconstruct"] = {"transform": text, "detected_after": n_det, "n": len(ctx.probes),
-                                  "failed": n_fail}
+                                  "failed": n_fail, "matched": domain, "cv": cv}
+    if "rank1" in cv[domain]:
+        res.metrics.update(cv_rank1=cv[domain]["rank1"], cv_rank1_ci=tuple(cv[domain]["rank1_ci"]),
+                           cv_n=cv[domain]["n"])
     return res
 
 

@@ -280,15 +280,20 @@ def estimate_release(
             if check_outside:
                 sides = [min(b[2], b[3]) for b in clipped]
                 side = int(np.clip(np.median(sides) if sides else 64, 32, 96))
-                for t in _outside_tiles(arr.shape[:2], clipped, side):
+                tiles = _outside_tiles(arr.shape[:2], clipped, side)
+                while not tiles and side > 32:  # a tight crop around a face: smaller tiles still fit
+                    side = max(32, side // 2)
+                    tiles = _outside_tiles(arr.shape[:2], clipped, side)
+                for t in tiles:
                     o = estimate_obfuscation(arr, t)
                     outside_fam.append(o.family)
                     if "sigma_total" in o.details:
                         out_sig.append(o.details["sigma_total"])
         else:
             whole = estimate_obfuscation(arr)
-            rmap = localize_obfuscation(arr, min_confidence=min_confidence)
-            if rmap.regions and whole.family in ("none", "unknown"):
+            rmap = localize_obfuscation(arr, min_confidence=min_confidence) \
+                if whole.family in ("none", "unknown") else None  # only read in that case
+            if rmap is not None and rmap.regions:
                 for r in rmap.regions:
                     estimates.append(r)
                     owners.append(label)
@@ -367,6 +372,10 @@ def estimate_release(
         coverage = "unknown" if method == "unknown" else "none"
     elif fin in ("none",):
         coverage = "none"
+    elif fout is None and full_frame_hits:  # issue 13: tight crops (no room beside the face)
+        coverage = "whole_frame"
+        notes.append(f"no area outside the face boxes to compare; {full_frame_hits} image(s) without a face box "
+                     "read as obfuscated over the whole frame: coverage whole frame")
     elif fout is None:
         coverage = "unknown"
         notes.append("no area outside the boxes to compare: coverage unknown")

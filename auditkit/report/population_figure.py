@@ -30,7 +30,9 @@ def gallery_size_figure(pop: dict[str, Any] | None, *, name: str = ""):
     ax.plot(xs[order], ys[order], marker="o", ms=3, label=f"projected rank-1{' (' + name + ')' if name else ''}")
     mlo, mhi = m.get("rank1_ci") or (None, None)
     if m.get("rank1") is not None:
-        err = None if mlo is None else [[m["rank1"] - mlo], [mhi - m["rank1"]]]
+        # clamped at 0: at rank-1 1.0 the Wilson bound is 1 - 1e-16 in floating point, and matplotlib
+        # refuses a negative error bar (a 3-identity audit crashed rendering here)
+        err = None if mlo is None else [[max(0.0, m["rank1"] - mlo)], [max(0.0, mhi - m["rank1"])]]
         ax.errorbar([m["n_identities"]], [m["rank1"]], yerr=err, fmt="s", color="k", ms=5, capsize=3,
                     label="measured (95% Wilson)")
     grid = np.geomspace(max(2.0, xs.min()), xs.max(), 50)

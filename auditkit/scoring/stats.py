@@ -48,7 +48,9 @@ def wilson_interval(successes: float, n: int, *, confidence: float = 0.95) -> tu
     denom = 1.0 + z2 / n
     centre = (p + z2 / (2 * n)) / denom
     half = (z / denom) * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    # the interval always contains p mathematically; in floating point its bound at p = 0 or 1 can
+    # miss by 1e-16 (e.g. 10/10 -> upper 0.9999999999999999), which a reader (or a plot) would trip on
+    return (max(0.0, min(p, centre - half)), min(1.0, max(p, centre + half)))
 
 
 def advantage(p: float, p0: float) -> float:
