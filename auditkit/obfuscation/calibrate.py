@@ -59,6 +59,13 @@ def strength_grid(method: str, observed: float, max_side: int) -> list[float]:
     return sorted({round(max(0.3, observed * f), 3) for f in factors})
 
 
+def _beyond(method: str, observed: float, grid: list[float]) -> list[float]:
+    """Strengths above ``grid``, tried in order when no grid strength reads as high as the release."""
+    if method == "pixelate":
+        return [float(b) for b in (6, 8, 10, 12, 14, 16, 20, 24, 32, 40, 48) if b > max(grid)]
+    return [round(observed * f, 3) for f in (1.8, 2.0, 2.3, 2.6, 3.0) if observed * f > max(grid)]
+
+
 def _median_band(vals: np.ndarray, n: int, rng: np.random.Generator) -> tuple[float, float, float]:
     """Median of ``vals`` and the central :data:`LEVEL` band of the median of ``n`` draws."""
     draws = rng.choice(vals, size=(N_BOOT, n), replace=True)
@@ -73,7 +80,8 @@ def calibrate_strength(images: Sequence[tuple[np.ndarray, Any]], method: str,
     from ``n_regions`` regions.
 
     ``images``: clear images like the release's, each with the region to estimate in (``None``:
-    the whole image) or a list of regions (each obfuscated and estimated on its own); ``frame``:
+    the whole image) or a list of regions (each obfuscated and estimated on its own; with
+    ``frame`` false the image may instead be the list of the regions' clear crops); ``frame``:
     the release obfuscated whole frames (else the region only). The band is that of the median
     over at most as many regions as there are *images* (regions of one image are not
     independent), so more regions per image widen the sample, never narrow the band.
@@ -89,22 +97,23 @@ def calibrate_strength(images: Sequence[tuple[np.ndarray, Any]], method: str,
         pick = sorted(rng.choice(len(images), size=N_IMAGES, replace=False).tolist())
         images = [images[i] for i in pick]
     images = [(img, b if isinstance(b, list) else [b]) for img, b in images]
-    sides = [min(b[2], b[3]) if b is not None else min(img.shape[:2]) for img, bs in images for b in bs]
+    if frame:
+        sides = [min(b[2], b[3]) if b is not None else min(img.shape[:2]) for img, bs in images for b in bs]
+    else:  # the regions alone, as crops (the same pixels as in the image, less copying)
+        crops = [region_crops(img, bs) for img, bs in images]
+        sides = [min(c.shape[:2]) for cs in crops for c in cs]
     n_items = len(sides)
     grid = strength_grid(method, float(observed), int(np.median(sides)))
-    rows = []
     n = max(1, min(int(n_regions), len(images)))
-    for s in grid:
+
+    def row(s: float) -> dict[str, Any]:
         spec = ObfuscationSpec(method, s)
         vals = []
-        for img, boxes in images:
+        for i, (img, boxes) in enumerate(images):
             whole = apply_obfuscation(img, spec, seed=seed) if frame else None
-            for box in boxes:
-                if whole is None:  # the region alone, on its crop (the same pixels, less copying)
-                    x, y, w, h = box
-                    e = estimate_obfuscation(apply_obfuscation(img[y:y + h, x:x + w], spec, seed=seed))
-                else:
-                    e = estimate_obfuscation(whole, box)
+            for j, box in enumerate(boxes):
+                e = (estimate_obfuscation(apply_obfuscation(crops[i][j], spec, seed=seed)) if whole is None
+                     else estimate_obfuscation(whole, box))
                 # a region read as another family counts as a strength the release's estimate cannot
                 # match: it is kept out of the median (the family decision is not recalibrated here)
                 if e.method == method and e.strength is not None:
@@ -112,10 +121,19 @@ def calibrate_strength(images: Sequence[tuple[np.ndarray, Any]], method: str,
         # at least half as many readings as images (not regions: on 16-px faces a block of 8
         # reads as a mosaic on a third of them, as on the release itself; the rest read as masks)
         if len(vals) < max(3, len(images) // 2):
-            rows.append({"strength": s, "n": len(vals), "median": None, "band": None})
-            continue
+            return {"strength": s, "n": len(vals), "median": None, "band": None}
         med, lo, hi = _median_band(np.array(vals), n, rng)
-        rows.append({"strength": s, "n": len(vals), "median": med, "band": [lo, hi]})
+        return {"strength": s, "n": len(vals), "median": med, "band": [lo, hi]}
+
+    rows = [row(s) for s in grid]
+    # every strength of the grid reads below the release (the estimator under-reads small faces
+    # more than the grid expects): strengths further up are tried until one reads above it
+    for s in _beyond(method, float(observed), grid):
+        meds = [r["median"] for r in rows if r["median"] is not None]
+        if meds and max(meds) >= observed:
+            break
+        rows.append(row(s))
+        grid = grid + [s]
     ok = [r for r in rows if r["median"] is not None]
     if not ok:
         return None
@@ -158,32 +176,18 @@ def calibrate_release_estimate(estimate: dict[str, Any] | None, gallery_info: Se
     place on the gallery image with its size in pixels kept (:func:`map_region`; where the release pipeline found its faces on the *obfuscated*
     images, which a clear face box would not reproduce: on a frame pixelated with a fractional
     grid, the detection box cuts the grid elsewhere). The whole frame is obfuscated unless the
-    release's coverage is ``regions``."""
-    from ..data.media import MediaError, load_image
+    release's coverage is ``regions``. A release read as not obfuscated (``none``) is checked
+    instead (:func:`auditkit.obfuscation.none_limit.check_none_reading`)."""
+    if estimate and estimate.get("method") == "none":  # issue 13: small faces read as clear when blurred
+        from .none_limit import check_none_reading
 
+        check_none_reading(estimate, gallery_info, release_info, notes, seed=seed)
+        return
     if not estimate or estimate.get("method") not in CALIBRATED or estimate.get("strength") is None:
         return
     rng = np.random.default_rng(seed)
     per = REGIONS_PER_IMAGE if estimate.get("coverage") == "regions" else 1
-    regions = _release_regions(release_info, rng, N_IMAGES * per)
-    order = rng.permutation(len(gallery_info))[: N_IMAGES * 2]
-    images = []
-    for i in sorted(order.tolist()):
-        inf = gallery_info[i]
-        try:
-            img = load_image(inf["path"])
-        except (MediaError, OSError, KeyError):
-            continue
-        H, W = img.shape[:2]
-        if regions:
-            k = len(images) * per
-            box = [map_region(*regions[(k + j) % len(regions)], (W, H)) for j in range(per)]
-            box = box[0] if per == 1 else box
-        else:
-            box = None if inf.get("source") == "whole_image" else tuple(int(v) for v in inf["box"])
-        images.append((img, box))
-        if len(images) >= N_IMAGES:
-            break
+    images = calibration_images(gallery_info, _release_regions(release_info, rng, N_IMAGES * per), per, rng)
     cal = calibrate_strength(images, estimate["method"], float(estimate["strength"]),
                              int(estimate.get("n_regions") or 1),
                              frame=estimate.get("coverage") != "regions", seed=seed)
@@ -194,11 +198,71 @@ def calibrate_release_estimate(estimate: dict[str, Any] | None, gallery_info: Se
     cal["raw_uncertainty"] = estimate.get("uncertainty")
     estimate["calibration"] = cal
     estimate["strength"] = cal["strength"]
-    estimate["uncertainty"] = cal["uncertainty"]
+    # no strength tried reads like the release: the neighbours of the nearest are a guess, and an
+    # audit must not print a guess as an interval (issue 13); the strength stays as the best guess
+    estimate["uncertainty"] = cal["uncertainty"] if cal["reproduced"] else None
     notes.append(f"obfuscation strength calibrated on the clear gallery (label-free): {estimate['method']} "
                  f"{cal['raw_strength']:.3g} as read on the release -> {cal['strength']:.3g} "
                  f"[{cal['uncertainty'][0]:.3g}, {cal['uncertainty'][1]:.3g}]"
-                 + ("" if cal["reproduced"] else "; no calibrated strength reproduced the release's reading"))
+                 + ("" if cal["reproduced"] else "; no calibrated strength reproduced the release's reading: "
+                    "the strength is not estimable (no interval given; the nearest strengths are a guess)"))
+
+
+def calibration_images(gallery_info: Sequence[dict], regions: list, per: int, rng: np.random.Generator
+                       ) -> list[tuple[np.ndarray, Any]]:
+    """Up to :data:`N_IMAGES` clear gallery images (seeded sample; unreadable ones skipped), each
+    with the region(s) to estimate in: ``per`` release regions drawn by :func:`map_region` (one
+    box, or a list when ``per > 1``), else the gallery face box (``None`` for a whole image)."""
+    from ..data.media import MediaError, load_image
+
+    order = rng.permutation(len(gallery_info))[: N_IMAGES * 2]
+    images: list[tuple[np.ndarray, Any]] = []
+    for i in sorted(order.tolist()):
+        inf = gallery_info[i]
+        try:
+            img = load_image(inf["path"])
+        except (MediaError, OSError, KeyError):
+            continue
+        H, W = img.shape[:2]
+        if regions:
+            k = len(images) * per
+            box: Any = [map_region(*regions[(k + j) % len(regions)], (W, H)) for j in range(per)]
+            box = box[0] if per == 1 else box
+            if per > 1 and inf.get("source") == "detector" and inf.get("box") is not None:
+                # a face in the gallery image: each release region is drawn on it, at the region's size
+                img = [_on_gallery_face(img, inf["box"], b) for b in box]
+        else:
+            box = None if inf.get("source") == "whole_image" else tuple(int(v) for v in inf["box"])
+        images.append((img, box))
+        if len(images) >= N_IMAGES:
+            break
+    return images
+
+
+def region_crops(img: Any, boxes: list) -> list[np.ndarray]:
+    """The clear pixels of each region: ``img`` itself when it is already the list of crops."""
+    if isinstance(img, list):
+        return img
+    return [img if b is None else img[b[1]:b[1] + b[3], b[0]:b[0] + b[2]] for b in boxes]
+
+
+def _on_gallery_face(img: np.ndarray, face: Sequence[int], box: Sequence[int]) -> np.ndarray:
+    """The clear crop of a release region of ``box``'s size drawn on the gallery face ``face``:
+    the gallery image is first shrunk (pixel-area averaging, as a camera farther away records
+    it) so that the face is as tall as the region, when the face is taller."""
+    import cv2
+
+    w, h = int(box[2]), int(box[3])
+    fx, fy, fw, fh = (float(v) for v in face)
+    H0, W0 = img.shape[:2]
+    f = min(1.0, h / max(fh, 1.0))
+    if f < 0.999:
+        img = cv2.resize(img, (max(w, round(W0 * f)), max(h, round(H0 * f))), interpolation=cv2.INTER_AREA)
+    H, W = img.shape[:2]
+    cx, cy = (fx + fw / 2) * W / W0, (fy + fh / 2) * H / H0
+    x0 = int(min(max(0, round(cx - w / 2)), max(0, W - w)))
+    y0 = int(min(max(0, round(cy - h / 2)), max(0, H - h)))
+    return img[y0:y0 + h, x0:x0 + w]
 
 
 def map_region(box: Sequence[int], size: tuple[int, int], to: tuple[int, int]) -> tuple[int, int, int, int]:
