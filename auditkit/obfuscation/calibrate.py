@@ -42,6 +42,9 @@ N_IMAGES = 12
 #: (faces in their boxes): the calibration then spans the release's box sizes, which decide
 #: what the estimator reads on small faces (the cells across a 30-px mosaic, say)
 REGIONS_PER_IMAGE = 8
+#: a release box is as tall as the face, or grown about it (deface's default ``--mask-scale`` is
+#: 1.3); which one is not known, so the regions drawn on gallery faces alternate between the two
+FRAMINGS = (1.0, 1.3)
 N_BOOT = 400
 LEVEL = 0.95
 
@@ -159,6 +162,8 @@ def calibrate_strength(images: Sequence[tuple[np.ndarray, Any]], method: str,
     return {"strength": round(point, 3), "uncertainty": [lo, hi], "raw_strength": float(observed),
             "level": LEVEL, "images": len(images), "regions": n_items, "regions_per_draw": n, "frame": frame,
             "grid": rows, "reproduced": covered,
+            # the release's reading lies between two strengths' median readings (in a gap of the grid)
+            "bracketed": min(r["median"] for r in ok) <= observed <= max(r["median"] for r in ok),
             "method": (f"parametric bootstrap: {len(images)} clear gallery images ({n_items} regions) obfuscated "
                        f"with {method} at "
                        f"{len(grid)} strengths and re-estimated; interval = strengths whose {LEVEL:.0%} band of "
@@ -198,14 +203,17 @@ def calibrate_release_estimate(estimate: dict[str, Any] | None, gallery_info: Se
     cal["raw_uncertainty"] = estimate.get("uncertainty")
     estimate["calibration"] = cal
     estimate["strength"] = cal["strength"]
-    # no strength tried reads like the release: the neighbours of the nearest are a guess, and an
-    # audit must not print a guess as an interval (issue 13); the strength stays as the best guess
-    estimate["uncertainty"] = cal["uncertainty"] if cal["reproduced"] else None
+    # no strength tried reads like the release, nor do two strengths read on either side of it: the
+    # neighbours of the nearest are a guess, and an audit must not print a guess as an interval
+    # (issue 13); the strength stays as the best guess
+    estimable = cal["reproduced"] or cal["bracketed"]
+    estimate["uncertainty"] = cal["uncertainty"] if estimable else None
     notes.append(f"obfuscation strength calibrated on the clear gallery (label-free): {estimate['method']} "
-                 f"{cal['raw_strength']:.3g} as read on the release -> {cal['strength']:.3g} "
-                 f"[{cal['uncertainty'][0]:.3g}, {cal['uncertainty'][1]:.3g}]"
-                 + ("" if cal["reproduced"] else "; no calibrated strength reproduced the release's reading: "
-                    "the strength is not estimable (no interval given; the nearest strengths are a guess)"))
+                 f"{cal['raw_strength']:.3g} as read on the release -> {cal['strength']:.3g}"
+                 + (f" [{cal['uncertainty'][0]:.3g}, {cal['uncertainty'][1]:.3g}]" if estimable else " (no interval)")
+                 + ("" if cal["reproduced"] else "; no calibrated strength reproduced the release's reading"
+                    + (" (it lies between two strengths' readings)" if estimable else
+                       ": the strength is not estimable (no interval given; the nearest strength is a guess)")))
 
 
 def calibration_images(gallery_info: Sequence[dict], regions: list, per: int, rng: np.random.Generator
@@ -230,7 +238,7 @@ def calibration_images(gallery_info: Sequence[dict], regions: list, per: int, rn
             box = box[0] if per == 1 else box
             if per > 1 and inf.get("source") == "detector" and inf.get("box") is not None:
                 # a face in the gallery image: each release region is drawn on it, at the region's size
-                img = [_on_gallery_face(img, inf["box"], b) for b in box]
+                img = [_on_gallery_face(img, inf["box"], b, FRAMINGS[j % len(FRAMINGS)]) for j, b in enumerate(box)]
         else:
             box = None if inf.get("source") == "whole_image" else tuple(int(v) for v in inf["box"])
         images.append((img, box))
@@ -246,16 +254,16 @@ def region_crops(img: Any, boxes: list) -> list[np.ndarray]:
     return [img if b is None else img[b[1]:b[1] + b[3], b[0]:b[0] + b[2]] for b in boxes]
 
 
-def _on_gallery_face(img: np.ndarray, face: Sequence[int], box: Sequence[int]) -> np.ndarray:
+def _on_gallery_face(img: np.ndarray, face: Sequence[int], box: Sequence[int], framing: float = 1.0) -> np.ndarray:
     """The clear crop of a release region of ``box``'s size drawn on the gallery face ``face``:
     the gallery image is first shrunk (pixel-area averaging, as a camera farther away records
-    it) so that the face is as tall as the region, when the face is taller."""
+    it) so that the face is ``1 / framing`` as tall as the region, when the face is taller."""
     import cv2
 
     w, h = int(box[2]), int(box[3])
     fx, fy, fw, fh = (float(v) for v in face)
     H0, W0 = img.shape[:2]
-    f = min(1.0, h / max(fh, 1.0))
+    f = min(1.0, h / framing / max(fh, 1.0))
     if f < 0.999:
         img = cv2.resize(img, (max(w, round(W0 * f)), max(h, round(H0 * f))), interpolation=cv2.INTER_AREA)
     H, W = img.shape[:2]
