@@ -197,3 +197,29 @@ def test_none_on_faces_of_64_px_or_more_is_left_alone(tmp_path):
     notes: list[str] = []
     calibrate_release_estimate(est, [{"path": str(tmp_path / "missing.png"), "source": "whole_image"}], rinfo, notes)
     assert est["method"] == "none" and "none_check" not in est and not notes
+
+
+@pytest.mark.parametrize("bracketed", [False, True])
+def test_a_reading_no_strength_reproduces_gets_no_interval_unless_bracketed(tmp_path, monkeypatch, bracketed):
+    """When no strength tried reads like the release (not reproduced) and the release's reading is
+    outside every strength's reading, the neighbours of the nearest strength are a guess: no
+    interval is given, and the note says the strength is not estimable. A reading between two
+    strengths' readings (a gap of the grid) keeps the bracketing interval."""
+    import auditkit.obfuscation.calibrate as cal_mod
+
+    def fake(images, method, observed, n_regions, *, frame, seed=0):
+        return {"strength": 6.0, "uncertainty": [5.0, 8.0], "raw_strength": observed, "reproduced": False,
+                "bracketed": bracketed, "grid": []}
+
+    monkeypatch.setattr(cal_mod, "calibrate_strength", fake)
+    p = tmp_path / "g.png"
+    cv2.imwrite(str(p), np.full((40, 40), 128, np.uint8))
+    est = {"method": "pixelate", "strength": 9.0, "uncertainty": [8.5, 9.5], "n_regions": 3, "coverage": "regions"}
+    notes: list[str] = []
+    calibrate_release_estimate(est, [{"path": str(p), "box": [0, 0, 40, 40], "source": "whole_image"}] * 3,
+                               [{"path": str(p), "box": [4, 4, 16, 16]}], notes)
+    assert est["strength"] == 6.0 and est["calibration"]["raw_uncertainty"] == [8.5, 9.5]
+    if bracketed:
+        assert est["uncertainty"] == [5.0, 8.0] and "between two strengths" in notes[-1]
+    else:
+        assert est["uncertainty"] is None and "not estimable" in notes[-1] and "(no interval)" in notes[-1]

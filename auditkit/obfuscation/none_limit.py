@@ -42,7 +42,7 @@ def none_shares(images: Sequence[tuple[Any, list]], side: float, *, seed: int = 
     """For each blur sigma and mosaic block tried (at most a third, resp. half, of ``side``), the
     share of regions read as ``none`` when each region of ``images`` (clear image, list of boxes)
     is obfuscated alone, with its Wilson 95% interval over the number of images."""
-    from .calibrate import region_crops
+    from .calibration_regions import region_crops
 
     trials = [ObfuscationSpec("blur", s) for s in SIGMAS if s <= side / 3] + \
              [ObfuscationSpec("pixelate", b) for b in BLOCKS if b <= side / 2]
@@ -65,7 +65,7 @@ def check_none_reading(estimate: dict[str, Any], gallery_info: Sequence[dict], r
     place: ``none_check`` added; ``method`` and ``coverage`` set to ``unknown`` when a strength
     that matters is not excluded). ``gallery_info``/``release_info``: as for
     :func:`auditkit.obfuscation.calibrate.calibrate_release_estimate`."""
-    from .calibrate import N_IMAGES, REGIONS_PER_IMAGE, _release_regions, calibration_images
+    from .calibration_regions import N_IMAGES, REGIONS_PER_IMAGE, _release_regions, calibration_images
 
     boxed = [r for r in release_info if r.get("source") != "whole_image" and r.get("box") is not None]
     n = int(estimate.get("n_regions") or 0)
