@@ -117,6 +117,13 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.coverage_from:  # the tables again from --cases --json files (several runs side by side)
         rows = [r for p in args.coverage_from for r in json.loads(p.read_text())]
+        if rows and "rungs" not in rows[0]:  # --estimate-only files: the coverage rows themselves
+            from small_face_cases import small_face_table
+
+            small = [r for r in rows if "faces" in r]
+            print("\n\n".join(([small_face_table(small)] if small else [])
+                              + ([coverage_table([r for r in rows if "faces" not in r])] if len(small) < len(rows) else [])))
+            return 0
         print(cases_table(rows) + "\n\n" + coverage_table([_coverage_row(r["case"], r["true"], r["estimate"],
                                                                            r["seconds"]) for r in rows]))
         return 0

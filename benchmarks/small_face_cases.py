@@ -13,6 +13,8 @@ DESIGN.md specifies), as a vendor's anonymizer would list what it blurred.
   obfuscated).
 * Release: a seeded sample of ``N_RELEASE`` of the other images holding faces of the band, at most
   ``MAX_FACES`` listed faces (seeded), saved as PNG (lossless: no re-encoding on top).
+* The audit runs face.naive only, leak scan off (neither is measured here: the estimate and its
+  calibration are).
 * Gallery: ``N_GALLERY`` *other* WIDER images (the first of the seeded order, disjoint from every
   case's release), clear, one folder per image. These are pseudo-identities: the strength estimate and its calibration read no identity,
   so none is needed; face.naive's rank-1 is meaningless here and is not reported.
@@ -139,7 +141,8 @@ def small_face_table(rows: list[dict]) -> str:
         cal = f"{num(r['strength'])} {iv(r['interval'])}" if r["calibrated"] else "not calibrated"
         lines.append(f"| {r['case']} | {r['true']} | {r['faces']} ({r['release_images']}) | "
                      f"{num(r['box_side_median'])} [{rng[0]}-{rng[1]}] | {r.get('coverage_kind')} | "
-                     f"{r['method']} {num(r['raw'])} {iv(r['raw_interval'])} | {cal} | {outcome(r)} |")
+                     + (f"{r['method']} {num(r['raw'])} {iv(r['raw_interval'])}" if r["raw"] is not None else r["method"])
+                     + f" | {cal} | {outcome(r)} |")
     n = len(rows)
     k = {o: sum(outcome(r) == o for r in rows) for o in ("covers", "cannot tell", "WRONG")}
     lines.append(f"\n{n} cases: calibrated interval covers the truth {k['covers']}, says it cannot tell "
