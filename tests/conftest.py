@@ -142,6 +142,8 @@ SLOW_TESTS = {
     "test_vendor_anonymizer.py::test_parrot_on_vendor_output_equals_parrot_with_the_same_obfuscation_declared",
     "test_vendor_anonymizer.py::test_failed_gallery_images_listed_in_skipped_and_the_audit_goes_on",
     "test_vendor_anonymizer.py::test_sweep_draws_the_privacy_curve_of_the_vendor_tool",
+    "test_obfuscation_small_faces.py::test_faces_of_20_to_48_px_obfuscated_in_their_boxes_are_covered",
+    "test_obfuscation_small_faces.py::test_faces_of_8_to_14_px_are_covered_or_not_estimable_never_wrong",
 }
 #: every test of these modules is slow (a module fixture reads a large shared dataset)
 SLOW_MODULES = {"test_tables_adult.py", "test_population_uniqueness_adult.py", "test_reid_protocol.py",

@@ -20,7 +20,11 @@ summarised by its estimate):
    confidence set), widened to the next grid points; the calibrated point is the strength
    whose median estimate equals the release's (interpolated on the grid).
 
-The raw estimate and its model interval stay in ``results.json`` (``calibration``).
+The raw estimate and its model interval stay in ``results.json`` (``calibration``). Where the
+release obfuscated faces in their boxes, each calibration image carries several release regions,
+their size in pixels kept (:mod:`.calibration_regions`). No interval is given when the release's
+reading lies outside every strength's reading (a guess is not an interval); a release read as
+not obfuscated is checked instead (:mod:`.none_limit`: small faces can hide a blur).
 """
 from __future__ import annotations
 
@@ -29,15 +33,22 @@ from typing import Any
 
 import numpy as np
 
+from .calibration_regions import (
+    N_IMAGES,
+    REGIONS_PER_IMAGE,
+    _release_regions,
+    calibration_images,
+    map_region,
+    region_crops,
+)
 from .estimate import estimate_obfuscation
 from .spec import ObfuscationSpec, apply_obfuscation
 
-__all__ = ["CALIBRATED", "calibrate_release_estimate", "calibrate_strength", "strength_grid"]
+__all__ = ["CALIBRATED", "calibrate_release_estimate", "calibrate_strength", "map_region", "strength_grid"]
 
 #: families whose strength is calibrated (mask has no strength worth it; noise is not re-estimated)
 CALIBRATED = ("blur", "box", "pixelate")
-#: calibration images (a seeded sample of the gallery) and bootstrap draws
-N_IMAGES = 12
+#: bootstrap draws (the calibration images and regions: :mod:`.calibration_regions`)
 N_BOOT = 400
 LEVEL = 0.95
 
@@ -45,12 +56,21 @@ LEVEL = 0.95
 def strength_grid(method: str, observed: float, max_side: int) -> list[float]:
     """Strengths tried: around the estimate for the blurs (x0.5 to x1.6), and the usual block
     sizes for pixelation (a grid finder can lock onto a fraction of the true period, so the
-    grid is not centred on the estimate), at most a third of the region's side."""
+    grid is not centred on the estimate), at most a third of the region's side -- or 1.5 times
+    the estimate when that is larger: on a 16-px face a block of 8 leaves two cells, and a grid
+    stopping at 5 would put the truth outside every interval it can give."""
     if method == "pixelate":
         blocks = [2, 3, 4, 5, 6, 8, 10, 12, 14, 16, 20, 24, 32]
-        return [float(b) for b in blocks if b <= max(2, max_side // 3)]
+        return [float(b) for b in blocks if b <= max(2, max_side // 3, 1.5 * observed)]
     factors = (0.5, 0.6, 0.7, 0.78, 0.86, 0.93, 1.0, 1.08, 1.17, 1.27, 1.4, 1.6)
     return sorted({round(max(0.3, observed * f), 3) for f in factors})
+
+
+def _beyond(method: str, observed: float, grid: list[float]) -> list[float]:
+    """Strengths above ``grid``, tried in order when no grid strength reads as high as the release."""
+    if method == "pixelate":
+        return [float(b) for b in (6, 8, 10, 12, 14, 16, 20, 24, 32, 40, 48) if b > max(grid)]
+    return [round(observed * f, 3) for f in (1.8, 2.0, 2.3, 2.6, 3.0) if observed * f > max(grid)]
 
 
 def _median_band(vals: np.ndarray, n: int, rng: np.random.Generator) -> tuple[float, float, float]:
@@ -61,13 +81,17 @@ def _median_band(vals: np.ndarray, n: int, rng: np.random.Generator) -> tuple[fl
     return float(np.median(vals)), float(np.quantile(meds, a)), float(np.quantile(meds, 1 - a))
 
 
-def calibrate_strength(images: Sequence[tuple[np.ndarray, tuple[int, int, int, int] | None]], method: str,
+def calibrate_strength(images: Sequence[tuple[np.ndarray, Any]], method: str,
                        observed: float, n_regions: int, *, frame: bool, seed: int = 0) -> dict[str, Any] | None:
     """The calibrated strength and interval for a release estimated as ``method`` at ``observed``
     from ``n_regions`` regions.
 
     ``images``: clear images like the release's, each with the region to estimate in (``None``:
-    the whole image); ``frame``: the release obfuscated whole frames (else the region only).
+    the whole image) or a list of regions (each obfuscated and estimated on its own; with
+    ``frame`` false the image may instead be the list of the regions' clear crops); ``frame``:
+    the release obfuscated whole frames (else the region only). The band is that of the median
+    over at most as many regions as there are *images* (regions of one image are not
+    independent), so more regions per image widen the sample, never narrow the band.
     Returns None when the family is not calibrated or nothing could be estimated.
 
     Long: one loop over grid strengths and images, then the band inversion; kept together so the
@@ -79,25 +103,44 @@ def calibrate_strength(images: Sequence[tuple[np.ndarray, tuple[int, int, int, i
     if len(images) > N_IMAGES:
         pick = sorted(rng.choice(len(images), size=N_IMAGES, replace=False).tolist())
         images = [images[i] for i in pick]
-    sides = [min(b[2], b[3]) if b is not None else min(img.shape[:2]) for img, b in images]
+    images = [(img, b if isinstance(b, list) else [b]) for img, b in images]
+    if frame:
+        sides = [min(b[2], b[3]) if b is not None else min(img.shape[:2]) for img, bs in images for b in bs]
+    else:  # the regions alone, as crops (the same pixels as in the image, less copying)
+        crops = [region_crops(img, bs) for img, bs in images]
+        sides = [min(c.shape[:2]) for cs in crops for c in cs]
+    n_items = len(sides)
     grid = strength_grid(method, float(observed), int(np.median(sides)))
-    rows = []
     n = max(1, min(int(n_regions), len(images)))
-    for s in grid:
+
+    def row(s: float) -> dict[str, Any]:
         spec = ObfuscationSpec(method, s)
         vals = []
-        for img, box in images:
-            obf = apply_obfuscation(img, spec, None if frame else box, seed=seed)
-            e = estimate_obfuscation(obf, box)
-            # a region read as another family counts as a strength the release's estimate cannot
-            # match: it is kept out of the median (the family decision is not recalibrated here)
-            if e.method == method and e.strength is not None:
-                vals.append(float(e.strength))
+        for i, (img, boxes) in enumerate(images):
+            whole = apply_obfuscation(img, spec, seed=seed) if frame else None
+            for j, box in enumerate(boxes):
+                e = (estimate_obfuscation(apply_obfuscation(crops[i][j], spec, seed=seed)) if whole is None
+                     else estimate_obfuscation(whole, box))
+                # a region read as another family counts as a strength the release's estimate cannot
+                # match: it is kept out of the median (the family decision is not recalibrated here)
+                if e.method == method and e.strength is not None:
+                    vals.append(float(e.strength))
+        # at least half as many readings as images (not regions: on 16-px faces a block of 8
+        # reads as a mosaic on a third of them, as on the release itself; the rest read as masks)
         if len(vals) < max(3, len(images) // 2):
-            rows.append({"strength": s, "n": len(vals), "median": None, "band": None})
-            continue
+            return {"strength": s, "n": len(vals), "median": None, "band": None}
         med, lo, hi = _median_band(np.array(vals), n, rng)
-        rows.append({"strength": s, "n": len(vals), "median": med, "band": [lo, hi]})
+        return {"strength": s, "n": len(vals), "median": med, "band": [lo, hi]}
+
+    rows = [row(s) for s in grid]
+    # every strength of the grid reads below the release (the estimator under-reads small faces
+    # more than the grid expects): strengths further up are tried until one reads above it
+    for s in _beyond(method, float(observed), grid):
+        meds = [r["median"] for r in rows if r["median"] is not None]
+        if meds and max(meds) >= observed:
+            break
+        rows.append(row(s))
+        grid = grid + [s]
     ok = [r for r in rows if r["median"] is not None]
     if not ok:
         return None
@@ -121,9 +164,12 @@ def calibrate_strength(images: Sequence[tuple[np.ndarray, tuple[int, int, int, i
     lo, hi = rows[lo_i]["strength"], rows[hi_i]["strength"]
     point = float(min(max(point, lo), hi))
     return {"strength": round(point, 3), "uncertainty": [lo, hi], "raw_strength": float(observed),
-            "level": LEVEL, "images": len(images), "regions_per_draw": n, "frame": frame,
+            "level": LEVEL, "images": len(images), "regions": n_items, "regions_per_draw": n, "frame": frame,
             "grid": rows, "reproduced": covered,
-            "method": (f"parametric bootstrap: {len(images)} clear gallery images obfuscated with {method} at "
+            # the release's reading lies between two strengths' median readings (in a gap of the grid)
+            "bracketed": min(r["median"] for r in ok) <= observed <= max(r["median"] for r in ok),
+            "method": (f"parametric bootstrap: {len(images)} clear gallery images ({n_items} regions) obfuscated "
+                       f"with {method} at "
                        f"{len(grid)} strengths and re-estimated; interval = strengths whose {LEVEL:.0%} band of "
                        f"the median over {n} regions contains the release's estimate, widened to the next grid "
                        "strengths")}
@@ -135,35 +181,22 @@ def calibrate_release_estimate(estimate: dict[str, Any] | None, gallery_info: Se
     section of ``results.json``, changed in place) with :func:`calibrate_strength`'s, run on the
     clear gallery images (``gallery_info`` rows: path, box, source); the raw figures are kept
     under ``calibration``. Each gallery image is estimated in a region drawn like the release's
-    own (``release_info`` rows: path, box): a release face's box, scaled from its image's size
-    to the gallery image's (where the release pipeline found its faces on the *obfuscated*
+    own (``release_info`` rows: path, box): a release face's box, placed at the same relative
+    place on the gallery image with its size in pixels kept (:func:`map_region`; where the release pipeline found its faces on the *obfuscated*
     images, which a clear face box would not reproduce: on a frame pixelated with a fractional
     grid, the detection box cuts the grid elsewhere). The whole frame is obfuscated unless the
-    release's coverage is ``regions``."""
-    from ..data.media import MediaError, load_image
+    release's coverage is ``regions``. A release read as not obfuscated (``none``) is checked
+    instead (:func:`auditkit.obfuscation.none_limit.check_none_reading`)."""
+    if estimate and estimate.get("method") == "none":  # issue 13: small faces read as clear when blurred
+        from .none_limit import check_none_reading
 
+        check_none_reading(estimate, gallery_info, release_info, notes, seed=seed)
+        return
     if not estimate or estimate.get("method") not in CALIBRATED or estimate.get("strength") is None:
         return
     rng = np.random.default_rng(seed)
-    regions = _release_regions(release_info, rng)
-    order = rng.permutation(len(gallery_info))[: N_IMAGES * 2]
-    images = []
-    for i in sorted(order.tolist()):
-        inf = gallery_info[i]
-        try:
-            img = load_image(inf["path"])
-        except (MediaError, OSError, KeyError):
-            continue
-        H, W = img.shape[:2]
-        if regions:
-            (x, y, w, h), (rw, rh) = regions[len(images) % len(regions)]
-            fx, fy = W / rw, H / rh
-            box = (int(round(x * fx)), int(round(y * fy)), max(8, int(round(w * fx))), max(8, int(round(h * fy))))
-        else:
-            box = None if inf.get("source") == "whole_image" else tuple(int(v) for v in inf["box"])
-        images.append((img, box))
-        if len(images) >= N_IMAGES:
-            break
+    per = REGIONS_PER_IMAGE if estimate.get("coverage") == "regions" else 1
+    images = calibration_images(gallery_info, _release_regions(release_info, rng, N_IMAGES * per), per, rng)
     cal = calibrate_strength(images, estimate["method"], float(estimate["strength"]),
                              int(estimate.get("n_regions") or 1),
                              frame=estimate.get("coverage") != "regions", seed=seed)
@@ -174,30 +207,14 @@ def calibrate_release_estimate(estimate: dict[str, Any] | None, gallery_info: Se
     cal["raw_uncertainty"] = estimate.get("uncertainty")
     estimate["calibration"] = cal
     estimate["strength"] = cal["strength"]
-    estimate["uncertainty"] = cal["uncertainty"]
+    # no strength tried reads like the release, nor do two strengths read on either side of it: the
+    # neighbours of the nearest are a guess, and an audit must not print a guess as an interval
+    # (issue 13); the strength stays as the best guess
+    estimable = cal["reproduced"] or cal["bracketed"]
+    estimate["uncertainty"] = cal["uncertainty"] if estimable else None
     notes.append(f"obfuscation strength calibrated on the clear gallery (label-free): {estimate['method']} "
-                 f"{cal['raw_strength']:.3g} as read on the release -> {cal['strength']:.3g} "
-                 f"[{cal['uncertainty'][0]:.3g}, {cal['uncertainty'][1]:.3g}]"
-                 + ("" if cal["reproduced"] else "; no calibrated strength reproduced the release's reading"))
-
-
-def _release_regions(release_info: Sequence[dict], rng: np.random.Generator
-                     ) -> list[tuple[tuple[int, int, int, int], tuple[int, int]]]:
-    """Up to :data:`N_IMAGES` release face boxes (seeded sample) with their image's size (read
-    from the file's header); rows whose file cannot be read are left out."""
-    from PIL import Image
-
-    out = []
-    for i in rng.permutation(len(release_info))[: N_IMAGES * 2].tolist():
-        inf = release_info[i]
-        try:
-            with Image.open(inf["path"]) as im:
-                size = im.size
-            box = tuple(int(v) for v in inf["box"])
-        except (OSError, KeyError, TypeError, ValueError):
-            continue
-        if len(box) == 4 and min(size) > 0:
-            out.append((box, size))
-        if len(out) >= N_IMAGES:
-            break
-    return out
+                 f"{cal['raw_strength']:.3g} as read on the release -> {cal['strength']:.3g}"
+                 + (f" [{cal['uncertainty'][0]:.3g}, {cal['uncertainty'][1]:.3g}]" if estimable else " (no interval)")
+                 + ("" if cal["reproduced"] else "; no calibrated strength reproduced the release's reading"
+                    + (" (it lies between two strengths' readings)" if estimable else
+                       ": the strength is not estimable (no interval given; the nearest strength is a guess)")))

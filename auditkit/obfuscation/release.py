@@ -208,6 +208,18 @@ def _outside_tiles(shape: tuple[int, int], boxes: list[tuple[int, int, int, int]
 
 
 
+def _too_small(method: str, tiny: int, n: int, notes: list[str]) -> str:
+    """``unknown`` instead of ``none`` when at least half the regions are smaller than
+    :data:`MIN_RELIABLE_SIZE` (issue 13): on 10-19 px WIDER faces blurred with sigma 2 the
+    estimator reads "no obfuscation" on half the faces, and a release of such faces must not be
+    reported as not obfuscated. The method stays undecided, with the reason."""
+    if method != "none" or not n or tiny < 0.5 * n:
+        return method
+    notes.append(f"{tiny} of {n} regions are smaller than {MIN_RELIABLE_SIZE} px: whether and how they are "
+                 "obfuscated cannot be told at this size (release method unknown, not 'none')")
+    return "unknown"
+
+
 def estimate_release(
     images_with_boxes: Iterable[tuple],
     *,
@@ -313,6 +325,7 @@ def estimate_release(
         notes.append("no regions to analyse")
     elif not obf:
         method = "none" if counts["none"] >= counts["unknown"] else "unknown"
+        method = _too_small(method, tiny, len(estimates), notes)
     else:
         ranked = fam_counts.most_common()
         method = ranked[0][0]
@@ -332,6 +345,7 @@ def estimate_release(
                              f"({counts['unknown']} unknown, {counts['none']} without obfuscation): "
                              "release method not decided")
                 method = "none" if counts["none"] >= 0.5 * len(estimates) else "unknown"
+                method = _too_small(method, tiny, len(estimates), notes)
     strength = strength_rel = None
     unc = spread = None
     if method not in ("mixed", "none", "unknown"):
@@ -345,7 +359,9 @@ def estimate_release(
         if bounds:
             unc = (float(np.median([b[0] for b in bounds])), float(np.median([b[1] for b in bounds])))
     if leaks:
-        notes.append(f"{len(leaks)} region(s) show no obfuscation (possible leaks; listed)")
+        n_small = sum(1 for e in estimates if e.method == "none" and e.details.get("tiny"))
+        notes.append(f"{len(leaks)} region(s) show no obfuscation (possible leaks; listed)"
+                     + (f", {n_small} of them smaller than {MIN_RELIABLE_SIZE} px (unreliable there)" if n_small else ""))
     # coverage
     def majority(f: list[str]) -> str | None:
         return Counter(f).most_common(1)[0][0] if f else None
@@ -369,6 +385,8 @@ def estimate_release(
         coverage = "whole_frame"
     else:
         coverage = "unknown"
+    if coverage == "none" and method == "unknown" and tiny >= 0.5 * len(estimates):
+        coverage = "unknown"  # "no obfuscation inside the boxes" is what could not be told
     io = {"inside": dict(Counter(inside_fam)), "outside": dict(Counter(outside_fam)),
           "inside_sigma_total_median": float(np.median(in_sig)) if in_sig else None,
           "outside_sigma_total_median": float(np.median(out_sig)) if out_sig else None}
