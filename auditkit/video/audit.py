@@ -16,7 +16,7 @@ from ..attacks.base import FeatureSet
 from ..config import VideoConfig
 from ..data.inputs import Gallery, Release, ReleaseItem
 from ..data.media import MediaError
-from ..features.appearance_tracking import AppearanceTracker
+from ..features.appearance_tracking import tracker_for
 from ..features.cache import FeatureCache
 from ..features.face_detectors import resolve_detector
 from ..features.faces import FaceParams
@@ -366,7 +366,7 @@ def audit_videos(release: Release, gallery: Gallery, *, face_gallery: FeatureSet
                        "gait_frames": gait_frames,
                        "min_gait_fps": min_gait_fps, "trajectory_time_bin": trajectory_time_bin, "seed": seed,
                        # links detected boxes, and manifest boxes without a track label, into tracks (issue 17)
-                       "tracker": AppearanceTracker().params()},
+                       "tracker": tracker_for(detector).params()},
         "fusion": {"weights": weights, "gallery_cv": cv_info},
         "obfuscation": obf_section,
         "notes": vnotes,

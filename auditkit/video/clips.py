@@ -15,7 +15,7 @@ import numpy as np
 from ..data.boxes import clip_box
 from ..data.video import iter_frames
 from ..features.appearance import CANONICAL_SIZE, DESCRIPTOR_VERSION, appearance_descriptor
-from ..features.appearance_tracking import AppearanceTracker, box_descriptors
+from ..features.appearance_tracking import AppearanceTracker, box_descriptors, tracker_for
 from ..features.cache import FeatureCache, cache_key
 from ..features.face_detectors import resolve_detector
 from ..features.faces import FaceParams
@@ -245,7 +245,7 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
               "leak_upsample": leak_upsample, "leak_detector": leak_detector, "face": fp.as_dict(), "max_crops": max_crops, "n_chunks": n_chunks,
               "gait_frames": gait_frames, "min_gait_fps": min_gait_fps, "min_track_frames": min_track_frames,
               "max_crop_frames": max_crop_frames, "appearance": DESCRIPTOR_VERSION,
-              "tracker": AppearanceTracker().params(),
+              "tracker": tracker_for("manifest" if use_manifest else detector).params(),
               "obfuscation": obf.label if obf is not None else None,
               "obfuscation_region": obfuscation_region if obf is not None else None,
               "estimate_regions": estimate_regions}
@@ -266,7 +266,7 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
     hog = HogPeopleDetector() if (not use_manifest and detector == "hog") else None
     scanner = (FaceLeakScanner(mode=leak_mode, upsample=leak_upsample, detector=leak_detector)
                if leak_detector is not None else None)
-    tracker = None if use_manifest else AppearanceTracker()
+    tracker = None if use_manifest else tracker_for(detector)
     unlabelled_feats: dict[tuple[int, int], np.ndarray] = {}  # (frame, k) -> descriptor of a box without track label
     store: dict[int, list[tuple[np.ndarray, Any, Any, Any, Any]]] = {}  # frame -> [(box, label, subj, crop, mask)]
     times: dict[int, float] = {}
