@@ -227,7 +227,7 @@ def _use_motion_tracker() -> None:
 
     # its params() differ, so the clip cache keys differ too, and results.json names it
     clips.AppearanceTracker = MotionOnly
-    clips.tracker_for = audit.tracker_for = lambda detector: MotionOnly()
+    clips.tracker_for = audit.tracker_for = lambda detector, gallery=False: MotionOnly()
 
 
 def _use_online_tracker() -> None:
@@ -235,7 +235,7 @@ def _use_online_tracker() -> None:
     from auditkit.features.appearance_tracking import AppearanceTracker
     from auditkit.video import audit, clips
 
-    clips.tracker_for = audit.tracker_for = lambda detector: AppearanceTracker(offline=False)
+    clips.tracker_for = audit.tracker_for = lambda detector, gallery=False: AppearanceTracker(offline=False)
 
 
 def _fmt_ci(ci) -> str:

@@ -121,7 +121,9 @@ def test_short_tracks_are_dropped_and_detectors_get_their_defaults():
                                    min_sightings=8)
     assert counts["dropped_short"] == 1 and [len(t.frames) for t in out] == [8]
     assert tracker_for("hog").params()["max_link_s"] > 0 and tracker_for("mog2").params()["max_link_s"] == 0
-    assert tracker_for("hog").params()["offline"] is True
+    assert tracker_for("hog").params()["offline"] is True and tracker_for("hog").params()["min_sightings"] == 8
+    assert tracker_for("hog", gallery=True).params()["min_sightings"] == 1  # a gallery clip keeps its short tracks
+    assert tracker_for("mog2", gallery=True).params()["min_sightings"] == 1
     with pytest.raises(ValueError, match="detector"):
         tracker_for("yolo")
     with pytest.raises(ValueError, match="min_sightings"):

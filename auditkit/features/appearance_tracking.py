@@ -309,8 +309,11 @@ class AppearanceTracker:
         return [Track(k, t.frames, t.boxes, t.times, t.scores) for k, t in enumerate(tls, start=1)]
 
 
-def tracker_for(detector: str) -> AppearanceTracker:
+def tracker_for(detector: str, *, gallery: bool = False) -> AppearanceTracker:
     """The tracker with the defaults measured for boxes from ``detector`` ("hog", "mog2", "manifest").
+
+    For a ``gallery`` clip no track is dropped as short (``min_sightings=1``): a short gallery clip
+    at a low sampling rate may show its person in fewer than 8 boxes, and the attacker needs them.
 
     Background-subtraction ("mog2") boxes often hold two people walking together in one blob,
     so their clean descriptors mislead tracklet linking: on PETS 2009 S2.L1 linking them cut
@@ -319,4 +322,5 @@ def tracker_for(detector: str) -> AppearanceTracker:
     """
     if detector not in ("hog", "mog2", "manifest"):
         raise ValueError(f"detector must be 'hog', 'mog2' or 'manifest', got {detector!r}")
-    return AppearanceTracker(max_link_s=0.0) if detector == "mog2" else AppearanceTracker()
+    kw: dict[str, Any] = {"min_sightings": 1} if gallery else {}
+    return AppearanceTracker(max_link_s=0.0, **kw) if detector == "mog2" else AppearanceTracker(**kw)

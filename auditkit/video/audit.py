@@ -272,7 +272,7 @@ def audit_videos(release: Release, gallery: Gallery, *, face_gallery: FeatureSet
     if auto and applied is None:
         vnotes.append("appearance: no blur, box blur or pixelation of whole person boxes was detected in the release "
                       f"({obf_section['regions']} person regions estimated), so gallery crops are compared as they are")
-    gal_opts = dict(clip_opts, obfuscation=applied, obfuscation_region=applied_region)
+    gal_opts = dict(clip_opts, obfuscation=applied, obfuscation_region=applied_region, gallery=True)
 
     # ---- gallery
     gs = _gallery_samples(gallery, cache=cache, clip_opts=gal_opts, skipped=skipped, notes=vnotes,
