@@ -114,11 +114,14 @@ def _centre(t: Tracklet, frame: int) -> np.ndarray | None:
 
 def _undo_swaps(tls: list[Tracklet], window: int, margin: float, min_gap: int) -> tuple[list[Tracklet], int]:
     n_swaps = 0
+    gaps = [_gaps(t, window, min_gap) for t in tls]
     for _ in range(50):  # each round undoes the most certain swap, then looks again
-        gaps = [_gaps(t, window, min_gap) for t in tls]
         best: tuple[float, int, int, int] | None = None
         for x in range(len(tls)):
             for y in range(x + 1, len(tls)):
+                if not gaps[x] or not gaps[y] or tls[x].frames[-1] < tls[y].frames[0] \
+                        or tls[y].frames[-1] < tls[x].frames[0]:
+                    continue  # no ambiguous stretch, or never on screen together
                 for g0, g1, xb, xa in gaps[x]:
                     for h0, h1, yb, ya in gaps[y]:
                         lo, hi = max(g0, h0), min(g1, h1)
@@ -140,6 +143,7 @@ def _undo_swaps(tls: list[Tracklet], window: int, margin: float, min_gap: int) -
         xa, xb = tls[x].cut(f)
         ya, yb = tls[y].cut(f)
         tls[x], tls[y] = _join(xa, yb), _join(ya, xb)
+        gaps[x], gaps[y] = _gaps(tls[x], window, min_gap), _gaps(tls[y], window, min_gap)
         n_swaps += 1
     return tls, n_swaps
 
