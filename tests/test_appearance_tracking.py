@@ -101,7 +101,7 @@ def test_lost_track_is_refound_by_appearance_within_max_lost_s_only():
 def test_tracklet_linking_joins_a_person_seen_again_after_a_long_gap():
     paths = {0: lambda f: 10.0 + 2.0 * f}
     frames, truth = _scene(paths, hidden=range(6, 26), n_frames=32)  # 2 s unseen
-    # 2.1 s unseen > max_link_s (2 s): two tracks of 6 sightings, dropped as too short unless min_sightings <= 6
+    # 2.1 s unseen > max_link_s (1.5 s): two tracks of 6 sightings, dropped as too short unless min_sightings <= 6
     assert len(_run(AppearanceTracker(max_lost_s=0.5, min_sightings=6), frames, truth)) == 2
     assert _run(AppearanceTracker(max_lost_s=0.5), frames, truth) == []
     assert len(_run(AppearanceTracker(max_lost_s=0.5, offline=False, max_link_s=3.0), frames, truth)) == 2

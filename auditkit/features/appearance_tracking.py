@@ -151,7 +151,7 @@ class AppearanceTracker:
     def __init__(self, *, min_hits: int = 3, max_age: int = 2, max_lost_s: float = 1.0, min_iou: float = 0.2,
                  max_distance: float = 0.5, velocity_smoothing: float = 0.5, appearance_weight: float = 8.0,
                  max_appearance_distance: float = 0.35, feature_momentum: float = 0.9, reid_speed: float = 0.6,
-                 offline: bool = True, max_link_s: float = 2.0, max_link_distance: float = 0.2,
+                 offline: bool = True, max_link_s: float = 1.5, max_link_distance: float = 0.2,
                  swap_margin: float = 0.05, split_distance: float = 0.2, min_sightings: int = 8):
         if not (isinstance(min_hits, int) and min_hits >= 1):
             raise ValueError(f"min_hits must be an integer >= 1, got {min_hits!r}")
@@ -317,7 +317,7 @@ def tracker_for(detector: str, *, gallery: bool = False) -> AppearanceTracker:
 
     Background-subtraction ("mog2") boxes often hold two people walking together in one blob,
     so their clean descriptors mislead tracklet linking: on PETS 2009 S2.L1 linking them cut
-    identity switches 52 -> 44 but lowered purity 0.892 -> 0.822, so for "mog2" linking is off
+    identity switches 52 -> 44 but lowered purity 0.892 -> 0.845, so for "mog2" linking is off
     (``max_link_s=0``) and the rest of the second pass stays on (benchmarks/README.md).
     """
     if detector not in ("hog", "mog2", "manifest"):

@@ -209,7 +209,7 @@ def _link(tls: list[Tracklet], *, window: int, max_gap_s: float, max_link_distan
 
 
 def refine_tracklets(tracklets: list[Tracklet], *, window: int = 5, min_gap: int = 1, swap_margin: float = 0.05,
-                     split_distance: float = 0.2, max_gap_s: float = 2.0, max_link_distance: float = 0.2,
+                     split_distance: float = 0.2, max_gap_s: float = 1.5, max_link_distance: float = 0.2,
                      gap_cost: float = 0.02, max_distance: float = 0.5, reid_speed: float = 0.6,
                      min_sightings: int = 0) -> tuple[list[Tracklet], dict[str, Any]]:
     """Undo swaps, split at abrupt appearance changes, link tracklets (module docstring).
