@@ -132,7 +132,7 @@ class AppearanceTracker:
     reid_speed : float
         How fast the search radius of an unseen track grows, in box heights per second.
     offline : bool
-        Run the second pass in :meth:`finish` (the four options below); ``False``: online only.
+        Run the second pass in :meth:`finish` (the options below); ``False``: online only.
     max_link_s, max_link_distance : float
         Tracklet linking: largest gap in seconds and largest appearance distance between the
         last clean descriptors of one tracklet and the first of the next; ``max_link_s=0`` disables it.
