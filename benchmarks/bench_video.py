@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from auditkit.data.video import iter_frames, iter_image_frames, probe_video
-from auditkit.features.appearance_tracking import AppearanceTracker
+from auditkit.features.appearance_tracking import AppearanceTracker, tracker_for
 from auditkit.features.leaks import FaceLeakScanner, attribute_leaks, tracks_exposed
 from auditkit.features.mot_eval import (
     detection_metrics,
@@ -47,8 +47,12 @@ from auditkit.features.mot_eval import (
 from auditkit.features.people import BackgroundSubtractionDetector, HogPeopleDetector
 from auditkit.features.tracking import Tracker
 
-#: the trackers compared side by side on the same detections (issue 17)
-TRACKERS = {"motion": lambda: Tracker(), "appearance": lambda: AppearanceTracker()}
+#: the trackers compared side by side on the same detections (issue 17), built for a detector's boxes:
+#: the motion-only one (old), the appearance tracker online only (previous), and with its offline pass
+TRACKERS = {"motion": lambda det: Tracker(), "online": lambda det: AppearanceTracker(offline=False),
+            "appearance": tracker_for}
+#: the offline pass's parameters were chosen on frames 10-400 with HOG boxes; 401-794 is out of sample
+SPLITS = {"tuning_10_400": (10, 400), "out_of_sample_401_794": (401, 794)}
 
 
 def _shared() -> Path:
@@ -106,7 +110,7 @@ def run_pipeline(src: str, root: Path, detector_name: str, *, fps: float | None,
         det = HogPeopleDetector(resize=2.0 if src == "mp4" else 1.25, max_height=160.0 * gt_scale)
     else:
         det = BackgroundSubtractionDetector(min_height=30.0 / gt_scale * 0.625)
-    trk = {name: TRACKERS[name]() for name in trackers}  # each fed the same detections
+    trk = {name: TRACKERS[name](detector_name) for name in trackers}  # each fed the same detections
     t_trk = dict.fromkeys(trackers, 0.0)
     scanner = FaceLeakScanner(upsample=max(leak_upsample, 0), mode="frame")
     t = {"decode": 0.0, "detect": 0.0, "track": 0.0, "leak_scan": 0.0}
@@ -126,7 +130,7 @@ def run_pipeline(src: str, root: Path, detector_name: str, *, fps: float | None,
         c = time.perf_counter()
         for name, tr in trk.items():
             t1 = time.perf_counter()
-            if name == "appearance":
+            if name != "motion":
                 tr.update(f.index, f.timestamp_s, d, f.image, scale=f.scale)
             else:
                 tr.update(f.index, f.timestamp_s, d)
@@ -168,7 +172,12 @@ def run_pipeline(src: str, root: Path, detector_name: str, *, fps: float | None,
             "params": trk[name].params(), "ms_per_frame": 1000 * t_trk[name] / max(n, 1),
             **{k: mm[k] for k in ("mota", "motp", "id_switches", "fragmentations", "idf1", "recall", "precision",
                                   "gt_ids", "hyp_ids", "mostly_tracked", "mostly_lost", "evaluator")},
-            "purity": {k: mm["purity"][k] for k in ("box_weighted", "mean_over_tracks", "tracks_at_least_95")}}
+            "purity": {k: mm["purity"][k] for k in ("box_weighted", "mean_over_tracks", "tracks_at_least_95")},
+            "offline_counts": dict(getattr(trk[name], "offline_counts", {})), "splits": {}}
+        for sname, (lo, hi) in SPLITS.items():
+            sm = mot_metrics(gt, tracks_to_table(tr_list), frames=[x for x in ev if lo <= x <= hi])
+            per_tracker[name]["splits"][sname] = {k: sm[k] for k in ("mota", "idf1", "id_switches", "hyp_ids")} | {
+                "purity": sm["purity"]["box_weighted"]}
     mm = mot_metrics(gt, tracks_to_table(tracks), frames=ev)
     return {
         "source": src, "detector": detector_name, "jobs": jobs, "detector_params": det.params(),
@@ -223,8 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-naive", action="store_true", help="skip the face_recognition baseline")
     ap.add_argument("--jobs", type=int, nargs="*", default=[1, 2], choices=[1, 2],
                     help="processes: 1, or 2 (leak scan on the second core); default both")
-    ap.add_argument("--trackers", nargs="+", default=["motion", "appearance"], choices=sorted(TRACKERS),
-                    help="trackers fed the same detections, side by side (default: motion appearance)")
+    ap.add_argument("--trackers", nargs="+", default=["motion", "online", "appearance"], choices=sorted(TRACKERS),
+                    help="trackers fed the same detections, side by side (default: motion online appearance; "
+                         "the last one is the pipeline's)")
     ap.add_argument("--sources", nargs="+", default=["mp4", "jpg"], choices=["mp4", "jpg"],
                     help="the 480x360 mp4 and/or the 100 768x576 JPEGs (default both)")
     ap.add_argument("--detectors", nargs="+", default=["mog2", "hog"], choices=["mog2", "hog"],
@@ -257,6 +267,9 @@ def main(argv: list[str] | None = None) -> int:
                           f"{tm['purity']['box_weighted']:.3f} (>=95% pure: {tm['purity']['tracks_at_least_95']:.2f}) "
                           f"MT/ML {tm['mostly_tracked']}/{tm['mostly_lost']} | {tm['ms_per_frame']:.2f} ms/frame",
                           flush=True)
+                    for sname, sm in tm["splits"].items():
+                        print(f"        {sname:22s}: MOTA {sm['mota']:.3f} IDF1 {sm['idf1']:.3f} IDSW {sm['id_switches']} "
+                              f"tracks {sm['hyp_ids']} purity {sm['purity']:.3f}", flush=True)
             if not args.no_naive:
                 nv = run_naive(src, root, fps=r, limit=args.limit if src == "mp4" else None)
                 results["naive"].append({**nv, "sample_fps": r})

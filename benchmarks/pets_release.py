@@ -226,7 +226,16 @@ def _use_motion_tracker() -> None:
             return super().update(frame, timestamp_s, detections)
 
     # its params() differ, so the clip cache keys differ too, and results.json names it
-    clips.AppearanceTracker = audit.AppearanceTracker = MotionOnly
+    clips.AppearanceTracker = MotionOnly
+    clips.tracker_for = audit.tracker_for = lambda detector, gallery=False: MotionOnly()
+
+
+def _use_online_tracker() -> None:
+    """The appearance tracker without its offline second pass (as before issue 17's second round)."""
+    from auditkit.features.appearance_tracking import AppearanceTracker
+    from auditkit.video import audit, clips
+
+    clips.tracker_for = audit.tracker_for = lambda detector, gallery=False: AppearanceTracker(offline=False)
 
 
 def _fmt_ci(ci) -> str:
@@ -286,9 +295,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="what the attacker re-applies to the gallery person crops: 'auto' (estimated on the release, "
                          "default), 'none', or a spec such as blur:sigma=6 on the region given by --blur (a spec or "
                          "'none' implies --direct)")
-    ap.add_argument("--tracker", choices=("appearance", "motion"), default="appearance",
+    ap.add_argument("--tracker", choices=("appearance", "online", "motion"), default="appearance",
                     help="tracker linking detected boxes (--boxes detect): the appearance-aware one auditkit uses "
-                         "(default) or the former motion-only one, for a side-by-side comparison (issue 17)")
+                         "(default), the same without its offline second pass (online), or the former motion-only one, "
+                         "for a side-by-side comparison (issue 17)")
     ap.add_argument("--reuse", action="store_true", help="audit the release/gallery already built in --work")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = ap.parse_args(argv)
@@ -305,6 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"built in {t_build:.1f} s: {json.dumps(built)}")
     if args.tracker == "motion":
         _use_motion_tracker()
+    elif args.tracker == "online":
+        _use_online_tracker()
     out = run(args.work, fps=args.fps, seed=args.seed, cache_dir=None, direct=args.direct, boxes=args.boxes,
               attacker_blur=args.attacker_blur, region=args.blur if args.attacker_blur != "auto" else "body")
     t_all = time.monotonic() - t0

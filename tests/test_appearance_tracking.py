@@ -8,7 +8,7 @@ import pytest
 from mot_oracle import mot_metrics_by_hand
 
 from auditkit.features.appearance import appearance_descriptor, colour_stripes_descriptor
-from auditkit.features.appearance_tracking import AppearanceTracker, box_descriptors
+from auditkit.features.appearance_tracking import AppearanceTracker, box_descriptors, tracker_for
 from auditkit.features.mot_eval import mot_metrics, tracks_to_table
 from auditkit.features.people import Detections
 from auditkit.features.tracking import Tracker
@@ -92,14 +92,19 @@ def test_crossing_people_in_different_colours_keep_their_identities():
 def test_lost_track_is_refound_by_appearance_within_max_lost_s_only():
     paths = {0: lambda f: 10.0 + 4.0 * f}
     frames, truth = _scene(paths, hidden=range(6, 16), n_frames=22)  # unseen for 1 s at 10 fps
-    assert len(_run(AppearanceTracker(max_lost_s=2.0), frames, truth)) == 1
-    assert len(_run(AppearanceTracker(max_lost_s=0.5), frames, truth)) == 2
+    assert len(_run(AppearanceTracker(max_lost_s=2.0, offline=False), frames, truth)) == 1
+    assert len(_run(AppearanceTracker(max_lost_s=0.5, offline=False), frames, truth)) == 2
+    # the offline pass links the two pieces (1 s gap <= max_link_s, same clothes, reachable)
+    assert len(_run(AppearanceTracker(max_lost_s=0.5), frames, truth)) == 1
 
 
 def test_tracklet_linking_joins_a_person_seen_again_after_a_long_gap():
     paths = {0: lambda f: 10.0 + 2.0 * f}
     frames, truth = _scene(paths, hidden=range(6, 26), n_frames=32)  # 2 s unseen
-    assert len(_run(AppearanceTracker(max_lost_s=0.5), frames, truth)) == 2
+    # 2.1 s unseen > max_link_s (1.5 s): two tracks of 6 sightings, dropped as too short unless min_sightings <= 6
+    assert len(_run(AppearanceTracker(max_lost_s=0.5, min_sightings=6), frames, truth)) == 2
+    assert _run(AppearanceTracker(max_lost_s=0.5), frames, truth) == []
+    assert len(_run(AppearanceTracker(max_lost_s=0.5, offline=False, max_link_s=3.0), frames, truth)) == 2
     (t,) = _run(AppearanceTracker(max_lost_s=0.5, max_link_s=3.0), frames, truth)
     assert t.frames.tolist() == [*range(6), *range(26, 32)]
 
@@ -201,7 +206,9 @@ def test_pets_appearance_tracker_beats_motion_only_on_the_same_mog2_detections()
     """PETS 2009 S2.L1 view 1, the whole mp4 (795 frames), MOG2 boxes: both trackers on the same boxes.
 
     Measured (benchmarks/README.md): motion-only MOTA 0.470, IDF1 0.375, 70 switches, purity 0.894;
-    appearance MOTA 0.474, IDF1 0.436, 54 switches, purity 0.892. Floors a little below."""
+    appearance online MOTA 0.474, IDF1 0.436, 54 switches, purity 0.892; with the offline pass as
+    set for MOG2 boxes (``tracker_for("mog2")``: no linking) MOTA 0.476, IDF1 0.437, 52 switches,
+    purity 0.892. Floors a little below."""
     from conftest import shared_dataset
 
     from auditkit.data.video import iter_frames
@@ -210,7 +217,7 @@ def test_pets_appearance_tracker_beats_motion_only_on_the_same_mog2_detections()
 
     root = shared_dataset("pets2009_s2l1_view001")
     gt = read_mot(root / "gt" / "gt.txt", scale=0.625)
-    det, old, new = BackgroundSubtractionDetector(), Tracker(), AppearanceTracker()
+    det, old, new = BackgroundSubtractionDetector(), Tracker(), tracker_for("mog2")
     frames = []
     for f in iter_frames(root / "video" / "vtest_480x360.mp4"):
         d = det.detect(f.image, scale=f.scale)
@@ -220,7 +227,7 @@ def test_pets_appearance_tracker_beats_motion_only_on_the_same_mog2_detections()
     ev = [f for f in frames if f >= 10]
     m_old = mot_metrics(gt, tracks_to_table(old.finish()), frames=ev)
     m_new = mot_metrics(gt, tracks_to_table(new.finish()), frames=ev)
-    assert m_new["id_switches"] <= 60 < m_old["id_switches"], (m_new, m_old)
+    assert m_new["id_switches"] <= 56 < m_old["id_switches"], (m_new, m_old)
     assert m_new["idf1"] >= 0.41 > m_old["idf1"], (m_new, m_old)
     assert m_new["mota"] >= m_old["mota"] - 0.005, (m_new, m_old)
     assert m_new["purity"]["box_weighted"] >= 0.87, m_new["purity"]

@@ -16,7 +16,7 @@ from ..attacks.base import FeatureSet
 from ..config import VideoConfig
 from ..data.inputs import Gallery, Release, ReleaseItem
 from ..data.media import MediaError
-from ..features.appearance_tracking import AppearanceTracker
+from ..features.appearance_tracking import tracker_for
 from ..features.cache import FeatureCache
 from ..features.face_detectors import resolve_detector
 from ..features.faces import FaceParams
@@ -272,7 +272,7 @@ def audit_videos(release: Release, gallery: Gallery, *, face_gallery: FeatureSet
     if auto and applied is None:
         vnotes.append("appearance: no blur, box blur or pixelation of whole person boxes was detected in the release "
                       f"({obf_section['regions']} person regions estimated), so gallery crops are compared as they are")
-    gal_opts = dict(clip_opts, obfuscation=applied, obfuscation_region=applied_region)
+    gal_opts = dict(clip_opts, obfuscation=applied, obfuscation_region=applied_region, gallery=True)
 
     # ---- gallery
     gs = _gallery_samples(gallery, cache=cache, clip_opts=gal_opts, skipped=skipped, notes=vnotes,
@@ -366,7 +366,7 @@ def audit_videos(release: Release, gallery: Gallery, *, face_gallery: FeatureSet
                        "gait_frames": gait_frames,
                        "min_gait_fps": min_gait_fps, "trajectory_time_bin": trajectory_time_bin, "seed": seed,
                        # links detected boxes, and manifest boxes without a track label, into tracks (issue 17)
-                       "tracker": AppearanceTracker().params()},
+                       "tracker": tracker_for(detector).params()},
         "fusion": {"weights": weights, "gallery_cv": cv_info},
         "obfuscation": obf_section,
         "notes": vnotes,

@@ -15,7 +15,7 @@ import numpy as np
 from ..data.boxes import clip_box
 from ..data.video import iter_frames
 from ..features.appearance import CANONICAL_SIZE, DESCRIPTOR_VERSION, appearance_descriptor
-from ..features.appearance_tracking import AppearanceTracker, box_descriptors
+from ..features.appearance_tracking import AppearanceTracker, box_descriptors, tracker_for
 from ..features.cache import FeatureCache, cache_key
 from ..features.face_detectors import resolve_detector
 from ..features.faces import FaceParams
@@ -183,7 +183,7 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
                  max_crops: int = 16, n_chunks: int = 4, gait_frames: int = 20, min_gait_fps: float = 5.0,
                  min_track_frames: int = 3, max_crop_frames: int = 1500, obfuscation: str | None = None,
                  obfuscation_region: str = "body", estimate_regions: int = 0,
-                 face_models: Any = None) -> ClipFeatures:
+                 face_models: Any = None, gallery: bool = False) -> ClipFeatures:
     """Decode one clip and compute its tracks' features, or load them from ``cache``.
 
     Parameters
@@ -201,6 +201,8 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
     gait_frames, min_gait_fps : frames per gait chunk (one GEI each) and the lowest sampling
         rate at which gait is attempted.
     min_track_frames : tracks with fewer boxes are dropped (counted in the messages).
+    gallery : a gallery clip: the tracker keeps its short tracks too (a person's only sighting
+        matters to the attacker; :func:`~auditkit.features.appearance_tracking.tracker_for`).
     max_crop_frames : person crops are kept from at most about this many sampled frames, evenly
         spread (every frame of a clip up to that length), so a long clip's memory stays bounded
         (about 18 KB per person and frame kept); silhouettes are kept for every frame, as bits.
@@ -245,7 +247,7 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
               "leak_upsample": leak_upsample, "leak_detector": leak_detector, "face": fp.as_dict(), "max_crops": max_crops, "n_chunks": n_chunks,
               "gait_frames": gait_frames, "min_gait_fps": min_gait_fps, "min_track_frames": min_track_frames,
               "max_crop_frames": max_crop_frames, "appearance": DESCRIPTOR_VERSION,
-              "tracker": AppearanceTracker().params(),
+              "tracker": tracker_for("manifest" if use_manifest else detector, gallery=gallery).params(),
               "obfuscation": obf.label if obf is not None else None,
               "obfuscation_region": obfuscation_region if obf is not None else None,
               "estimate_regions": estimate_regions}
@@ -266,7 +268,7 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
     hog = HogPeopleDetector() if (not use_manifest and detector == "hog") else None
     scanner = (FaceLeakScanner(mode=leak_mode, upsample=leak_upsample, detector=leak_detector)
                if leak_detector is not None else None)
-    tracker = None if use_manifest else AppearanceTracker()
+    tracker = None if use_manifest else tracker_for(detector, gallery=gallery)
     unlabelled_feats: dict[tuple[int, int], np.ndarray] = {}  # (frame, k) -> descriptor of a box without track label
     store: dict[int, list[tuple[np.ndarray, Any, Any, Any, Any]]] = {}  # frame -> [(box, label, subj, crop, mask)]
     times: dict[int, float] = {}
