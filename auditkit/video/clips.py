@@ -31,7 +31,7 @@ from ..result import to_jsonable
 from .manifest_boxes import _frame_index, _manifest_boxes, majority_subject  # noqa: F401  (re-exported)
 
 #: bumped whenever the per-clip features change (cache key).
-VIDEO_FEATURE_VERSION = "3"  # 3: appearance-aware tracker (issue 17)
+VIDEO_FEATURE_VERSION = "4"  # 3: appearance-aware tracker; 4: its offline second pass, said per clip (issue 17)
 
 
 
@@ -404,6 +404,9 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
                                     n_crops=n_crops))
     if short:
         messages.append(f"{short} track(s) shorter than {min_track_frames} boxes dropped")
+    oc = getattr(tracker, "offline_counts", None) or {}
+    if any(oc.values()):  # issue 17: what the tracker's second pass changed, said per clip
+        messages.append("tracker second pass: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in oc.items()))
     for why, n in gait_why.items():
         messages.append(f"gait: {n} track(s) without a gait sample ({why})")
 
