@@ -102,6 +102,7 @@ SLOW_TESTS = {
     "test_stage_results.py::test_a_warm_rerun_loads_no_model_runtime_nor_pool",  # issue 15: two CLI runs
     "test_stage_results.py::test_linkage_reused_with_its_scores_and_recomputed_on_another_obfuscation",
     "test_cli.py::test_demo_on_att_faces",
+    "test_stage_memo.py::test_run_no_cache_leaves_the_user_cache_empty",  # a whole CLI audit
     "test_pixels_fallback.py::test_weak_pixels_strong_encoder_falls_back_to_the_parrot",  # issue 13: a pixel fit
     "test_cli.py::test_demo_without_faces_audits_the_generated_scene_offline",
     "test_golden_kinds.py::test_kind_renders_to_its_golden_fragments_and_csvs[face]",  # ~20 figures

@@ -96,3 +96,18 @@ def test_population_projection_reused_on_a_warm_rerun(tmp_path, monkeypatch):
     assert json.dumps(_comparable(warm), sort_keys=True) == json.dumps(_comparable(cold), sort_keys=True)
     _run(g, r, cache, population_sizes=(1e3, 1e6))  # another size: projected again
     assert calls
+
+
+def test_run_no_cache_leaves_the_user_cache_empty(tmp_path, monkeypatch):
+    """``--no-cache`` reads and writes nothing in the user's cache: no features, no stage results,
+    no report figures, no compiled templates (the last two were written there regardless)."""
+    from auditkit.cli import main
+
+    g, r = make_generated(tmp_path, n_ids=3)
+    user_cache = tmp_path / "user-cache"
+    user_cache.mkdir()
+    monkeypatch.setenv("AUDITKIT_CACHE_DIR", str(user_cache))
+    rc = main(["run", "--release", str(r), "--gallery", str(g), "--out", str(tmp_path / "out"), "--attacks",
+               "face.naive", "--obfuscation", "blur:sigma=2", "--no-cache", "--quiet"])
+    assert rc == 0 and (tmp_path / "out" / "report.html").is_file()
+    assert list(user_cache.iterdir()) == []

@@ -8,6 +8,7 @@ is written atomically (a staged sibling folder renamed into place).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -65,7 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         stage = preflight(args, DEFAULT_OUT.get(args.command))
         if stage is not None:
             args.out = stage.staging
-        rc = COMMANDS[args.command].run(args)
+        from ..features.cache import no_user_cache
+
+        with no_user_cache() if getattr(args, "no_cache", False) else contextlib.nullcontext():
+            rc = COMMANDS[args.command].run(args)
         if stage is not None:
             stage.commit(rebase=True)  # results name the final folder, not the staging one
         return rc

@@ -6,6 +6,8 @@ recomputed, never trusted. A killed audit therefore resumes from whatever was fi
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import hashlib
 import io
@@ -13,12 +15,34 @@ import json
 import os
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["FeatureCache", "cache_key", "code_fingerprint", "default_cache_dir"]
+__all__ = ["FeatureCache", "cache_key", "code_fingerprint", "default_cache_dir", "no_user_cache",
+           "user_cache_allowed"]
+
+
+#: set under ``--no-cache`` (:func:`no_user_cache`): the user's cache is neither read nor written,
+#: not even by the report's figure and compiled-template caches
+_NO_USER_CACHE: contextvars.ContextVar[bool] = contextvars.ContextVar("auditkit_no_user_cache", default=False)
+
+
+@contextlib.contextmanager
+def no_user_cache() -> Iterator[None]:
+    """Within this block :func:`user_cache_allowed` is False (``--no-cache``)."""
+    token = _NO_USER_CACHE.set(True)
+    try:
+        yield
+    finally:
+        _NO_USER_CACHE.reset(token)
+
+
+def user_cache_allowed() -> bool:
+    """False under ``--no-cache`` (:func:`no_user_cache`)."""
+    return not _NO_USER_CACHE.get()
 
 
 def default_cache_dir() -> Path:

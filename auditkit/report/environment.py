@@ -61,7 +61,10 @@ def _bytecode_cache():
     import jinja2
     from jinja2 import FileSystemBytecodeCache
 
-    from ..features.cache import default_cache_dir
+    from ..features.cache import default_cache_dir, user_cache_allowed
+
+    if not user_cache_allowed():  # --no-cache: nothing read from or written to the user's cache
+        return None
 
     class _Cache(FileSystemBytecodeCache):  # an unreadable or read-only cache never stops a report
         def load_bytecode(self, bucket):

@@ -42,9 +42,11 @@ def cached_report_figures(results: dict[str, Any], *, cache_dir: str | Path | No
                           ) -> dict[str, dict[str, str]]:
     """:func:`~auditkit.report.figures.report_figures`, from the cache when these results were
     drawn before. ``cache_dir``: the cache root (default ``default_cache_dir()``); ``False``: off."""
-    from ..features.cache import FeatureCache, default_cache_dir
+    from ..features.cache import FeatureCache, default_cache_dir, user_cache_allowed
     from .figures import report_figures
 
+    if cache_dir is None and not user_cache_allowed():  # --no-cache: not the user's cache either
+        cache_dir = False
     if cache_dir is False:
         return report_figures(results)
     cache = FeatureCache(Path(cache_dir or default_cache_dir()) / "figures")
