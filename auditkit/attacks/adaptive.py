@@ -370,7 +370,7 @@ def face_reconstruct(ctx: FaceContext) -> AttackResult | None:
         X[i] = r.encodings[j]
     n_fail += len(ctx.probes) - len(tasks)
     rec = FeatureSet(X, list(ctx.probes.ids), list(ctx.probes.labels), list(ctx.probes.info))
-    from . import reconstruct_choice as rc  # issue 13: kept only where it beats the parrot on the gallery
+    from . import reconstruct_choice as rc  # issue 13: the strongest matching on held-out gallery images
 
     domain, cv, g_encs = rc.compare(ctx)
     _, res = face_naive(rc.matched_gallery(ctx, domain, g_encs), ctx.probes if domain == "parrot" else rec,
