@@ -24,17 +24,15 @@ used for the choice.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from ..features.faces import Task
-from ..scoring.stats import wilson_interval
 from .base import FeatureSet
 from .context import FaceContext, pick_face, probe_like_hint
-from .pixel_models import CV_FOLDS, _folds
-from .pixels_fallback import nearest_scores
+from .pixel_models import CV_FOLDS
+from .pixels_fallback import nearest_cv
 
 __all__ = ["DOMAINS", "choose_domain", "gallery_encodings", "nearest_cv"]
 
@@ -66,43 +64,6 @@ def gallery_encodings(ctx: FaceContext, transform: str, *, label: str) -> list[n
         j = pick_face(r, t.hint_box, tuple(int(v) for v in inf["box"]))
         out.append(np.asarray(r.encodings[j], dtype=np.float64))
     return out
-
-
-def nearest_cv(test: Sequence[np.ndarray | None], reference: Sequence[np.ndarray | None], labels: Sequence[str],
-               *, cv_folds: int = CV_FOLDS, seed: int = 0) -> dict[str, Any]:
-    """Held-out rank-1 of nearest-encoding matching: each held-out gallery row's ``test``
-    encoding against the other folds' ``reference`` encodings (the same rows, another form).
-    A held-out row without a test encoding counts as a miss; rows without a reference encoding
-    are left out of the reference; a row whose identity has no row in the other folds is not
-    held out. Returns ``rank1``, ``hits``, ``n``, ``rank1_ci`` and ``folds``, or a ``note``."""
-    y = np.asarray(list(labels))
-    idx = np.arange(len(y))
-    if len(y) == 0:
-        return {"folds": 0, "note": "no gallery image"}
-    fold, k = _folds(idx, y, cv_folds, seed)
-    if k < 2:
-        return {"folds": k, "note": "fewer than two gallery images for most identities: no cross-validation"}
-    has_t = np.array([e is not None for e in test])
-    has_r = np.array([e is not None for e in reference])
-    hits = n = 0
-    for f in range(k):
-        tr = (fold != f) & has_r
-        te = (fold == f) & np.isin(y, np.unique(y[fold != f]))
-        if len(set(y[tr])) < 2 or not te.any():
-            continue
-        n += int(te.sum())
-        te_enc = te & has_t
-        if not te_enc.any():
-            continue
-        identities = sorted(set(y[tr]))
-        s = nearest_scores(np.array([test[i] for i in idx[te_enc]]), np.array([reference[i] for i in idx[tr]]),
-                           y[tr], identities)
-        best = np.asarray(identities)[np.argmax(s, axis=1)]
-        hits += int((best == y[te_enc]).sum())
-    if n == 0:
-        return {"folds": k, "note": "no held-out gallery image could be scored"}
-    return {"folds": k, "rank1": hits / n, "hits": hits, "n": n, "rank1_ci": list(wilson_interval(hits, n)),
-            "without_encoding": int((~has_t).sum())}
 
 
 def choose_domain(cv: dict[str, dict[str, Any]]) -> str:
