@@ -81,6 +81,9 @@ class FacesConfig:
     anonymizer_timeout: float = 120.0
     # gallery sizes identification risk is projected to (issue 14; () = none); all identification attacks
     population_sizes: tuple[float, ...] = (1e3, 1e5, 1e7, 1.7e8)
+    # the release estimate's strength interval calibrated on the clear gallery (issue 13); the sweep's
+    # points, which apply a known obfuscation themselves, leave it out (issue 15: a third of a point)
+    calibrate_estimate: bool = True
 
 
 @dataclass

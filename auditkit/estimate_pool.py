@@ -63,11 +63,17 @@ class ReleaseEstimate:
         self.gfs, self.pfs, self.release, self.stages = gfs, pfs, release, stages
         self.seed = config.run.seed
         self.parts = {"release": [{k: v for k, v in i.items() if k != "path"} for i in pfs.info],
-                      "gallery": [{k: v for k, v in i.items() if k != "path"} for i in gfs.info], "seed": self.seed}
+                      "gallery": [{k: v for k, v in i.items() if k != "path"} for i in gfs.info], "seed": self.seed,
+                      **({} if config.faces.calibrate_estimate else {"calibrated": False})}
 
     def _calibrate(self, estimate: dict | None, notes: list[str]) -> None:
         from .obfuscation.calibrate import calibrate_release_estimate
 
+        if not self.config.faces.calibrate_estimate:
+            if estimate:
+                estimate["calibration"] = {"skipped": "calibrate_estimate is off (a sweep point: the obfuscation "
+                                                      "is known); the uncertainty is the estimator's own"}
+            return
         calibrate_release_estimate(estimate, self.gfs.info, self.pfs.info, notes, seed=self.seed)
 
     def start(self):

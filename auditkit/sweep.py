@@ -96,7 +96,8 @@ def _point(results: AuditResult, spec: Any, seconds: float) -> dict[str, Any]:
             "not_run": [note for note in results.notes if " not run" in note],
             "detection_rate": results.detection["release"]["rate"],
             "estimate": {"method": est.get("method"), "strength": est.get("strength"),
-                         "uncertainty": est.get("uncertainty")} if est else None,
+                         "uncertainty": est.get("uncertainty"),  # the estimator's own: not calibrated at a point
+                         "calibrated": "skipped" not in (est.get("calibration") or {"skipped": 1})} if est else None,
             "seconds": round(seconds, 1)}
 
 
@@ -317,7 +318,8 @@ def run_sweep(gallery_dir: str | Path, *, families: Sequence[str] = ("blur", "pi
                                             cache_dir=Path(cache_dir) if cache_dir else None, encoder=encoder,
                                             seed=seed, progress=progress, linkage=False, **point_cfg,
                                             reuse_results=reuse_results,
-                                            population_sizes=())  # no linkage, no projection per point
+                                            population_sizes=(),  # no linkage, no projection per point
+                                            calibrate_estimate=False)  # the point's obfuscation is known
                 res = run_pipeline(cfg)
                 pt = _point(res, spec, time.monotonic() - tp)
                 if anonymizer is not None:  # the tool's runs: over the probes, and over the calibration gallery

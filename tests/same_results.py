@@ -141,8 +141,10 @@ def run_case(name: str, root: Path, cache: Path) -> dict[str, Any]:
         argv = ["run", "--release", str(rel), "--gallery", str(gal), "--fps", "5", *common]
     else:
         raise ValueError(f"unknown case {name!r}; known: {', '.join(CASES)}")
-    with contextlib.redirect_stdout(io.StringIO()):
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
         rc = main(argv)
+    (root / "stdout.txt").write_text(printed.getvalue(), encoding="utf-8")  # what the command printed
     if rc not in (0, 1):
         raise RuntimeError(f"case {name}: auditkit exited with {rc}")
     data = json.loads((out / "results.json").read_text(encoding="utf-8"))

@@ -124,18 +124,18 @@ def test_module_entry_point_help():
 
 
 @pytest.mark.shared
-def test_demo_on_att_faces(tmp_path, feature_cache_dir, shared_datasets, capsys):
-    rc = main(["demo", "--faces", str(shared_datasets / "att_orl_faces"), "--identities", "8",
-               "--out", str(tmp_path), "--cache-dir", str(feature_cache_dir), "--quiet"])
-    assert rc == 0
-    assert (tmp_path / "report.html").is_file()
-    assert "verdict:" in capsys.readouterr().out
+def test_demo_on_att_faces(demo_att_case):
+    """``auditkit demo --faces att_orl_faces --identities 5 --seed 3``, run once per session (conftest)."""
     import json
 
-    r = json.loads((tmp_path / "results.json").read_text())
+    _, root = demo_att_case
+    out = root / "out"
+    assert (out / "report.html").is_file()
+    assert "verdict:" in (root / "stdout.txt").read_text()
+    r = json.loads((out / "results.json").read_text())
     # the demo draws the privacy curve of its own obfuscation family and states the strength needed
     assert r["sweep"]["parameters"]["families"] == ["blur"] and len(r["sweep"]["recommendations"]) == 1
-    html = (tmp_path / "report.html").read_text()
+    html = (out / "report.html").read_text()
     assert 'id="sweep"' in html and 'alt="Privacy curve' in html
     assert r["sweep"]["recommendations"][0].split(":")[0][:40] in html.replace("&#39;", "'")
 

@@ -17,11 +17,8 @@ def test_same_results_as_before_the_refactor(name, tmp_path, feature_cache_dir):
     assert not diff, f"{name}: results.json differs from tests/golden/results/{name}.json:\n" + "\n".join(diff)
 
 
-def test_same_results_demo_on_att_faces(tmp_path, feature_cache_dir):
-    from conftest import shared_dataset
-
-    shared_dataset("att_orl_faces")
-    got = run_case("demo_att", tmp_path / "demo", feature_cache_dir)
+def test_same_results_demo_on_att_faces(demo_att_case):
+    got, _ = demo_att_case  # the run test_cli's demo test reads too
     want = json.loads(golden_path("demo_att").read_text(encoding="utf-8"))
     diff = differences(got, want)
     assert not diff, "demo: results.json differs from tests/golden/results/demo_att.json:\n" + "\n".join(diff)

@@ -87,6 +87,9 @@ def test_tiny_sweep_curve(tiny_sweep):
             assert a["rank1_ci"] == pytest.approx(list(wilson_interval(k, 12)))
             assert a["advantage_ci"] == pytest.approx(list(advantage_interval(wilson_interval(k, 12), 1 / 6)))
         assert p["strongest"]["rank1"] == max(a["rank1"] for a in p["attacks"].values())
+        # issue 15: a point knows its obfuscation, so the estimate's gallery calibration is left out, and said
+        assert p["estimate"] is None or p["estimate"]["calibrated"] is False
+    assert any(p["estimate"] for p in pts)
     # mild blur leaves 6 people easy to tell apart for the strongest attacker
     assert pts[0]["strongest"]["rank1_ci"][0] > 1 / 6
     rec = res["families"]["blur"]["recommendation"]

@@ -28,6 +28,7 @@ from ..features.people import (
 )
 from ..features.tracking import Track
 from ..result import to_jsonable
+from .leak_memo import leak_scan_key, load_leak_scan, store_leak_scan
 from .manifest_boxes import _frame_index, _manifest_boxes, majority_subject  # noqa: F401  (re-exported)
 
 #: bumped whenever the per-clip features change (cache key).
@@ -269,6 +270,11 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
     scanner = (FaceLeakScanner(mode=leak_mode, upsample=leak_upsample, detector=leak_detector)
                if leak_detector is not None else None)
     tracker = None if use_manifest else tracker_for(detector, gallery=gallery)
+    leak_key = leak_memo = None  # the scan cached on its own: the linkage's pass over the clip reuses it
+    if scanner is not None:
+        leak_key = leak_scan_key(sha256, fps=fps, max_side=max_side, scanner_params=scanner.params(),
+                                 face=fp.as_dict(), persons=[params["detector"], params["manifest"]])
+        leak_memo = load_leak_scan(cache, leak_key)
     unlabelled_feats: dict[tuple[int, int], np.ndarray] = {}  # (frame, k) -> descriptor of a box without track label
     store: dict[int, list[tuple[np.ndarray, Any, Any, Any, Any]]] = {}  # frame -> [(box, label, subj, crop, mask)]
     times: dict[int, float] = {}
@@ -323,7 +329,12 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
                 strength = None if est.strength is None else float(est.strength) / fr.scale
                 estimates.append({"frame": fr.index, "method": est.method, "strength": strength,
                                   "confidence": float(est.confidence)})
-        if scanner is not None:
+        if leak_memo is not None:
+            for lk, enc_k in leak_memo.get(fr.index, ()):
+                if enc_k is not None:
+                    leak_faces[(fr.index, len(raw_leaks))] = enc_k
+                raw_leaks.append(lk)
+        elif scanner is not None:
             persons = [(0, e[0]) for e in entry]
             found = scanner.scan_frame(fr, persons)
             if found:
@@ -334,6 +345,8 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
                 for k, lk in enumerate(found):
                     leak_faces[(fr.index, len(raw_leaks) + k)] = enc[k]
                 raw_leaks.extend(found)
+    if scanner is not None and leak_memo is None:
+        store_leak_scan(cache, leak_key, raw_leaks, leak_faces)
     report = it.report.to_dict()
     step = float(np.median(np.diff(indices))) if len(indices) > 1 else 1.0
     messages = list(report.get("messages", []))
