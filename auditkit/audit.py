@@ -375,9 +375,10 @@ def _media_part(config: AuditConfig, gallery: Gallery, release: Release, skipped
                           cache=cache, fps=config.video.fps, seed=config.run.seed, progress=config.run.progress,
                           skipped=skipped, notes=notes, detector=config.video.people_detector,
                           boxes=config.video.people_boxes, leak_mode=config.video.leak_scan,
-                          leak_detector=config.video.leak_detector,
+                          leak_detector=config.video.leak_detector, leak_full_every=config.video.leak_full_every,
                           gallery_obfuscation=config.faces.obfuscation or "auto",
-                          obfuscation_region="body" if config.faces.obfuscation_scope == "frame" else "head")
+                          obfuscation_region="body" if config.faces.obfuscation_scope == "frame" else "head",
+                          jobs=config.run.jobs, executor=config.run.executor, scheduler=config.run.scheduler)
         if va is not None:
             attacks += [assess(a) for a in va.attacks]
             video = va.section

@@ -95,6 +95,9 @@ class VideoConfig:
     people_boxes: PeopleBoxes = "manifest"  # person boxes from the manifest when given | "detect" always
     leak_scan: LeakScan = "frame"  # face-leak scan: whole frames | inside person boxes | both | off
     leak_detector: LeakDetector = "auto"  # face detector of the leak scan; auto: centerface when installed, else hog
+    # whole-frame leak scan: every frame fully (1, default: exact), or fully every N sampled frames and only
+    # where the frame changed in between (issue 15; an approximation, features/leak_gate.py, bench_leak_gate.py)
+    leak_full_every: int = 1
 
 
 @dataclass
@@ -254,6 +257,9 @@ class AuditConfig:
             raise ValueError(f"sampling_fraction must be in (0, 1], got {tf!r}")
         if not (isinstance(self.tables.suppressed_marker, str) and self.tables.suppressed_marker.strip()):
             raise ValueError(f"suppressed_marker must be a non-blank string, got {self.tables.suppressed_marker!r}")
+        lfe = self.video.leak_full_every
+        if not (isinstance(lfe, int) and not isinstance(lfe, bool) and lfe >= 1):
+            raise ValueError(f"leak_full_every must be an integer >= 1, got {lfe!r}")
         if self.video.fps is not None and not self.video.fps > 0:
             raise ValueError(f"fps must be > 0, got {self.video.fps!r}")
         if self.report.review_after is not None:

@@ -56,7 +56,8 @@ def _obf_crop(crop: np.ndarray, spec: Any) -> np.ndarray:
 def release_sightings(release: Release, *, cache: Any, face_params: Any, jobs: int = 1, executor: str = "local",
                       scheduler: str | None = None, progress: bool = False, fps: float | None = None,
                       detector: str = "mog2", boxes: str = "manifest", leak_mode: str = "frame",
-                      leak_detector: str = "auto", obfuscation: str | None = None, skipped: list[Skipped], notes: list[str]) -> SightingSet:
+                      leak_detector: str = "auto", obfuscation: str | None = None, skipped: list[Skipped], notes: list[str],
+                      leak_full_every: int = 1) -> SightingSet:
     """Every observed person of ``release`` as a sighting (see the module docstring)."""
     from .data.boxes import box_iou
     from .data.media import MediaError, load_image
@@ -105,7 +106,7 @@ def release_sightings(release: Release, *, cache: Any, face_params: Any, jobs: i
                                  "face": r.encodings[j], "track": it.track if len(det) == 1 else None,
                                  "truth": it.subject if len(det) == 1 else None})
     rows += _clip_rows(release, cache=cache, face_params=face_params, fps=fps, detector=detector, boxes=boxes,
-                       leak_mode=leak_mode, leak_detector=leak_detector,
+                       leak_mode=leak_mode, leak_detector=leak_detector, leak_full_every=leak_full_every,
                        obfuscation=spec.label if spec is not None else None, progress=progress, skipped=skipped, notes=notes)
     if not rows:
         raise ValueError("no observed person in the release (no face detected, no full-body crop, no track)")
@@ -143,7 +144,7 @@ def _halves(a: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
 
 def _clip_rows(release: Release, *, cache: Any, face_params: Any, fps: float | None, detector: str, boxes: str,
                leak_mode: str, obfuscation: str | None, progress: bool, skipped: list[Skipped],
-               notes: list[str], leak_detector: str = "auto") -> list[dict[str, Any]]:
+               notes: list[str], leak_detector: str = "auto", leak_full_every: int = 1) -> list[dict[str, Any]]:
     from .video.clips import process_clip_or_skip
     from .video.manifest_boxes import _manifest_boxes, majority_subject
 
@@ -162,6 +163,7 @@ def _clip_rows(release: Release, *, cache: Any, face_params: Any, fps: float | N
         # the same options as the gallery audit, so its cached clip features are reused
         cf = process_clip_or_skip(rel, f.path, skipped, sha256=f.sha256, cache=cache, fps=fps, max_side=640,
                                   boxes=use, detector=detector, leak_mode=leak_mode, leak_detector=leak_detector,
+                                  leak_full_every=leak_full_every,
                                   face_params=face_params,
                                   gait_frames=20, min_gait_fps=5.0, obfuscation=obfuscation,
                                   estimate_regions=0 if obfuscation else 12)
@@ -226,6 +228,7 @@ def linkage_part(config: Any, release: Release, skipped: list[Skipped], notes: l
                               executor=run.executor, scheduler=run.scheduler, progress=run.progress,
                               fps=video.fps, detector=video.people_detector, boxes=video.people_boxes,
                               leak_mode=video.leak_scan, leak_detector=video.leak_detector,
+                              leak_full_every=video.leak_full_every,
                               obfuscation=faces.obfuscation, skipped=skipped,
                               notes=lnotes)
     except ValueError as e:

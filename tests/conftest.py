@@ -123,6 +123,7 @@ SLOW_TESTS = {
     "test_video_audit.py::test_body_blur_estimated_and_reapplied_to_gallery",
     "test_video_audit.py::test_face_leak_exposes_track_and_face_video_scores_it",
     "test_video_audit.py::test_cli_run_on_a_video_release_end_to_end",
+    "test_video_audit.py::test_clips_on_two_workers_give_the_same_audit",  # issue 15: a second video audit
     "test_video_audit.py::test_huge_frames_downscaled_with_scale_and_empty_clip_noted",
     "test_video.py::test_pets_detection_and_tracking_meet_floors",
     "test_appearance_tracking.py::test_pets_appearance_tracker_beats_motion_only_on_the_same_mog2_detections",

@@ -73,3 +73,20 @@ def test_without_a_cache_every_pass_scans(leaky_clip, monkeypatch):
     a = process_clip(path, sha256="leakclip", cache=cache, boxes=boxes, leak_detector="hog")
     b = process_clip(path, sha256="leakclip", cache=cache, boxes=boxes, leak_detector="hog", obfuscation="blur:sigma=4")
     assert len(calls) == 24 and a.leaks == b.leaks and a.leaks
+
+
+def test_gated_scan_of_the_clip_says_what_it_scanned(leaky_clip, tmp_path):
+    """--leak-full-every 10: the walking face is found in the same frames as by the full scan, and the clip's
+    messages say how many frames were scanned whole and what share of the pixels was looked at."""
+    path, boxes = leaky_clip
+    cache = FeatureCache(tmp_path / "cache")
+    full = process_clip(path, sha256="leakclip", cache=cache, boxes=boxes, leak_detector="hog")
+    gated = process_clip(path, sha256="leakclip", cache=cache, boxes=boxes, leak_detector="hog", leak_full_every=10)
+    assert [lk["frame"] for lk in gated.leaks] == [lk["frame"] for lk in full.leaks]
+    (msg,) = [m for m in gated.messages if m.startswith("leak scan:")]
+    assert msg.startswith("leak scan: 2 frame(s) scanned whole, 10 only where they changed")
+    assert not any(m.startswith("leak scan:") for m in full.messages)
+    # read back from the cache, the message is the same
+    again = process_clip(path, sha256="leakclip", cache=cache, boxes=boxes, leak_detector="hog", leak_full_every=10,
+                         obfuscation="blur:sigma=4")
+    assert msg in again.messages

@@ -304,6 +304,11 @@ def test_video_partial_renders_without_identity_labels(synthetic):
     sec["leaks"], sec["tracks_exposed"] = [], 0
     html = env.get_template("partials/video.html.j2").render(video=sec, trajectories=None)
     assert "No face was found by the face detector" in html
+    # issue 15: a change-gated leak scan is said; the default full scan needs no sentence
+    assert sec["parameters"]["leak_full_every"] == 1 and "scanned fully every" not in html
+    sec["parameters"]["leak_full_every"] = 10
+    html = env.get_template("partials/video.html.j2").render(video=sec, trajectories=None)
+    assert "Whole frames were scanned fully every 10 sampled frames" in html
 
 
 def test_body_blur_estimated_and_reapplied_to_gallery(synthetic, tmp_path):
@@ -479,3 +484,21 @@ def test_face_models_loaded_lazily_once_per_audit(messy, monkeypatch):
     assert made == []
     first = lazy.get()
     assert lazy.get() is first and len(made) == 1 and lazy.loads == 1
+
+
+def test_clips_on_two_workers_give_the_same_audit(synthetic, tmp_path):
+    """Issue 15: release clips processed side by side (--jobs 2) give the audit of one by one; a bad clip is
+    still listed as skipped, once."""
+    skipped: list[Skipped] = []
+    va = audit_videos(synthetic["release"], synthetic["gallery"], face_gallery=None, face_params=FaceParams(),
+                      cache=FeatureCache(tmp_path / "fresh"), fps=None, skipped=skipped, notes=[], jobs=2)
+
+    def same(sec):
+        return json.loads(json.dumps({k: v for k, v in sec.items() if k not in ("seconds", "clips")}))
+
+    assert same(va.section) == same(synthetic["va"].section)
+    drop = ("seconds",)
+    assert ([{k: v for k, v in c.items() if k not in drop} for c in va.section["clips"]]
+            == [{k: v for k, v in c.items() if k not in drop} for c in synthetic["va"].section["clips"]])
+    assert sorted(s.path for s in skipped) == sorted(s.path for s in synthetic["skipped"])
+    assert [a.metrics for a in va.attacks] == [a.metrics for a in synthetic["va"].attacks]

@@ -15,6 +15,7 @@ __all__ = ["add_parser", "run"]
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
+    """The ``run`` command's flags. Long: one declaration per option, grouped as in ``auditkit run --help``."""
     run = sub.add_parser("run", help="audit a release (images, clips, tables) against a gallery and auxiliary data")
     run.add_argument("--release", type=Path, default=None,
                      help="release folder (images and clips, optional manifest.csv)")
@@ -39,6 +40,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
                      default=VideoConfig.leak_detector,
                      help="face detector of the leak scan: auto = centerface when the 'centerface' extra is installed "
                           "(finds faces down to ~10 px), else hog (default: auto)")
+    vid.add_argument("--leak-full-every", type=int, default=VideoConfig.leak_full_every, metavar="N",
+                     help="scan whole frames fully every N sampled frames and, in between, only where the frame "
+                          "changed since (static cameras; faster, but an approximation: a face near the detector's "
+                          "threshold can be missed, see benchmarks/README.md); 1 scans every frame fully (default: "
+                          "%(default)s)")
     tab = run.add_argument_group("tables and trajectories (alone, or beside --release/--gallery)")
     tab.add_argument("--table", type=Path, default=None,
                      help="released metadata table (CSV or Parquet); default with --qi: the release manifest's columns")

@@ -306,6 +306,46 @@ class CenterFaceDetector:
         ok = (boxes[:, 2] >= 1) & (boxes[:, 3] >= 1)
         return boxes[ok], scores[ok], pts[ok]
 
+    def detect_regions(self, image: np.ndarray, regions: list[list[int]], *,
+                       threshold: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Faces in parts of ``image`` (``regions``: ``[x0, y0, x1, y1]`` in image pixels) as the whole-image
+        :meth:`detect` sees them: the image is resized to the network's input once, as for a whole scan, and
+        each region is cut from it on the network's 32-pixel grid, so that a face is read at the same scale
+        and grid phase as in a whole scan (issue 15: :mod:`auditkit.features.leak_gate`)."""
+        import cv2
+
+        img = np.asarray(image)
+        img = np.repeat(img[:, :, None], 3, axis=2) if img.ndim == 2 else img[:, :, :3]
+        H0, W0 = img.shape[:2]
+        up = self.upscale
+        if self.max_side is not None and max(H0, W0) * up > self.max_side:
+            up = self.max_side / max(H0, W0)
+        W, H = input_size(W0, H0, up)
+        work = img if (W, H) == (W0, H0) else cv2.resize(
+            img, (W, H), interpolation=cv2.INTER_AREA if W < W0 else cv2.INTER_LINEAR)
+        sx, sy = W / W0, H / H0
+        all_b, all_s = [np.zeros((0, 4))], [np.zeros(0)]
+        for x0, y0, x1, y1 in regions:
+            X0, Y0 = int(np.floor(x0 * sx / ALIGN)) * ALIGN, int(np.floor(y0 * sy / ALIGN)) * ALIGN
+            X1, Y1 = min(W, int(np.ceil(x1 * sx / ALIGN)) * ALIGN), min(H, int(np.ceil(y1 * sy / ALIGN)) * ALIGN)
+            X0, Y0 = max(0, min(X0, X1 - ALIGN)), max(0, min(Y0, Y1 - ALIGN))
+            blob = np.ascontiguousarray(work[Y0:Y1, X0:X1].transpose(2, 0, 1)[None], dtype=np.float32)
+            heat, scale, offset, _lms = self._sess.run(self._outputs, {self._input: blob})
+            b, sc, _ = decode(heat, scale, offset, None, threshold=self.threshold if threshold is None else threshold,
+                              size=(4 * W, 4 * H))
+            if len(b):
+                bx0, by0 = np.clip(b[:, 0] + X0, 0, W), np.clip(b[:, 1] + Y0, 0, H)
+                bx1, by1 = np.clip(b[:, 0] + b[:, 2] + X0, 0, W), np.clip(b[:, 1] + b[:, 3] + Y0, 0, H)
+                all_b.append(np.stack([bx0, by0, bx1 - bx0, by1 - by0], axis=1))
+                all_s.append(sc)
+        boxes, scores = np.concatenate(all_b), np.concatenate(all_s)
+        if len(boxes) > 1:
+            keep = nms(boxes, scores, iou_threshold=self.nms_iou)
+            boxes, scores = boxes[keep], scores[keep]
+        boxes = boxes / np.array([sx, sy, sx, sy])
+        ok = (boxes[:, 2] >= 1) & (boxes[:, 3] >= 1)
+        return boxes[ok], scores[ok]
+
     def detect(self, image: np.ndarray, *, threshold: float | None = None,
                upscale: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Faces in an RGB (or grey) uint8 image: boxes (n, 4) ``(x, y, w, h)`` and scores in (0, 1)."""

@@ -97,7 +97,8 @@ class FaceLeakScanner:
 
     def __init__(self, *, upsample: int = 1, adjust_threshold: float = 0.0, min_confidence: float = 0.0,
                  mode: str = "frame", upper_fraction: float = 0.5, person_height: int = 400,
-                 max_person_upscale: float = 8.0, margin: float = 0.25, detector: str = "auto"):
+                 max_person_upscale: float = 8.0, margin: float = 0.25, detector: str = "auto",
+                 full_every: int = 1):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         if not (isinstance(upsample, int) and 0 <= upsample <= 4):
@@ -114,12 +115,19 @@ class FaceLeakScanner:
         self.min_confidence, self.mode = float(min_confidence), mode
         self.upper_fraction, self.person_height = float(upper_fraction), int(person_height)
         self.max_person_upscale, self.margin = float(max_person_upscale), float(margin)
+        # whole frames of one clip (in order) scanned fully every `full_every`, changed regions in between
+        self.gate = None
+        if full_every != 1:
+            from .leak_gate import ChangeGate
+
+            self.gate = ChangeGate(full_every=full_every)
 
     def params(self) -> dict[str, Any]:
         return {**self._det.params(), "upsample": self.upsample,
                 "adjust_threshold": self.adjust_threshold, "min_confidence": self.min_confidence,
                 "mode": self.mode, "upper_fraction": self.upper_fraction,
-                "person_height": self.person_height, "max_person_upscale": self.max_person_upscale}
+                "person_height": self.person_height, "max_person_upscale": self.max_person_upscale,
+                **({"gate": self.gate.params()} if self.gate is not None else {})}
 
     def detect(self, image: np.ndarray, *, upsample: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Faces in ``image`` (RGB/grey uint8): boxes (n, 4) ``(x, y, w, h)`` of ``image``, confidences.
@@ -132,6 +140,12 @@ class FaceLeakScanner:
             boxes, sc = self._det.detect(img, upscale=2.0 ** upsample)
         else:
             boxes, sc = self._det.detect(img, upsample=upsample)
+        keep = sc >= self.min_confidence
+        return boxes[keep], sc[keep]
+
+    def _regions(self, image: np.ndarray, regions: list[list[int]], threshold: float | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        boxes, sc = self._det.detect_regions(np.ascontiguousarray(image), regions, threshold=threshold)
         keep = sc >= self.min_confidence
         return boxes[keep], sc[keep]
 
@@ -163,7 +177,8 @@ class FaceLeakScanner:
         pids = [t for t, _ in persons]
         boxes, scores, sources = [], [], []
         if self.mode in ("frame", "both"):
-            fb, fs = self.detect(frame.image)
+            fb, fs = self.detect(frame.image) if self.gate is None else self.gate.detect(
+                frame.image, self.detect, self._regions if hasattr(self._det, "detect_regions") else None)
             boxes.append(frame.to_original(fb).reshape(-1, 4))
             scores.append(fs)
             sources += ["frame"] * len(fs)

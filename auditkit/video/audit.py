@@ -9,6 +9,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PurePosixPath
+from typing import Any
 
 import pandas as pd
 
@@ -100,9 +101,10 @@ def audit_videos(release: Release, gallery: Gallery, *, face_gallery: FeatureSet
                  progress: bool = False, skipped: list[Skipped], notes: list[str],
                  detector: str = VideoConfig.people_detector, boxes: str = VideoConfig.people_boxes,
                  leak_mode: str = VideoConfig.leak_scan, leak_upsample: int = 1,
-                 leak_detector: str = VideoConfig.leak_detector, gait_frames: int = 20,
+                 leak_detector: str = VideoConfig.leak_detector, leak_full_every: int = 1, gait_frames: int = 20,
                  min_gait_fps: float = 5.0, trajectory_time_bin: str = "5s", gallery_obfuscation: str | None = "auto",
-                 obfuscation_region: str = "body") -> VideoAudit | None:
+                 obfuscation_region: str = "body", jobs: int = 1, executor: str = "local",
+                 scheduler: str | None = None) -> VideoAudit | None:
     """Audit the clips of a release against a gallery (see the module docstring for the rules).
 
     Parameters
@@ -122,10 +124,14 @@ def audit_videos(release: Release, gallery: Gallery, *, face_gallery: FeatureSet
     boxes : "manifest" (use manifest boxes when a clip has them) or "detect" (always detect; the
         manifest boxes then only give ground truth, by IoU >= 0.5).
     leak_mode, leak_upsample : face-leak scan ("frame", "person", "both" or "off").
+    leak_full_every : the whole-frame scan runs fully every this many sampled frames, in between only
+        where the frame changed (:mod:`auditkit.features.leak_gate`; 1: every frame fully).
     leak_detector : its face detector ("auto": CenterFace when installed, else "hog"); each clip row
         gives the share of sampled frames with a leaked face and its Wilson 95% interval.
     gait_frames, min_gait_fps : frames per gait sample; lowest sampling rate for gait.
     trajectory_time_bin : time resolution of the trajectory points.
+    jobs, executor, scheduler : release clips are processed side by side on these workers
+        (:mod:`auditkit.video.clip_pool`; the same features as one by one).
     gallery_obfuscation, obfuscation_region : the release's de-identification, re-applied to the
         gallery's person crops on the "body" or the "head" (their top quarter) before the appearance
         descriptor, so the attacker compares like with like. A spec (e.g. ``"blur:sigma=6"``, in
@@ -174,6 +180,16 @@ def audit_videos(release: Release, gallery: Gallery, *, face_gallery: FeatureSet
     abs_time = True
     from ..progress import Progress
 
+    def clip_kwargs(rows: list[ReleaseItem]) -> dict[str, Any]:  # process_clip's options for one release clip
+        per, _ = _manifest_boxes(rows)
+        return {"sha256": rows[0].file.sha256, "cache": cache, "boxes": per if (per and boxes == "manifest") else None,
+                "leak_mode": leak_mode, "leak_upsample": leak_upsample, "leak_detector": leak_detector,
+                "leak_full_every": leak_full_every, "estimate_regions": 12 if auto else 0, **clip_opts}
+
+    from .clip_pool import process_clips
+
+    pre = process_clips([(rel, rows[0].file.path, clip_kwargs(rows)) for rel, rows in sorted(rel_clips.items())],
+                        jobs=jobs, executor=executor, scheduler=scheduler, notes=vnotes)
     clip_prog = Progress("video: release clips", len(rel_clips), enabled=progress, unit="clips")
     for k_clip, (rel, rows) in enumerate(sorted(rel_clips.items())):
         if k_clip:
@@ -183,10 +199,13 @@ def audit_videos(release: Release, gallery: Gallery, *, face_gallery: FeatureSet
         vnotes.extend(mnotes)
         clip_subjects = {it.subject for it in rows if it.box is None and it.subject}
         use = per if (per and boxes == "manifest") else None
-        t0 = time.monotonic()
-        cf = process_clip_or_skip(rel, f.path, skipped, sha256=f.sha256, cache=cache, boxes=use,
-                                  leak_mode=leak_mode, leak_upsample=leak_upsample, leak_detector=leak_detector,
-                                  estimate_regions=12 if auto else 0, face_models=face_models, **clip_opts)
+        if rel in pre:  # processed on the workers
+            cf, clip_skipped, secs = pre.pop(rel)
+            skipped.extend(clip_skipped)
+        else:
+            t0 = time.monotonic()
+            cf = process_clip_or_skip(rel, f.path, skipped, face_models=face_models, **clip_kwargs(rows))
+            secs = time.monotonic() - t0
         if cf is None:
             continue
         camera = _camera_of(rel, rows)
@@ -230,7 +249,7 @@ def audit_videos(release: Release, gallery: Gallery, *, face_gallery: FeatureSet
                 "scale": rep.get("scale"), "downscaled": rep.get("downscaled"), "resolution": None,
                 "tracks": len(cf.tracks), "tracks_exposed": len(leaked), "leaks": len(cf.leaks),
                 **_leak_rate_row(cf.leaks, rep.get("frames_yielded") or 0, leak_mode, leak_detector),
-                "messages": cf.messages, "seconds": round(time.monotonic() - t0, 2),
+                "messages": cf.messages, "seconds": round(secs, 2),
                 "_leaked": {f"{rel}#track{x}" for x in leaked}}
         try:
             from ..data.video import probe_video
@@ -361,7 +380,7 @@ def audit_videos(release: Release, gallery: Gallery, *, face_gallery: FeatureSet
                     "face_encodings": len(face_ok), "identities": len(identities)},
         "parameters": {"fps": fps, "max_side": max_side, "detector": detector, "boxes": boxes,
                        "gallery_obfuscation": "auto" if auto else gallery_obfuscation,
-                       "leak_mode": leak_mode, "leak_upsample": leak_upsample,
+                       "leak_mode": leak_mode, "leak_upsample": leak_upsample, "leak_full_every": leak_full_every,
                        "leak_detector": resolve_detector(leak_detector) if leak_mode != "off" else None,
                        "gait_frames": gait_frames,
                        "min_gait_fps": min_gait_fps, "trajectory_time_bin": trajectory_time_bin, "seed": seed,

@@ -180,6 +180,7 @@ def process_clip_or_skip(rel: str, path: str | Path, skipped: list, **kwargs: An
 def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: float | None = None,
                  max_side: int | None = 640, boxes: dict[int, list] | None = None, detector: str = "mog2",
                  leak_mode: str = "frame", leak_upsample: int = 1, leak_detector: str = "auto",
+                 leak_full_every: int = 1,
                  face_params: FaceParams | None = None,
                  max_crops: int = 16, n_chunks: int = 4, gait_frames: int = 20, min_gait_fps: float = 5.0,
                  min_track_frames: int = 3, max_crop_frames: int = 1500, obfuscation: str | None = None,
@@ -194,8 +195,9 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
         :func:`auditkit.data.video.iter_frames`).
     boxes : manifest boxes per frame: ``{frame: [(xywh, track label or None, subject or None)]}``;
         None or empty: people are detected with ``detector`` ("mog2" or "hog").
-    leak_mode, leak_upsample, leak_detector : face-leak scan options
-        (:class:`~auditkit.features.leaks.FaceLeakScanner`); ``leak_mode="off"`` skips the scan.
+    leak_mode, leak_upsample, leak_detector, leak_full_every : face-leak scan options
+        (:class:`~auditkit.features.leaks.FaceLeakScanner`); ``leak_mode="off"`` skips the scan;
+        ``leak_full_every`` > 1 gates the whole-frame scan by change (:mod:`auditkit.features.leak_gate`).
     face_params : encoder options for the faces found by the leak scan.
     max_crops, n_chunks : crops per track described (evenly spread), and how many chunk means
         of their descriptors are kept.
@@ -245,7 +247,8 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
     mrows = sorted((f, [(b.tolist(), t, s) for b, t, s in v]) for f, v in (boxes or {}).items())
     params = {"fps": fps, "max_side": max_side, "detector": "manifest" if use_manifest else detector,
               "manifest": json.dumps(mrows, default=str) if use_manifest else None, "leak_mode": leak_mode,
-              "leak_upsample": leak_upsample, "leak_detector": leak_detector, "face": fp.as_dict(), "max_crops": max_crops, "n_chunks": n_chunks,
+              "leak_upsample": leak_upsample, "leak_detector": leak_detector, "leak_full_every": leak_full_every,
+              "face": fp.as_dict(), "max_crops": max_crops, "n_chunks": n_chunks,
               "gait_frames": gait_frames, "min_gait_fps": min_gait_fps, "min_track_frames": min_track_frames,
               "max_crop_frames": max_crop_frames, "appearance": DESCRIPTOR_VERSION,
               "tracker": tracker_for("manifest" if use_manifest else detector, gallery=gallery).params(),
@@ -267,7 +270,8 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
     estimates: list[dict] = []
     mog = BackgroundSubtractionDetector(min_height=20.0, warmup=10)
     hog = HogPeopleDetector() if (not use_manifest and detector == "hog") else None
-    scanner = (FaceLeakScanner(mode=leak_mode, upsample=leak_upsample, detector=leak_detector)
+    scanner = (FaceLeakScanner(mode=leak_mode, upsample=leak_upsample, detector=leak_detector,
+                               full_every=leak_full_every)
                if leak_detector is not None else None)
     tracker = None if use_manifest else tracker_for(detector, gallery=gallery)
     leak_key = leak_memo = None  # the scan cached on its own: the linkage's pass over the clip reuses it
@@ -275,6 +279,8 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
         leak_key = leak_scan_key(sha256, fps=fps, max_side=max_side, scanner_params=scanner.params(),
                                  face=fp.as_dict(), persons=[params["detector"], params["manifest"]])
         leak_memo = load_leak_scan(cache, leak_key)
+    gate_counts = leak_memo[1] if leak_memo is not None else None
+    leak_memo = leak_memo[0] if leak_memo is not None else None
     unlabelled_feats: dict[tuple[int, int], np.ndarray] = {}  # (frame, k) -> descriptor of a box without track label
     store: dict[int, list[tuple[np.ndarray, Any, Any, Any, Any]]] = {}  # frame -> [(box, label, subj, crop, mask)]
     times: dict[int, float] = {}
@@ -346,10 +352,14 @@ def process_clip(path: str | Path, *, sha256: str, cache: FeatureCache, fps: flo
                     leak_faces[(fr.index, len(raw_leaks) + k)] = enc[k]
                 raw_leaks.extend(found)
     if scanner is not None and leak_memo is None:
-        store_leak_scan(cache, leak_key, raw_leaks, leak_faces)
+        gate_counts = dict(scanner.gate.counts) if scanner.gate is not None else None
+        store_leak_scan(cache, leak_key, raw_leaks, leak_faces, gate_counts)
     report = it.report.to_dict()
     step = float(np.median(np.diff(indices))) if len(indices) > 1 else 1.0
     messages = list(report.get("messages", []))
+    if gate_counts and gate_counts.get("pixels_total"):  # issue 15: what the change-gated leak scan looked at
+        messages.append(f"leak scan: {gate_counts['full']} frame(s) scanned whole, {gate_counts['gated']} only where "
+                        f"they changed ({gate_counts['pixels_scanned'] / gate_counts['pixels_total']:.0%} of all pixels)")
     if outside:
         messages.append(f"{outside} manifest box(es) outside the frame ignored (written for another resolution?)")
 

@@ -34,18 +34,23 @@ def leak_scan_key(sha256: str, *, fps: float | None, max_side: int | None, scann
                       "persons": persons if mode in ("person", "both") else None})
 
 
-def store_leak_scan(cache: FeatureCache, key: str, leaks: list[Leak], faces: dict[tuple[int, int], np.ndarray]) -> None:
-    """Store the scan's leaks (in scan order) and the encoding of each (``faces[(frame, k)]``, k its index)."""
+def store_leak_scan(cache: FeatureCache, key: str, leaks: list[Leak], faces: dict[tuple[int, int], np.ndarray],
+                    gate: dict[str, int] | None = None) -> None:
+    """Store the scan's leaks (in scan order), the encoding of each (``faces[(frame, k)]``, k its index)
+    and the change gate's counts (:class:`~auditkit.features.leak_gate.ChangeGate`), if it ran."""
     meta = [{"frame": lk.frame, "time_s": lk.timestamp_s, "box": list(lk.box), "confidence": lk.confidence,
              "track_id": lk.track_id, "source": lk.source} for lk in leaks]
     enc = [faces.get((lk.frame, k)) for k, lk in enumerate(leaks)]
     has = np.array([e is not None for e in enc], dtype=bool)
     encs = np.stack([e for e in enc if e is not None]) if has.any() else np.zeros((0, 128))
-    cache.put(key, {"meta": np.array(json.dumps(meta)), "has_face": has, "faces": encs})
+    cache.put(key, {"meta": np.array(json.dumps(meta)), "has_face": has, "faces": encs,
+                    "gate": np.array(json.dumps(gate))})
 
 
-def load_leak_scan(cache: FeatureCache, key: str) -> dict[int, list[tuple[Leak, np.ndarray | None]]] | None:
-    """The stored scan as ``{frame: [(leak, encoding or None), ...]}`` in scan order, or None on a miss."""
+def load_leak_scan(cache: FeatureCache, key: str
+                   ) -> tuple[dict[int, list[tuple[Leak, np.ndarray | None]]], dict[str, int] | None] | None:
+    """The stored scan as ``{frame: [(leak, encoding or None), ...]}`` in scan order and the gate's
+    counts, or None on a miss."""
     hit = cache.get(key)
     if hit is None:
         return None
@@ -61,4 +66,4 @@ def load_leak_scan(cache: FeatureCache, key: str) -> dict[int, list[tuple[Leak, 
         lk = Leak(int(m["frame"]), float(m["time_s"]), tuple(float(v) for v in m["box"]), float(m["confidence"]),
                   m["track_id"], m["source"])
         out.setdefault(lk.frame, []).append((lk, e))
-    return out
+    return out, json.loads(str(hit["gate"]))
