@@ -599,6 +599,22 @@ def face_chips(image_rgb: np.ndarray, shapes: Sequence[Any]) -> np.ndarray:
     return np.stack([np.asarray(c, dtype=np.uint8) for c in chips])
 
 
+_CONTROLLER: list[Any] = [None, -1]  # threadpoolctl's controller, and len(sys.modules) when it was made
+
+
+def _controller() -> Any:
+    """One threadpoolctl controller per process, made again when modules were imported since (they may
+    have loaded another BLAS): ``threadpool_limits()`` inspects every loaded library on each call, ~4 ms
+    in an audit process, paid per encoded face (issue 15: 5 s of a 3-strength sweep)."""
+    import sys
+
+    if _CONTROLLER[0] is None or _CONTROLLER[1] != len(sys.modules):
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER[0], _CONTROLLER[1] = ThreadpoolController(), len(sys.modules)
+    return _CONTROLLER[0]
+
+
 class _blas_limit:
     """Context manager bounding BLAS threads with threadpoolctl (no-op for None)."""
 
@@ -608,9 +624,7 @@ class _blas_limit:
 
     def __enter__(self) -> Self:
         if self.threads is not None:
-            from threadpoolctl import threadpool_limits
-
-            self._ctl = threadpool_limits(limits=self.threads, user_api="blas")
+            self._ctl = _controller().limit(limits=self.threads, user_api="blas")
         return self
 
     def __exit__(self, *exc: object) -> None:
