@@ -145,13 +145,15 @@ def _halves(a: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
 def _clip_rows(release: Release, *, cache: Any, face_params: Any, fps: float | None, detector: str, boxes: str,
                leak_mode: str, obfuscation: str | None, progress: bool, skipped: list[Skipped],
                notes: list[str], leak_detector: str = "auto", leak_full_every: int = 1) -> list[dict[str, Any]]:
-    from .video.clips import process_clip_or_skip
-    from .video.manifest_boxes import _manifest_boxes, majority_subject
-
     clips: dict[str, list] = {}
     for it in release.items:
         if it.file.kind == "video":
             clips.setdefault(it.file.rel, []).append(it)
+    if not clips:
+        return []  # no video: the clip machinery (gait, scipy: ~2 s of imports) is not loaded
+    from .video.clips import process_clip_or_skip
+    from .video.manifest_boxes import _manifest_boxes, majority_subject
+
     rows: list[dict[str, Any]] = []
     no_time = []
     offset = 0.0
