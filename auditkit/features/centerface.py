@@ -274,10 +274,9 @@ class CenterFaceDetector:
                 "threshold": self.threshold, "upscale": self.upscale, "max_side": self.max_side,
                 "nms_iou": self.nms_iou}
 
-    def raw(self, image: np.ndarray, *, threshold: float | None = None,
-            upscale: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Boxes, scores and landmarks (n, 5, 2) in ``image`` pixels, after NMS (``threshold``, ``upscale``:
-        this call's, default the detector's own)."""
+    def _input_image(self, image: np.ndarray, upscale: float | None) -> tuple[np.ndarray, int, int]:
+        """The image as the network reads it (RGB, resized by ``upscale`` to multiples of 32) and the
+        original width and height."""
         import cv2
 
         img = np.asarray(image)
@@ -293,6 +292,14 @@ class CenterFaceDetector:
         W, H = input_size(W0, H0, up)
         work = img if (W, H) == (W0, H0) else cv2.resize(
             img, (W, H), interpolation=cv2.INTER_AREA if W < W0 else cv2.INTER_LINEAR)
+        return work, W0, H0
+
+    def raw(self, image: np.ndarray, *, threshold: float | None = None,
+            upscale: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Boxes, scores and landmarks (n, 5, 2) in ``image`` pixels, after NMS (``threshold``, ``upscale``:
+        this call's, default the detector's own)."""
+        work, W0, H0 = self._input_image(image, upscale)
+        H, W = work.shape[:2]
         blob = np.ascontiguousarray(work.transpose(2, 0, 1)[None], dtype=np.float32)
         heat, scale, offset, lms = self._sess.run(self._outputs, {self._input: blob})
         thr = self.threshold if threshold is None else float(threshold)
@@ -312,17 +319,8 @@ class CenterFaceDetector:
         :meth:`detect` sees them: the image is resized to the network's input once, as for a whole scan, and
         each region is cut from it on the network's 32-pixel grid, so that a face is read at the same scale
         and grid phase as in a whole scan (issue 15: :mod:`auditkit.features.leak_gate`)."""
-        import cv2
-
-        img = np.asarray(image)
-        img = np.repeat(img[:, :, None], 3, axis=2) if img.ndim == 2 else img[:, :, :3]
-        H0, W0 = img.shape[:2]
-        up = self.upscale
-        if self.max_side is not None and max(H0, W0) * up > self.max_side:
-            up = self.max_side / max(H0, W0)
-        W, H = input_size(W0, H0, up)
-        work = img if (W, H) == (W0, H0) else cv2.resize(
-            img, (W, H), interpolation=cv2.INTER_AREA if W < W0 else cv2.INTER_LINEAR)
+        work, W0, H0 = self._input_image(image, None)
+        H, W = work.shape[:2]
         sx, sy = W / W0, H / H0
         all_b, all_s = [np.zeros((0, 4))], [np.zeros(0)]
         for x0, y0, x1, y1 in regions:
