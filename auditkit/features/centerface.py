@@ -313,8 +313,7 @@ class CenterFaceDetector:
         ok = (boxes[:, 2] >= 1) & (boxes[:, 3] >= 1)
         return boxes[ok], scores[ok], pts[ok]
 
-    def detect_regions(self, image: np.ndarray, regions: list[list[int]], *,
-                       threshold: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def detect_regions(self, image: np.ndarray, regions: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
         """Faces in parts of ``image`` (``regions``: ``[x0, y0, x1, y1]`` in image pixels) as the whole-image
         :meth:`detect` sees them: the image is resized to the network's input once, as for a whole scan, and
         each region is cut from it on the network's 32-pixel grid, so that a face is read at the same scale
@@ -329,8 +328,7 @@ class CenterFaceDetector:
             X0, Y0 = max(0, min(X0, X1 - ALIGN)), max(0, min(Y0, Y1 - ALIGN))
             blob = np.ascontiguousarray(work[Y0:Y1, X0:X1].transpose(2, 0, 1)[None], dtype=np.float32)
             heat, scale, offset, _lms = self._sess.run(self._outputs, {self._input: blob})
-            b, sc, _ = decode(heat, scale, offset, None, threshold=self.threshold if threshold is None else threshold,
-                              size=(4 * W, 4 * H))
+            b, sc, _ = decode(heat, scale, offset, None, threshold=self.threshold, size=(4 * W, 4 * H))
             if len(b):
                 bx0, by0 = np.clip(b[:, 0] + X0, 0, W), np.clip(b[:, 1] + Y0, 0, H)
                 bx1, by1 = np.clip(b[:, 0] + b[:, 2] + X0, 0, W), np.clip(b[:, 1] + b[:, 3] + Y0, 0, H)

@@ -143,9 +143,8 @@ class FaceLeakScanner:
         keep = sc >= self.min_confidence
         return boxes[keep], sc[keep]
 
-    def _regions(self, image: np.ndarray, regions: list[list[int]], threshold: float | None = None
-                 ) -> tuple[np.ndarray, np.ndarray]:
-        boxes, sc = self._det.detect_regions(np.ascontiguousarray(image), regions, threshold=threshold)
+    def _regions(self, image: np.ndarray, regions: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+        boxes, sc = self._det.detect_regions(np.ascontiguousarray(image), regions)
         keep = sc >= self.min_confidence
         return boxes[keep], sc[keep]
 

@@ -180,16 +180,22 @@ def audit_videos(release: Release, gallery: Gallery, *, face_gallery: FeatureSet
     abs_time = True
     from ..progress import Progress
 
-    def clip_kwargs(rows: list[ReleaseItem]) -> dict[str, Any]:  # process_clip's options for one release clip
+    def use_of(rows: list[ReleaseItem]) -> Any:  # the manifest's boxes when the clip is to use them
         per, _ = _manifest_boxes(rows)
-        return {"sha256": rows[0].file.sha256, "cache": cache, "boxes": per if (per and boxes == "manifest") else None,
-                "leak_mode": leak_mode, "leak_upsample": leak_upsample, "leak_detector": leak_detector,
-                "leak_full_every": leak_full_every, "estimate_regions": 12 if auto else 0, **clip_opts}
+        return per if (per and boxes == "manifest") else None
 
-    from .clip_pool import process_clips
+    def clip_kwargs(sha256: str, use: Any) -> dict[str, Any]:  # process_clip's options for one release clip
+        return {"sha256": sha256, "cache": cache, "boxes": use, "leak_mode": leak_mode, "leak_upsample": leak_upsample,
+                "leak_detector": leak_detector, "leak_full_every": leak_full_every,
+                "estimate_regions": 12 if auto else 0, **clip_opts}
 
-    pre = process_clips([(rel, rows[0].file.path, clip_kwargs(rows)) for rel, rows in sorted(rel_clips.items())],
-                        jobs=jobs, executor=executor, scheduler=scheduler, notes=vnotes)
+    pre: dict[str, Any] = {}
+    if len(rel_clips) > 1 and (jobs > 1 or executor != "local"):  # on the workers, in clip order
+        from .clip_pool import process_clips
+
+        pre = process_clips([(rel, rows[0].file.path, clip_kwargs(rows[0].file.sha256, use_of(rows)))
+                             for rel, rows in sorted(rel_clips.items())],
+                            jobs=jobs, executor=executor, scheduler=scheduler, notes=vnotes)
     clip_prog = Progress("video: release clips", len(rel_clips), enabled=progress, unit="clips")
     for k_clip, (rel, rows) in enumerate(sorted(rel_clips.items())):
         if k_clip:
@@ -204,7 +210,7 @@ def audit_videos(release: Release, gallery: Gallery, *, face_gallery: FeatureSet
             skipped.extend(clip_skipped)
         else:
             t0 = time.monotonic()
-            cf = process_clip_or_skip(rel, f.path, skipped, face_models=face_models, **clip_kwargs(rows))
+            cf = process_clip_or_skip(rel, f.path, skipped, face_models=face_models, **clip_kwargs(f.sha256, use))
             secs = time.monotonic() - t0
         if cf is None:
             continue
